@@ -1,0 +1,69 @@
+/* config: the libconfig file of DESIGN section 5, loaded and validated. */
+#ifndef HSBRIDGE_CONFIG_H
+#define HSBRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hsbridge/log.h"
+
+#define CFG_NAME_MAX 64
+#define CFG_MAX_DELAYS 16
+
+struct cfg_sub {
+	char *name;              /* [a-z0-9][a-z0-9_-]{0,63} */
+	char *url;               /* http:// or https:// */
+	char **events;           /* topic patterns, n_events >= 1 */
+	size_t n_events;
+	char *secret;            /* resolved from secret, secret_file or secret_env */
+	char **previous_secrets; /* still signed with in webhook-signature */
+	size_t n_previous;
+	bool active;
+	int max_in_flight;       /* resolved: own value or delivery.max_in_flight */
+	long timeout_ms;         /* resolved: own value or delivery.timeout_ms */
+	int line;                /* where the subscription starts in the file */
+};
+
+struct cfg {
+	char *path;
+	/* broker */
+	char *broker_url;
+	char *exchange;
+	char *prefix;
+	int heartbeat_s;
+	/* delivery */
+	long timeout_ms;
+	long retry_delays_ms[CFG_MAX_DELAYS];
+	size_t n_delays;
+	int max_in_flight;
+	size_t max_body_bytes;
+	int delivery_limit;
+	/* log */
+	enum log_level log_level;
+	struct cfg_sub *subs;
+	size_t n_subs;
+	/* Non-fatal findings ("file:line: event "x.y" is not in the catalogue"). */
+	char **warnings;
+	size_t n_warnings;
+};
+
+/* Loads and validates path. On success returns 0 and *out (caller frees with
+ * cfg_free). On failure returns -1 and writes one line "file:line: what is
+ * wrong" (or "file: what is wrong" when no line applies) into err. Secrets
+ * never appear in err. */
+int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void cfg_free(struct cfg *cfg);
+
+/* "200ms", "30s", "1m", "1h" (a whole positive number and a unit) into
+ * milliseconds. Returns 0, or -1 on anything else. */
+int cfg_parse_duration(const char *s, long *ms) __attribute__((warn_unused_result));
+
+/* The canonical label of a delay, used in queue names: the largest unit that
+ * divides it (3600000 -> "1h", 90000 -> "90s", 200 -> "200ms"). */
+void cfg_format_duration(long ms, char *buf, size_t len);
+
+/* The subscription called name, or NULL. */
+const struct cfg_sub *cfg_find_sub(const struct cfg *cfg, const char *name);
+
+#endif
