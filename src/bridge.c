@@ -1,1 +1,770 @@
-/* bridge: being written */
+/* bridge: one thread, one loop. curl_multi_poll waits on the webhook
+ * transfers and on the AMQP socket; every delivery is decided by the pure
+ * policy and acked only once its fate is final or confirmed by the broker. */
+#include "hsbridge/bridge.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hsbridge/broker.h"
+#include "hsbridge/dispatch.h"
+#include "hsbridge/event.h"
+#include "hsbridge/log.h"
+#include "hsbridge/policy.h"
+#include "hsbridge/signature.h"
+
+#define PUB_CH 1
+#define MAX_FRAMES_PER_TURN 256
+#define RECONNECT_MAX_MS 30000
+
+static volatile sig_atomic_t stop_requested;
+
+void bridge_request_stop(void)
+{
+	stop_requested = 1;
+}
+
+struct sub_rt {
+	const struct cfg_sub *cfg;
+	uint16_t channel; /* 0 when not consuming */
+	char queue[BRK_NAME_MAX];
+	char parked[BRK_NAME_MAX];
+};
+
+/* One message taken from a subscription queue, alive until it is acked. */
+struct delivery {
+	struct bridge *br;
+	struct sub_rt *sub;
+	uint64_t tag;
+	amqp_message_t msg;
+	char *routing_key;
+	struct ev_event ev;
+	bool prepared;
+	unsigned attempt;
+	char id[37];
+	uint64_t pub_seq;      /* its retry/parked copy, while awaiting the confirm */
+	struct delivery *next; /* in the confirm list */
+};
+
+struct bridge {
+	const struct cfg *cfg;
+	struct brk *brk;
+	struct disp *disp;
+	struct sub_rt *subs;
+	uint64_t pub_seq;
+	struct delivery *confirm_head;
+	size_t alive;
+	bool broken;
+	char err[BRK_ERR_MAX];
+};
+
+static long long wall_s(void)
+{
+	return (long long)time(NULL);
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+	ev_format_time(wall_s(), buf, len);
+}
+
+static void mark_broken(struct bridge *br, const char *why)
+{
+	if (!br->broken)
+		snprintf(br->err, sizeof(br->err), "%s", why);
+	br->broken = true;
+}
+
+static void delivery_free(struct delivery *d)
+{
+	d->br->alive--;
+	amqp_destroy_message(&d->msg);
+	free(d->routing_key);
+	ev_free(&d->ev);
+	free(d);
+}
+
+bool bridge_header_is_bookkeeping(const char *key, size_t len)
+{
+	static const char *const prefixes[] = { "x-death", "x-first-death-", "x-last-death-",
+						"x-delivery-count", "hsbridge-" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if (len >= n && memcmp(key, prefixes[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const amqp_field_value_t *find_header(const amqp_basic_properties_t *p, const char *key)
+{
+	size_t n = strlen(key);
+
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return NULL;
+	for (int i = 0; i < p->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &p->headers.entries[i];
+
+		if (e->key.len == n && memcmp(e->key.bytes, key, n) == 0)
+			return &e->value;
+	}
+	return NULL;
+}
+
+/* Attempts are counted in our own header: RabbitMQ 4 ignores client-set
+ * x-death, and a replayed message starts over without it. */
+static unsigned attempts_so_far(const amqp_basic_properties_t *p)
+{
+	const amqp_field_value_t *v = find_header(p, "hsbridge-attempts");
+	long long n = 0;
+
+	if (!v)
+		return 0;
+	switch (v->kind) {
+	case AMQP_FIELD_KIND_I8: n = v->value.i8; break;
+	case AMQP_FIELD_KIND_U8: n = v->value.u8; break;
+	case AMQP_FIELD_KIND_I16: n = v->value.i16; break;
+	case AMQP_FIELD_KIND_U16: n = v->value.u16; break;
+	case AMQP_FIELD_KIND_I32: n = v->value.i32; break;
+	case AMQP_FIELD_KIND_U32: n = v->value.u32; break;
+	case AMQP_FIELD_KIND_I64: n = v->value.i64; break;
+	case AMQP_FIELD_KIND_U64: n = (long long)(v->value.u64 > 1000 ? 1000 : v->value.u64); break;
+	default: n = 0; break;
+	}
+	if (n < 0)
+		n = 0;
+	if (n > 1000)
+		n = 1000;
+	return (unsigned)n;
+}
+
+/* A property as a C string, or NULL. */
+static char *prop_str(const amqp_basic_properties_t *p, amqp_flags_t flag, amqp_bytes_t b)
+{
+	if (!(p->_flags & flag))
+		return NULL;
+	return strndup(b.bytes, b.len);
+}
+
+static void ack_original(struct bridge *br, struct delivery *d)
+{
+	if (brk_ack(br->brk, d->sub->channel, d->tag) != 0)
+		mark_broken(br, "connection lost while acking");
+}
+
+/* What a retried or parked copy carries (DESIGN section 4). */
+struct copy_info {
+	unsigned attempts;
+	int last_status;
+	const char *last_error;
+	const char *reason; /* parked only */
+};
+
+static amqp_table_entry_t hdr_str(const char *key, const char *value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes(value);
+	return e;
+}
+
+static amqp_table_entry_t hdr_int(const char *key, int64_t value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_I64;
+	e.value.value.i64 = value;
+	return e;
+}
+
+/* Publishes the copy of d on the confirm channel and queues d until the
+ * broker confirms it; d is acked then, never before. */
+static void publish_copy(struct bridge *br, struct delivery *d, const char *exchange,
+			 const char *routing_key, const struct copy_info *info)
+{
+	const amqp_basic_properties_t *orig = &d->msg.properties;
+	amqp_basic_properties_t p;
+	amqp_table_entry_t *entries = NULL;
+	const amqp_field_value_t *first = find_header(orig, "hsbridge-first-failure-at");
+	char now[32];
+	char first_at[64];
+	int n = 0;
+	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) ? orig->headers.num_entries : 0;
+	const void *body;
+	size_t len;
+
+	iso_now(now, sizeof(now));
+	if (first && first->kind == AMQP_FIELD_KIND_UTF8 && first->value.bytes.len < sizeof(first_at))
+		snprintf(first_at, sizeof(first_at), "%.*s", (int)first->value.bytes.len,
+			 (const char *)first->value.bytes.bytes);
+	else
+		snprintf(first_at, sizeof(first_at), "%s", now);
+
+	entries = calloc((size_t)n_orig + 8, sizeof(*entries));
+	if (!entries) {
+		mark_broken(br, "out of memory");
+		delivery_free(d);
+		return;
+	}
+	for (int i = 0; i < n_orig; i++) {
+		const amqp_table_entry_t *e = &orig->headers.entries[i];
+
+		if (!bridge_header_is_bookkeeping(e->key.bytes, e->key.len))
+			entries[n++] = *e;
+	}
+	if (info->attempts > 0) {
+		entries[n++] = hdr_int("hsbridge-attempts", info->attempts);
+		entries[n++] = hdr_str("hsbridge-first-failure-at", first_at);
+		entries[n++] = hdr_int("hsbridge-last-status", info->last_status);
+		entries[n++] = hdr_str("hsbridge-last-error", info->last_error ? info->last_error : "");
+	}
+	if (info->reason) {
+		entries[n++] = hdr_str("hsbridge-parked-reason", info->reason);
+		entries[n++] = hdr_str("hsbridge-parked-at", now);
+	}
+
+	/* Original properties travel unchanged, except those that could lose
+	 * the copy (expiration) or that the broker would refuse (user_id). */
+	memset(&p, 0, sizeof(p));
+	p._flags = orig->_flags & (AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+				   AMQP_BASIC_PRIORITY_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
+				   AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+				   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG |
+				   AMQP_BASIC_APP_ID_FLAG);
+	p.content_type = orig->content_type;
+	p.content_encoding = orig->content_encoding;
+	p.priority = orig->priority;
+	p.correlation_id = orig->correlation_id;
+	p.reply_to = orig->reply_to;
+	p.message_id = orig->message_id;
+	p.timestamp = orig->timestamp;
+	p.type = orig->type;
+	p.app_id = orig->app_id;
+	p._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_HEADERS_FLAG;
+	p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	p.headers.num_entries = n;
+	p.headers.entries = entries;
+	if (d->prepared) {
+		/* The copy's routing key is the queue name: the type rides in
+		 * the type property, the id in message_id, so that a completed
+		 * envelope keeps its id and bytes on every attempt. */
+		p._flags |= AMQP_BASIC_TYPE_FLAG;
+		p.type = amqp_cstring_bytes(d->ev.type);
+		if (!(p._flags & AMQP_BASIC_MESSAGE_ID_FLAG)) {
+			p._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+			p.message_id = amqp_cstring_bytes(d->ev.id);
+		}
+		body = d->ev.body;
+		len = d->ev.len;
+	} else {
+		body = d->msg.body.bytes;
+		len = d->msg.body.len;
+	}
+
+	if (brk_publish(br->brk, PUB_CH, exchange, routing_key, false, &p, body, len) != 0) {
+		free(entries);
+		mark_broken(br, "connection lost while publishing a copy");
+		delivery_free(d);
+		return;
+	}
+	free(entries);
+	d->pub_seq = ++br->pub_seq;
+	d->next = br->confirm_head;
+	br->confirm_head = d;
+}
+
+static void park(struct bridge *br, struct delivery *d, const struct copy_info *info)
+{
+	publish_copy(br, d, "", d->sub->parked, info);
+}
+
+static void log_invalid(struct delivery *d, const char *reason)
+{
+	char *mid = prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG,
+			     d->msg.properties.message_id);
+
+	log_line(LOG_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
+		 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
+		 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
+	free(mid);
+}
+
+/* The start of a receiver's answer, for the log: printable ASCII only, so a
+ * binary answer cannot break the JSON line. */
+static void printable(const char *src, size_t len, char *dst, size_t dstlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+	}
+	dst[n] = '\0';
+}
+
+static void on_http_done(void *user, const struct disp_result *res, void *arg)
+{
+	struct delivery *d = user;
+	struct bridge *br = arg;
+	const struct cfg *cfg = br->cfg;
+	struct pol_decision dec;
+	struct copy_info info = { 0 };
+	char error[CURL_ERROR_SIZE + 32];
+	char response[512];
+	char next[32] = "";
+	char exchange[BRK_NAME_MAX];
+
+	if (!res) {
+		/* Cancelled because the connection went away: the broker
+		 * redelivers the message, nothing to do here. */
+		delivery_free(d);
+		return;
+	}
+	dec = pol_decide(res->status, res->retry_after_ms, d->attempt, cfg->retry_delays_ms,
+			 cfg->n_delays);
+	if (res->status == 0)
+		snprintf(error, sizeof(error), "%s", res->error);
+	else if (res->status < 200 || res->status > 299)
+		snprintf(error, sizeof(error), "HTTP %d", res->status);
+	else
+		error[0] = '\0';
+	printable(res->body, res->body_len, response, sizeof(response));
+	if (dec.action == POL_RETRY)
+		cfg_format_duration(cfg->retry_delays_ms[dec.delay_index], next, sizeof(next));
+
+	log_line(dec.action == POL_ACK ? LOG_INFO : LOG_WARN, "delivery",
+		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
+		 LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", res->status),
+		 LOG_I("ms", res->ms),
+		 LOG_S("outcome", dec.action == POL_ACK     ? "delivered" :
+				  dec.action == POL_RETRY ? "retry" :
+							    "parked"),
+		 LOG_S("next", dec.action == POL_RETRY ? next : NULL),
+		 LOG_S("reason", dec.action == POL_PARK ? pol_reason_name(dec.reason) : NULL),
+		 LOG_S("error", error[0] ? error : NULL),
+		 LOG_S("response", dec.action != POL_ACK && response[0] ? response : NULL));
+
+	if (br->broken) {
+		/* No channel to ack on: the broker redelivers. */
+		delivery_free(d);
+		return;
+	}
+	info.attempts = d->attempt;
+	info.last_status = res->status;
+	info.last_error = error;
+	switch (dec.action) {
+	case POL_ACK:
+		ack_original(br, d);
+		delivery_free(d);
+		break;
+	case POL_RETRY:
+		brk_retry_name(cfg, dec.delay_index, exchange, sizeof(exchange));
+		publish_copy(br, d, exchange, d->sub->queue, &info);
+		break;
+	case POL_PARK:
+		info.reason = pol_reason_name(dec.reason);
+		park(br, d, &info);
+		break;
+	}
+}
+
+static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const char *name,
+				     const char *value)
+{
+	char line[1024];
+	struct curl_slist *n;
+
+	if (!*ok)
+		return list;
+	if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >= sizeof(line)) {
+		*ok = false;
+		return list;
+	}
+	n = curl_slist_append(list, line);
+	if (!n) {
+		*ok = false;
+		return list;
+	}
+	return n;
+}
+
+static void start_attempt(struct bridge *br, struct delivery *d)
+{
+	const struct cfg_sub *s = d->sub->cfg;
+	struct curl_slist *h = NULL;
+	struct disp_request req;
+	char sig[SIG_HEX_LEN];
+	char *wsig = NULL;
+	char num[32];
+	char ts[32];
+	bool ok = true;
+	long long now = wall_s();
+
+	snprintf(ts, sizeof(ts), "%lld", now);
+	if (sig_healthsync(s->secret, d->ev.body, d->ev.len, sig, sizeof(sig)) != 0 ||
+	    sig_standard_header(s->secret, s->previous_secrets, s->n_previous, d->id, now,
+				d->ev.body, d->ev.len, &wsig) != 0)
+		ok = false;
+	h = add_header(h, &ok, "Content-Type", "application/json");
+	h = add_header(h, &ok, "User-Agent", "HealthSync-Webhooks/" HSB_VERSION);
+	h = add_header(h, &ok, "X-HealthSync-Event", d->ev.type);
+	h = add_header(h, &ok, "X-HealthSync-Delivery", d->id);
+	h = add_header(h, &ok, "X-HealthSync-Signature", ok ? sig : "");
+	snprintf(num, sizeof(num), "%u", d->attempt);
+	h = add_header(h, &ok, "X-HealthSync-Attempt", num);
+	h = add_header(h, &ok, "webhook-id", d->id);
+	h = add_header(h, &ok, "webhook-timestamp", ts);
+	h = add_header(h, &ok, "webhook-signature", wsig ? wsig : "");
+	/* No "Expect: 100-continue" round trip for larger bodies. */
+	if (ok)
+		h = curl_slist_append(h, "Expect:");
+	free(wsig);
+	req.url = s->url;
+	req.body = d->ev.body;
+	req.len = d->ev.len;
+	req.headers = h;
+	req.timeout_ms = s->timeout_ms;
+	req.user = d;
+	if (!ok || !h) {
+		curl_slist_free_all(h);
+		ok = false;
+	} else if (disp_submit(br->disp, &req) != 0) {
+		ok = false; /* dispatch freed the headers */
+	}
+	if (!ok) {
+		struct disp_result res = { .status = 0, .retry_after_ms = -1 };
+
+		snprintf(res.error, sizeof(res.error), "could not start the request");
+		on_http_done(d, &res, br);
+	}
+}
+
+static struct sub_rt *sub_by_channel(struct bridge *br, uint16_t ch)
+{
+	for (size_t i = 0; i < br->cfg->n_subs; i++) {
+		if (br->subs[i].channel == ch)
+			return &br->subs[i];
+	}
+	return NULL;
+}
+
+static void on_delivery(struct bridge *br, struct brk_event *ev)
+{
+	struct sub_rt *sub = sub_by_channel(br, ev->channel);
+	struct delivery *d;
+	struct ev_input in;
+	char *mid = NULL;
+	char *type = NULL;
+	enum ev_status st;
+	struct copy_info info = { 0 };
+
+	if (!sub) {
+		brk_event_clear(ev);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		mark_broken(br, "out of memory");
+		brk_event_clear(ev);
+		return;
+	}
+	/* The delivery takes over the message and routing key. */
+	d->br = br;
+	d->sub = sub;
+	d->tag = ev->delivery_tag;
+	d->msg = ev->message;
+	d->routing_key = ev->routing_key;
+	ev->kind = BRK_OTHER;
+	ev->routing_key = NULL;
+	br->alive++;
+
+	mid = prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG,
+		       d->msg.properties.message_id);
+	type = prop_str(&d->msg.properties, AMQP_BASIC_TYPE_FLAG, d->msg.properties.type);
+	memset(&in, 0, sizeof(in));
+	in.body = d->msg.body.bytes;
+	in.len = d->msg.body.len;
+	in.max_body = br->cfg->max_body_bytes;
+	in.message_id = mid;
+	in.type_prop = type;
+	/* A copy that came back from a retry queue has the queue's name as
+	 * routing key; the type property is the event type then. */
+	in.routing_key = strcmp(d->routing_key, sub->queue) == 0 ? NULL : d->routing_key;
+	in.timestamp = (d->msg.properties._flags & AMQP_BASIC_TIMESTAMP_FLAG) ?
+			       (long long)d->msg.properties.timestamp :
+			       0;
+	in.now = wall_s();
+	st = ev_prepare(&in, &d->ev);
+	free(mid);
+	free(type);
+	if (st != EV_OK) {
+		info.reason = pol_reason_name(st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE :
+								   POL_REASON_INVALID_PAYLOAD);
+		info.last_error = d->ev.reason;
+		log_invalid(d, info.reason);
+		park(br, d, &info);
+		return;
+	}
+	d->prepared = true;
+	d->attempt = attempts_so_far(&d->msg.properties) + 1;
+	ev_delivery_id(sub->cfg->name, d->ev.id, d->id);
+	start_attempt(br, d);
+}
+
+static void on_confirm(struct bridge *br, const struct brk_event *ev)
+{
+	struct delivery **pp = &br->confirm_head;
+
+	while (*pp) {
+		struct delivery *d = *pp;
+		bool hit = ev->multiple ? d->pub_seq <= ev->delivery_tag :
+					  d->pub_seq == ev->delivery_tag;
+
+		if (!hit) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		if (ev->ack) {
+			ack_original(br, d);
+		} else {
+			/* The broker would not take the copy: hand the
+			 * original back so that nothing is lost. */
+			log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
+				 LOG_S("event", d->prepared ? d->ev.id : NULL),
+				 LOG_S("error", "the broker nacked the retry/parked copy; the "
+						"message goes back to its queue"));
+			if (brk_nack(br->brk, d->sub->channel, d->tag, true) != 0)
+				mark_broken(br, "connection lost while nacking");
+		}
+		delivery_free(d);
+	}
+}
+
+static void pump_broker(struct bridge *br)
+{
+	struct brk_event ev;
+	char err[BRK_ERR_MAX];
+
+	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken; i++) {
+		if (brk_next(br->brk, &ev, err, sizeof(err)) != 0) {
+			mark_broken(br, err);
+			return;
+		}
+		switch (ev.kind) {
+		case BRK_NONE:
+			return;
+		case BRK_DELIVERY:
+			on_delivery(br, &ev);
+			break;
+		case BRK_CONFIRM:
+			if (ev.channel == PUB_CH)
+				on_confirm(br, &ev);
+			break;
+		case BRK_CANCEL:
+			mark_broken(br, "the broker cancelled a consumer (was a queue deleted?)");
+			break;
+		case BRK_RETURN:
+		case BRK_OTHER:
+			break;
+		}
+		brk_event_clear(&ev);
+	}
+}
+
+/* Forgets everything tied to the connection: unacked messages go back to
+ * their queues on the broker's side when the connection closes. */
+static void drop_session(struct bridge *br)
+{
+	disp_cancel_all(br->disp, on_http_done, br);
+	while (br->confirm_head) {
+		struct delivery *d = br->confirm_head;
+
+		br->confirm_head = d->next;
+		delivery_free(d);
+	}
+	brk_close(br->brk);
+	br->brk = NULL;
+	br->pub_seq = 0;
+	for (size_t i = 0; i < br->cfg->n_subs; i++)
+		br->subs[i].channel = 0;
+}
+
+/* Connects, declares the topology and starts consuming. Returns 0, 69 or 78. */
+static int open_session(struct bridge *br)
+{
+	const struct cfg *cfg = br->cfg;
+	char err[BRK_ERR_MAX];
+	int rc;
+	uint16_t ch = PUB_CH + 1;
+
+	br->broken = false;
+	br->err[0] = '\0';
+	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, "hsbridge run", &br->brk, err,
+			 sizeof(err));
+	if (rc != 0)
+		goto fail;
+	rc = brk_channel_open(br->brk, PUB_CH, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_declare_topology(br->brk, PUB_CH, cfg, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_confirm_select(br->brk, PUB_CH, err, sizeof(err));
+	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
+		struct sub_rt *s = &br->subs[i];
+
+		if (!s->cfg->active)
+			continue;
+		rc = brk_channel_open(br->brk, ch, err, sizeof(err));
+		if (rc == 0)
+			rc = brk_qos(br->brk, ch, (uint16_t)s->cfg->max_in_flight, err, sizeof(err));
+		if (rc == 0)
+			rc = brk_consume(br->brk, ch, s->queue, s->queue, err, sizeof(err));
+		if (rc == 0) {
+			s->channel = ch++;
+			log_line(LOG_INFO, "consuming", LOG_S("sub", s->cfg->name),
+				 LOG_S("queue", s->queue), LOG_I("max_in_flight", s->cfg->max_in_flight));
+		}
+	}
+	if (rc == 0)
+		return 0;
+fail:
+	log_line(LOG_ERROR, "broker", LOG_S("error", err));
+	if (br->brk)
+		drop_session(br);
+	return rc == BRK_ERR_CHANNEL ? 78 : 69;
+}
+
+static int wait_ms(const struct bridge *br)
+{
+	int ms = 1000;
+
+	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
+		ms = br->cfg->heartbeat_s * 500;
+	if (br->brk && brk_buffered(br->brk))
+		ms = 0;
+	return ms;
+}
+
+static void begin_stop(struct bridge *br)
+{
+	log_line(LOG_INFO, "shutdown", LOG_S("phase", "stop consuming"),
+		 LOG_I("in_flight", (long long)br->alive));
+	for (size_t i = 0; br->brk && !br->broken && i < br->cfg->n_subs; i++) {
+		if (br->subs[i].channel && brk_cancel(br->brk, br->subs[i].channel,
+						      br->subs[i].queue) != 0)
+			mark_broken(br, "connection lost while cancelling consumers");
+	}
+}
+
+static long max_timeout_ms(const struct cfg *cfg)
+{
+	long t = cfg->timeout_ms;
+
+	for (size_t i = 0; i < cfg->n_subs; i++) {
+		if (cfg->subs[i].timeout_ms > t)
+			t = cfg->subs[i].timeout_ms;
+	}
+	return t;
+}
+
+int bridge_run(const struct cfg *cfg)
+{
+	struct bridge br;
+	int rc;
+	bool stopping = false;
+	long long stop_deadline = 0;
+	long long reconnect_at = 0;
+	long backoff = 500;
+
+	memset(&br, 0, sizeof(br));
+	br.cfg = cfg;
+	br.disp = disp_new();
+	br.subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*br.subs));
+	if (!br.disp || !br.subs) {
+		rc = 71;
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->n_subs; i++) {
+		br.subs[i].cfg = &cfg->subs[i];
+		brk_sub_queue(cfg, cfg->subs[i].name, br.subs[i].queue, sizeof(br.subs[i].queue));
+		brk_parked_queue(cfg, cfg->subs[i].name, br.subs[i].parked,
+				 sizeof(br.subs[i].parked));
+	}
+	rc = open_session(&br);
+	if (rc != 0)
+		goto out;
+	log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
+		 LOG_S("version", HSB_VERSION));
+
+	for (;;) {
+		struct curl_waitfd wfd;
+
+		if (stop_requested && !stopping) {
+			stopping = true;
+			stop_deadline = mono_ms() + max_timeout_ms(cfg) + 5000;
+			begin_stop(&br);
+		}
+		if (stopping && (br.alive == 0 || mono_ms() > stop_deadline))
+			break;
+		if (!br.brk) {
+			if (stopping)
+				break;
+			if (mono_ms() >= reconnect_at) {
+				log_msg(LOG_WARN, "reconnecting");
+				if (open_session(&br) == 0) {
+					log_msg(LOG_INFO, "reconnected");
+					backoff = 500;
+				} else {
+					backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS :
+										  backoff * 2;
+					reconnect_at = mono_ms() + backoff;
+				}
+			}
+			if (!br.brk) {
+				disp_wait(br.disp, NULL, 0, 200);
+				continue;
+			}
+		}
+		pump_broker(&br);
+		disp_collect(br.disp, on_http_done, &br);
+		if (br.broken) {
+			log_line(LOG_ERROR, "connection lost", LOG_S("error", br.err),
+				 LOG_I("in_flight", (long long)br.alive));
+			drop_session(&br);
+			reconnect_at = mono_ms() + backoff;
+			continue;
+		}
+		wfd.fd = brk_fd(br.brk);
+		wfd.events = CURL_WAIT_POLLIN;
+		wfd.revents = 0;
+		disp_wait(br.disp, &wfd, 1, wait_ms(&br));
+	}
+	log_line(LOG_INFO, "shutdown", LOG_S("phase", "done"),
+		 LOG_I("handed_back", (long long)br.alive));
+	rc = 0;
+out:
+	if (br.brk)
+		drop_session(&br);
+	disp_free(br.disp);
+	free(br.subs);
+	return rc;
+}

@@ -1,1 +1,562 @@
-/* broker: being written */
+/* broker: everything that speaks AMQP, through rabbitmq-c. */
+#include "hsbridge/broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+struct brk {
+	amqp_connection_state_t conn;
+	bool broken; /* no polite close possible any more */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, a ? a : "", b ? b : "");
+}
+
+static void bytes_str(amqp_bytes_t bytes, char *buf, size_t len)
+{
+	size_t n = bytes.len < len - 1 ? bytes.len : len - 1;
+
+	memcpy(buf, bytes.bytes, n);
+	buf[n] = '\0';
+}
+
+/* Turns an RPC reply into 0 or a code and a message. A channel closed by the
+ * broker is acknowledged and opened again, so that the caller can go on; a
+ * closed connection is marked broken. */
+static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const char *what, char *err,
+		       size_t errlen)
+{
+	char text[BRK_ERR_MAX];
+
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_NONE:
+		set_err(err, errlen, "%s: no reply from the broker%s", what, NULL);
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		set_err(err, errlen, "%s: %s", what, amqp_error_string2(r.library_error));
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+			amqp_channel_close_t *c = r.reply.decoded;
+			amqp_channel_close_ok_t ok = { 0 };
+
+			bytes_str(c->reply_text, text, sizeof(text));
+			set_err(err, errlen, "%s: %s", what, text);
+			if (amqp_send_method(b->conn, ch, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
+			    AMQP_STATUS_OK) {
+				b->broken = true;
+				return BRK_ERR_CONNECTION;
+			}
+			amqp_channel_open(b->conn, ch);
+			if (amqp_get_rpc_reply(b->conn).reply_type != AMQP_RESPONSE_NORMAL) {
+				b->broken = true;
+				return BRK_ERR_CONNECTION;
+			}
+			return BRK_ERR_CHANNEL;
+		}
+		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+			amqp_connection_close_t *c = r.reply.decoded;
+			amqp_connection_close_ok_t ok = { 0 };
+
+			bytes_str(c->reply_text, text, sizeof(text));
+			set_err(err, errlen, "%s: connection closed by the broker: %s", what, text);
+			amqp_send_method(b->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+			b->broken = true;
+			return BRK_ERR_CONNECTION;
+		}
+		set_err(err, errlen, "%s: unexpected reply from the broker%s", what, NULL);
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return BRK_ERR_CONNECTION;
+}
+
+int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk **out, char *err,
+		size_t errlen)
+{
+	struct amqp_connection_info ci;
+	struct brk *b = NULL;
+	amqp_socket_t *sock;
+	char *copy = strdup(url);
+	char where[300];
+	struct timeval tv = { .tv_sec = 10 };
+	amqp_table_entry_t prop;
+	amqp_table_t props;
+	int rc = BRK_ERR_CONNECTION;
+
+	*out = NULL;
+	if (!copy)
+		goto out;
+	/* amqp_parse_url decodes in place; the copy keeps the caller's URL. */
+	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK) {
+		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL%s%s", NULL,
+			NULL);
+		goto out;
+	}
+	snprintf(where, sizeof(where), "%s:%d", ci.host, ci.port);
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		goto out;
+	b->conn = amqp_new_connection();
+	if (!b->conn)
+		goto out;
+	if (ci.ssl) {
+		sock = amqp_ssl_socket_new(b->conn);
+		if (sock) {
+			amqp_ssl_socket_set_verify_peer(sock, 1);
+			amqp_ssl_socket_set_verify_hostname(sock, 1);
+		}
+	} else {
+		sock = amqp_tcp_socket_new(b->conn);
+	}
+	if (!sock) {
+		set_err(err, errlen, "cannot create a socket for %s%s", where, NULL);
+		goto out;
+	}
+	if (amqp_socket_open_noblock(sock, ci.host, ci.port, &tv) != AMQP_STATUS_OK) {
+		set_err(err, errlen, "cannot connect to the broker at %s%s", where, NULL);
+		goto out;
+	}
+	amqp_set_rpc_timeout(b->conn, &(struct timeval){ .tv_sec = 30 });
+	prop.key = amqp_cstring_bytes("connection_name");
+	prop.value.kind = AMQP_FIELD_KIND_UTF8;
+	prop.value.value.bytes = amqp_cstring_bytes(name);
+	props.num_entries = 1;
+	props.entries = &prop;
+	if (amqp_login_with_properties(b->conn, ci.vhost, 0, 131072, heartbeat_s, &props,
+				       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
+		    .reply_type != AMQP_RESPONSE_NORMAL) {
+		set_err(err, errlen,
+			"the broker at %s refused the login (check user, password and vhost%s)",
+			where, NULL);
+		goto out;
+	}
+	*out = b;
+	b = NULL;
+	rc = 0;
+out:
+	if (b) {
+		if (b->conn)
+			amqp_destroy_connection(b->conn);
+		free(b);
+	}
+	free(copy);
+	return rc;
+}
+
+void brk_close(struct brk *b)
+{
+	if (!b)
+		return;
+	if (!b->broken)
+		amqp_connection_close(b->conn, AMQP_REPLY_SUCCESS);
+	amqp_destroy_connection(b->conn);
+	free(b);
+}
+
+int brk_fd(const struct brk *b)
+{
+	return amqp_get_sockfd(b->conn);
+}
+
+bool brk_buffered(const struct brk *b)
+{
+	return amqp_frames_enqueued(b->conn) || amqp_data_in_buffer(b->conn);
+}
+
+int brk_channel_open(struct brk *b, uint16_t ch, char *err, size_t errlen)
+{
+	amqp_channel_open(b->conn, ch);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "channel.open", err, errlen);
+}
+
+int brk_qos(struct brk *b, uint16_t ch, uint16_t prefetch, char *err, size_t errlen)
+{
+	amqp_basic_qos(b->conn, ch, 0, prefetch, 0);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "basic.qos", err, errlen);
+}
+
+int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
+{
+	amqp_confirm_select(b->conn, ch);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "confirm.select", err, errlen);
+}
+
+int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
+		size_t errlen)
+{
+	char what[BRK_NAME_MAX + 32];
+
+	snprintf(what, sizeof(what), "basic.consume on %s", queue);
+	amqp_basic_consume(b->conn, ch, amqp_cstring_bytes(queue), amqp_cstring_bytes(tag), 0, 0, 0,
+			   amqp_empty_table);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
+}
+
+int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
+{
+	amqp_basic_cancel(b->conn, ch, amqp_cstring_bytes(tag));
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "basic.cancel", NULL, 0);
+}
+
+int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
+		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
+{
+	amqp_bytes_t bytes = { .len = len, .bytes = (void *)body };
+
+	if (amqp_basic_publish(b->conn, ch, amqp_cstring_bytes(exchange),
+			       amqp_cstring_bytes(routing_key), mandatory, 0, props,
+			       bytes) != AMQP_STATUS_OK) {
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
+int brk_ack(struct brk *b, uint16_t ch, uint64_t tag)
+{
+	if (amqp_basic_ack(b->conn, ch, tag, 0) != AMQP_STATUS_OK) {
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
+int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
+{
+	if (amqp_basic_nack(b->conn, ch, tag, 0, requeue) != AMQP_STATUS_OK) {
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
+void brk_event_clear(struct brk_event *ev)
+{
+	if (ev->kind == BRK_DELIVERY)
+		amqp_destroy_message(&ev->message);
+	free(ev->routing_key);
+	memset(ev, 0, sizeof(*ev));
+}
+
+/* Content frames follow their method at once, so reading them blocks only
+ * for as long as the broker takes to write them. */
+static int read_content(struct brk *b, struct brk_event *ev, char *err, size_t errlen)
+{
+	amqp_rpc_reply_t r = amqp_read_message(b->conn, ev->channel, &ev->message, 0);
+
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		b->broken = true;
+		set_err(err, errlen, "reading a message: %s%s",
+			r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
+				amqp_error_string2(r.library_error) :
+				"unexpected frame",
+			NULL);
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
+static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev, char *err,
+			size_t errlen)
+{
+	char text[BRK_ERR_MAX];
+
+	ev->kind = BRK_OTHER;
+	ev->channel = frame->channel;
+	if (frame->frame_type != AMQP_FRAME_METHOD)
+		return 0;
+	switch (frame->payload.method.id) {
+	case AMQP_BASIC_DELIVER_METHOD: {
+		amqp_basic_deliver_t *d = frame->payload.method.decoded;
+
+		ev->delivery_tag = d->delivery_tag;
+		ev->redelivered = d->redelivered;
+		ev->routing_key = strndup(d->routing_key.bytes, d->routing_key.len);
+		if (!ev->routing_key)
+			return BRK_ERR_CONNECTION;
+		if (read_content(b, ev, err, errlen) != 0)
+			return BRK_ERR_CONNECTION;
+		ev->kind = BRK_DELIVERY;
+		return 0;
+	}
+	case AMQP_BASIC_ACK_METHOD: {
+		amqp_basic_ack_t *a = frame->payload.method.decoded;
+
+		ev->kind = BRK_CONFIRM;
+		ev->ack = true;
+		ev->delivery_tag = a->delivery_tag;
+		ev->multiple = a->multiple;
+		return 0;
+	}
+	case AMQP_BASIC_NACK_METHOD: {
+		amqp_basic_nack_t *n = frame->payload.method.decoded;
+
+		ev->kind = BRK_CONFIRM;
+		ev->ack = false;
+		ev->delivery_tag = n->delivery_tag;
+		ev->multiple = n->multiple;
+		return 0;
+	}
+	case AMQP_BASIC_RETURN_METHOD: {
+		amqp_basic_return_t *r = frame->payload.method.decoded;
+
+		bytes_str(r->reply_text, ev->text, sizeof(ev->text));
+		if (read_content(b, ev, err, errlen) != 0)
+			return BRK_ERR_CONNECTION;
+		amqp_destroy_message(&ev->message);
+		ev->kind = BRK_RETURN;
+		return 0;
+	}
+	case AMQP_BASIC_CANCEL_METHOD:
+		ev->kind = BRK_CANCEL;
+		return 0;
+	case AMQP_CHANNEL_CLOSE_METHOD: {
+		amqp_channel_close_t *c = frame->payload.method.decoded;
+		amqp_channel_close_ok_t ok = { 0 };
+
+		bytes_str(c->reply_text, text, sizeof(text));
+		set_err(err, errlen, "the broker closed a channel: %s%s", text, NULL);
+		amqp_send_method(b->conn, frame->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		/* Our channels carry unacked deliveries and confirms: start over. */
+		return BRK_ERR_CONNECTION;
+	}
+	case AMQP_CONNECTION_CLOSE_METHOD: {
+		amqp_connection_close_t *c = frame->payload.method.decoded;
+		amqp_connection_close_ok_t ok = { 0 };
+
+		bytes_str(c->reply_text, text, sizeof(text));
+		set_err(err, errlen, "the broker closed the connection: %s%s", text, NULL);
+		amqp_send_method(b->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	default:
+		return 0;
+	}
+}
+
+int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, size_t errlen)
+{
+	amqp_frame_t frame;
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	int r;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	r = amqp_simple_wait_frame_noblock(b->conn, &frame, &tv);
+	if (r == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (r != AMQP_STATUS_OK) {
+		set_err(err, errlen, "connection lost: %s%s", amqp_error_string2(r), NULL);
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	rc = handle_frame(b, &frame, ev, err, errlen);
+	if (rc != 0)
+		brk_event_clear(ev);
+	amqp_maybe_release_buffers(b->conn);
+	return rc;
+}
+
+int brk_next(struct brk *b, struct brk_event *ev, char *err, size_t errlen)
+{
+	return brk_wait(b, ev, 0, err, errlen);
+}
+
+int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev, char *err,
+	    size_t errlen)
+{
+	amqp_rpc_reply_t r;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	r = amqp_basic_get(b->conn, ch, amqp_cstring_bytes(queue), 0);
+	rc = check_reply(b, r, ch, "basic.get", err, errlen);
+	if (rc != 0)
+		return rc;
+	if (r.reply.id == AMQP_BASIC_GET_EMPTY_METHOD)
+		return 0;
+	if (r.reply.id == AMQP_BASIC_GET_OK_METHOD) {
+		amqp_basic_get_ok_t *g = r.reply.decoded;
+
+		ev->channel = ch;
+		ev->delivery_tag = g->delivery_tag;
+		ev->redelivered = g->redelivered;
+		ev->routing_key = strndup(g->routing_key.bytes, g->routing_key.len);
+		if (!ev->routing_key || read_content(b, ev, err, errlen) != 0)
+			return BRK_ERR_CONNECTION;
+		ev->kind = BRK_DELIVERY;
+	}
+	return 0;
+}
+
+int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *messages,
+		     uint32_t *consumers, char *err, size_t errlen)
+{
+	amqp_queue_declare_ok_t *ok;
+	int rc;
+
+	ok = amqp_queue_declare(b->conn, ch, amqp_cstring_bytes(queue), 1, 0, 0, 0,
+				amqp_empty_table);
+	rc = check_reply(b, amqp_get_rpc_reply(b->conn), ch, queue, err, errlen);
+	if (rc == 0 && ok) {
+		*messages = ok->message_count;
+		*consumers = ok->consumer_count;
+	}
+	return rc;
+}
+
+void brk_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s", cfg->prefix, sub);
+}
+
+void brk_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s.parked", cfg->prefix, sub);
+}
+
+void brk_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len)
+{
+	char label[32];
+
+	cfg_format_duration(cfg->retry_delays_ms[delay_index], label, sizeof(label));
+	snprintf(buf, len, "%s.retry.%s", cfg->prefix, label);
+}
+
+static amqp_table_entry_t arg_str(const char *key, const char *value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes(value);
+	return e;
+}
+
+static amqp_table_entry_t arg_long(const char *key, int64_t value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_I64;
+	e.value.value.i64 = value;
+	return e;
+}
+
+static int declare_exchange(struct brk *b, uint16_t ch, const char *name, const char *type,
+			    char *err, size_t errlen)
+{
+	char what[BRK_NAME_MAX + 32];
+
+	snprintf(what, sizeof(what), "declaring exchange %s", name);
+	amqp_exchange_declare(b->conn, ch, amqp_cstring_bytes(name), amqp_cstring_bytes(type), 0, 1,
+			      0, 0, amqp_empty_table);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
+}
+
+static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
+			 int n_args, char *err, size_t errlen)
+{
+	amqp_table_t table = { .num_entries = n_args, .entries = args };
+	char why[BRK_ERR_MAX];
+	int rc;
+
+	amqp_queue_declare(b->conn, ch, amqp_cstring_bytes(name), 0, 1, 0, 0, table);
+	rc = check_reply(b, amqp_get_rpc_reply(b->conn), ch, "queue.declare", why, sizeof(why));
+	if (rc == BRK_ERR_CHANNEL) {
+		/* The broker's text names the argument ("inequivalent arg
+		 * 'x-queue-type' ... received ... but current is ..."). */
+		snprintf(err, errlen,
+			 "queue %s already exists with other arguments than hsbridge declares (%s); "
+			 "fix: set the difference with a policy, or delete the queue once it is "
+			 "drained (rabbitmqctl delete_queue %s) and run hsbridge topology again",
+			 name, why, name);
+	} else if (rc != 0) {
+		snprintf(err, errlen, "declaring queue %s: %s", name, why);
+	}
+	return rc;
+}
+
+static int bind_queue(struct brk *b, uint16_t ch, const char *queue, const char *exchange,
+		      const char *key, bool bind, char *err, size_t errlen)
+{
+	char what[2 * BRK_NAME_MAX + 64];
+
+	snprintf(what, sizeof(what), "%s %s to %s with %s", bind ? "binding" : "unbinding", queue,
+		 exchange, key);
+	if (bind)
+		amqp_queue_bind(b->conn, ch, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+				amqp_cstring_bytes(key), amqp_empty_table);
+	else
+		amqp_queue_unbind(b->conn, ch, amqp_cstring_bytes(queue),
+				  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+				  amqp_empty_table);
+	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
+}
+
+int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+			 size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	char parked[BRK_NAME_MAX];
+	int rc;
+
+	rc = declare_exchange(b, ch, cfg->exchange, "topic", err, errlen);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < cfg->n_delays; i++) {
+		amqp_table_entry_t args[] = {
+			arg_str("x-queue-type", "quorum"),
+			arg_long("x-message-ttl", cfg->retry_delays_ms[i]),
+			arg_str("x-dead-letter-exchange", ""),
+			arg_str("x-dead-letter-strategy", "at-least-once"),
+			arg_str("x-overflow", "reject-publish"),
+		};
+
+		brk_retry_name(cfg, i, name, sizeof(name));
+		rc = declare_exchange(b, ch, name, "fanout", err, errlen);
+		if (rc == 0)
+			rc = declare_queue(b, ch, name, args, 5, err, errlen);
+		if (rc == 0)
+			rc = bind_queue(b, ch, name, name, "", true, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < cfg->n_subs; i++) {
+		const struct cfg_sub *s = &cfg->subs[i];
+		amqp_table_entry_t parked_args[] = { arg_str("x-queue-type", "quorum") };
+
+		brk_sub_queue(cfg, s->name, name, sizeof(name));
+		brk_parked_queue(cfg, s->name, parked, sizeof(parked));
+		amqp_table_entry_t args[] = {
+			arg_str("x-queue-type", "quorum"),
+			arg_long("x-delivery-limit", cfg->delivery_limit),
+			arg_str("x-dead-letter-exchange", ""),
+			arg_str("x-dead-letter-routing-key", parked),
+		};
+		rc = declare_queue(b, ch, parked, parked_args, 1, err, errlen);
+		if (rc == 0)
+			rc = declare_queue(b, ch, name, args, 4, err, errlen);
+		/* Inactive: keep the queue, stop capturing new events. */
+		for (size_t j = 0; rc == 0 && j < s->n_events; j++)
+			rc = bind_queue(b, ch, name, cfg->exchange, s->events[j], s->active, err,
+					errlen);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}

@@ -1,1 +1,227 @@
-/* dispatch: being written */
+/* dispatch: one curl multi handle for every webhook POST. Each transfer
+ * carries its state through CURLOPT_PRIVATE. */
+#include "hsbridge/dispatch.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+struct xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	void *user;
+	long long start_ms;
+	bool has_retry_after;
+	char errbuf[CURL_ERROR_SIZE];
+	char body[DISP_BODY_MAX];
+	size_t body_len;
+	struct xfer *prev, *next;
+};
+
+struct disp {
+	CURLM *multi;
+	struct xfer *head; /* running transfers, for cancellation */
+	size_t running;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct disp *disp_new(void)
+{
+	struct disp *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->multi = curl_multi_init();
+	if (!d->multi) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void xfer_unlink(struct disp *d, struct xfer *x)
+{
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		d->head = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	d->running--;
+}
+
+static void xfer_free(struct disp *d, struct xfer *x)
+{
+	curl_multi_remove_handle(d->multi, x->easy);
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	free(x);
+}
+
+void disp_cancel_all(struct disp *d, disp_done_fn fn, void *arg)
+{
+	while (d->head) {
+		struct xfer *x = d->head;
+		void *user = x->user;
+
+		xfer_unlink(d, x);
+		xfer_free(d, x);
+		if (fn)
+			fn(user, NULL, arg);
+	}
+}
+
+void disp_free(struct disp *d)
+{
+	if (!d)
+		return;
+	disp_cancel_all(d, NULL, NULL);
+	curl_multi_cleanup(d->multi);
+	free(d);
+}
+
+size_t disp_running(const struct disp *d)
+{
+	return d->running;
+}
+
+/* Keeps the start of the response for the log and drops the rest: a receiver
+ * that answers with megabytes must not cost us memory. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	size_t room = sizeof(x->body) - x->body_len;
+	size_t take = n < room ? n : room;
+
+	memcpy(x->body + x->body_len, data, take);
+	x->body_len += take;
+	return n;
+}
+
+/* CURLINFO_RETRY_AFTER reads 0 both for "Retry-After: 0" and for no header,
+ * so note whether the header was there at all. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	static const char name[] = "retry-after:";
+
+	if (n >= sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
+		x->has_retry_after = true;
+	/* A new response (after a 1xx) starts over. */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+		x->has_retry_after = false;
+	return n;
+}
+
+int disp_submit(struct disp *d, const struct disp_request *req)
+{
+	struct xfer *x = calloc(1, sizeof(*x));
+	int rc = -1;
+
+	if (!x) {
+		curl_slist_free_all(req->headers);
+		return -1;
+	}
+	x->headers = req->headers;
+	x->user = req->user;
+	x->easy = curl_easy_init();
+	if (!x->easy)
+		goto out;
+	curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, req->body);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms);
+	/* A redirect is a failed delivery, never a second POST elsewhere. */
+	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK)
+		goto out;
+	x->start_ms = mono_ms();
+	x->next = d->head;
+	if (d->head)
+		d->head->prev = x;
+	d->head = x;
+	d->running++;
+	rc = 0;
+out:
+	if (rc != 0) {
+		if (x->easy)
+			curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->headers);
+		free(x);
+	}
+	return rc;
+}
+
+int disp_wait(struct disp *d, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms)
+{
+	int numfds = 0;
+
+	return curl_multi_poll(d->multi, extra, n_extra, timeout_ms, &numfds) == CURLM_OK ? 0 : -1;
+}
+
+static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, void *arg)
+{
+	struct xfer *x = NULL;
+	struct disp_result res;
+	long status = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
+	memset(&res, 0, sizeof(res));
+	res.retry_after_ms = -1;
+	res.ms = mono_ms() - x->start_ms;
+	if (code == CURLE_OK) {
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		res.status = (int)status;
+		if (x->has_retry_after) {
+			curl_off_t secs = 0;
+
+			if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK && secs >= 0)
+				res.retry_after_ms = (long)secs * 1000;
+		}
+	} else {
+		snprintf(res.error, sizeof(res.error), "%s",
+			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+	}
+	res.body = x->body;
+	res.body_len = x->body_len;
+	xfer_unlink(d, x);
+	fn(x->user, &res, arg);
+	xfer_free(d, x);
+}
+
+void disp_collect(struct disp *d, disp_done_fn fn, void *arg)
+{
+	int still = 0;
+	int left = 0;
+	CURLMsg *msg;
+
+	curl_multi_perform(d->multi, &still);
+	while ((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+		if (msg->msg == CURLMSG_DONE)
+			finish(d, msg->easy_handle, msg->data.result, fn, arg);
+	}
+}

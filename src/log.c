@@ -1,1 +1,99 @@
-/* log: being written */
+/* log: JSON lines on stderr. yajl writes the JSON so that every string is
+ * escaped the same way everywhere. */
+#include "hsbridge/log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+
+static enum log_level min_level = LOG_INFO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void log_set_level(enum log_level level)
+{
+	min_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return min_level;
+}
+
+bool log_parse_level(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+		if (strcmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void log_timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+void log_emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
+{
+	char ts[40];
+	const unsigned char *out;
+	size_t out_len;
+	yajl_gen g;
+
+	if (level < min_level)
+		return;
+	g = yajl_gen_alloc(NULL);
+	if (!g)
+		return;
+	log_timestamp(ts, sizeof(ts));
+	yajl_gen_map_open(g);
+	gen_str(g, "ts");
+	gen_str(g, ts);
+	gen_str(g, "level");
+	gen_str(g, level_names[level]);
+	gen_str(g, "msg");
+	gen_str(g, msg);
+	for (size_t i = 0; i < n; i++) {
+		if (fields[i].kind == LOG_STR) {
+			if (!fields[i].s)
+				continue;
+			gen_str(g, fields[i].key);
+			gen_str(g, fields[i].s);
+		} else {
+			gen_str(g, fields[i].key);
+			yajl_gen_integer(g, fields[i].i);
+		}
+	}
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &out, &out_len) == yajl_gen_status_ok) {
+		/* One write per line so concurrent writers never interleave. */
+		char line[8192];
+		if (out_len + 1 <= sizeof(line)) {
+			memcpy(line, out, out_len);
+			line[out_len] = '\n';
+			fwrite(line, 1, out_len + 1, stderr);
+		} else {
+			fwrite(out, 1, out_len, stderr);
+			fputc('\n', stderr);
+		}
+		fflush(stderr);
+	}
+	yajl_gen_free(g);
+}

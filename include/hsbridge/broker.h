@@ -1,0 +1,109 @@
+/* broker: the AMQP connection (rabbitmq-c), the topology of DESIGN section 1
+ * and a non-blocking reader of what the broker sends. */
+#ifndef HSBRIDGE_BROKER_H
+#define HSBRIDGE_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <amqp.h>
+
+#include "hsbridge/config.h"
+
+#define BRK_NAME_MAX 256
+#define BRK_ERR_MAX 512
+
+/* Status codes, besides 0 for success. */
+enum {
+	BRK_ERR_CONNECTION = -1, /* the connection is unusable: reconnect */
+	BRK_ERR_CHANNEL = -2,    /* the broker refused (channel closed and reopened) */
+};
+
+struct brk;
+
+enum brk_event_kind {
+	BRK_NONE,     /* nothing buffered or readable right now */
+	BRK_DELIVERY, /* basic.deliver with its message */
+	BRK_CONFIRM,  /* publisher confirm: ack or nack of delivery_tag */
+	BRK_RETURN,   /* a mandatory publish came back unroutable */
+	BRK_CANCEL,   /* the broker cancelled a consumer (its queue was deleted) */
+	BRK_OTHER,    /* anything else, already handled */
+};
+
+struct brk_event {
+	enum brk_event_kind kind;
+	uint16_t channel;
+	uint64_t delivery_tag;
+	bool multiple;    /* BRK_CONFIRM */
+	bool ack;         /* BRK_CONFIRM: true ack, false nack */
+	bool redelivered; /* BRK_DELIVERY */
+	char *routing_key;      /* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
+	amqp_message_t message; /* BRK_DELIVERY; owned, freed by brk_event_clear */
+	char text[BRK_ERR_MAX];  /* BRK_RETURN: the broker's reply text */
+};
+
+/* Connects and logs in. url is an amqp:// or amqps:// URL whose password
+ * never appears in err. Returns 0 and *out, or a negative code and err. */
+int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk **out, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
+/* Closes politely (when the connection still works) and frees. NULL is fine. */
+void brk_close(struct brk *b);
+
+int brk_fd(const struct brk *b);
+/* Frames already read from the socket but not yet returned by brk_next: the
+ * socket will not signal them, so do not sleep while this is true. */
+bool brk_buffered(const struct brk *b);
+
+int brk_channel_open(struct brk *b, uint16_t ch, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int brk_qos(struct brk *b, uint16_t ch, uint16_t prefetch, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
+		size_t errlen) __attribute__((warn_unused_result));
+int brk_cancel(struct brk *b, uint16_t ch, const char *tag) __attribute__((warn_unused_result));
+
+/* Sends basic.publish. The nth publish on a confirm-mode channel is
+ * confirmed as delivery tag n. Returns 0 or BRK_ERR_CONNECTION. */
+int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
+		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
+	__attribute__((warn_unused_result));
+int brk_ack(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((warn_unused_result));
+int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
+	__attribute__((warn_unused_result));
+
+/* Reads the next event without waiting. Returns 0 (ev->kind may be
+ * BRK_NONE), or BRK_ERR_CONNECTION with the reason in err. Clear ev with
+ * brk_event_clear before reusing it. */
+int brk_next(struct brk *b, struct brk_event *ev, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Like brk_next, but waits up to timeout_ms for an event. */
+int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+void brk_event_clear(struct brk_event *ev);
+
+/* basic.get of one message: 0 with ev->kind BRK_DELIVERY, or 0 with BRK_NONE
+ * when the queue is empty, or a negative code. */
+int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev, char *err,
+	    size_t errlen) __attribute__((warn_unused_result));
+
+/* Passive queue.declare: 0 with the counts, BRK_ERR_CHANNEL when the queue
+ * does not exist. */
+int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *messages,
+		     uint32_t *consumers, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Names of DESIGN section 1. */
+void brk_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
+void brk_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
+void brk_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len);
+
+/* Declares, idempotently, everything of DESIGN section 1 on channel ch. A
+ * queue that exists with other arguments yields BRK_ERR_CHANNEL and an err
+ * naming the queue, the argument and the way out. */
+int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+			 size_t errlen) __attribute__((warn_unused_result));
+
+#endif

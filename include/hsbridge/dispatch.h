@@ -1,0 +1,56 @@
+/* dispatch: concurrent HTTP POSTs over one libcurl multi handle, which keeps
+ * connections alive and reuses them across transfers. */
+#ifndef HSBRIDGE_DISPATCH_H
+#define HSBRIDGE_DISPATCH_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#define DISP_BODY_MAX 4096
+
+struct disp;
+
+struct disp_request {
+	const char *url;
+	const char *body;           /* borrowed: must stay valid until the transfer ends */
+	size_t len;
+	struct curl_slist *headers; /* owned by dispatch from disp_submit on, even on error */
+	long timeout_ms;
+	void *user;                 /* handed back with the result */
+};
+
+struct disp_result {
+	int status;          /* HTTP status, 0 when no response arrived */
+	long retry_after_ms; /* Retry-After of the response, -1 when absent */
+	long ms;             /* time from submit to completion */
+	char error[CURL_ERROR_SIZE]; /* why there was no response, else "" */
+	const char *body;    /* first DISP_BODY_MAX bytes of the response body, borrowed for the callback */
+	size_t body_len;
+};
+
+/* Called once per finished transfer. res is NULL when the transfer was
+ * cancelled by disp_cancel_all. The callback must not call back into disp. */
+typedef void (*disp_done_fn)(void *user, const struct disp_result *res, void *arg);
+
+/* Needs curl_global_init to have run. NULL on allocation failure. */
+struct disp *disp_new(void);
+/* Cancels what is still running (no callbacks) and frees everything. */
+void disp_free(struct disp *d);
+
+/* Starts a POST. Returns 0, or -1 when it could not be started. */
+int disp_submit(struct disp *d, const struct disp_request *req) __attribute__((warn_unused_result));
+
+/* Waits up to timeout_ms for network activity on the transfers or on the
+ * extra descriptors (their revents are filled in). Returns 0 or -1. */
+int disp_wait(struct disp *d, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms);
+
+/* Drives the transfers and calls fn for each one that finished. */
+void disp_collect(struct disp *d, disp_done_fn fn, void *arg);
+
+/* Stops every running transfer, calling fn with a NULL result for each. */
+void disp_cancel_all(struct disp *d, disp_done_fn fn, void *arg);
+
+size_t disp_running(const struct disp *d);
+
+#endif
