@@ -23,10 +23,16 @@
 #define RECONNECT_MAX_MS 30000
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 
 void bridge_request_stop(void)
 {
 	stop_requested = 1;
+}
+
+void bridge_request_reload(void)
+{
+	reload_requested = 1;
 }
 
 struct sub_rt {
@@ -52,7 +58,7 @@ struct delivery {
 };
 
 struct bridge {
-	const struct cfg *cfg;
+	struct cfg *cfg;
 	struct brk *brk;
 	struct disp *disp;
 	struct sub_rt *subs;
@@ -407,50 +413,56 @@ static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const ch
 	return n;
 }
 
-static void start_attempt(struct bridge *br, struct delivery *d)
+struct curl_slist *bridge_request_headers(const struct cfg_sub *s, const char *type,
+					  const char *delivery_id, unsigned attempt,
+					  const void *body, size_t len, long long now)
 {
-	const struct cfg_sub *s = d->sub->cfg;
 	struct curl_slist *h = NULL;
-	struct disp_request req;
 	char sig[SIG_HEX_LEN];
 	char *wsig = NULL;
 	char num[32];
 	char ts[32];
 	bool ok = true;
-	long long now = wall_s();
 
 	snprintf(ts, sizeof(ts), "%lld", now);
-	if (sig_healthsync(s->secret, d->ev.body, d->ev.len, sig, sizeof(sig)) != 0 ||
-	    sig_standard_header(s->secret, s->previous_secrets, s->n_previous, d->id, now,
-				d->ev.body, d->ev.len, &wsig) != 0)
+	snprintf(num, sizeof(num), "%u", attempt);
+	if (sig_healthsync(s->secret, body, len, sig, sizeof(sig)) != 0 ||
+	    sig_standard_header(s->secret, s->previous_secrets, s->n_previous, delivery_id, now,
+				body, len, &wsig) != 0)
 		ok = false;
 	h = add_header(h, &ok, "Content-Type", "application/json");
 	h = add_header(h, &ok, "User-Agent", "HealthSync-Webhooks/" HSB_VERSION);
-	h = add_header(h, &ok, "X-HealthSync-Event", d->ev.type);
-	h = add_header(h, &ok, "X-HealthSync-Delivery", d->id);
-	h = add_header(h, &ok, "X-HealthSync-Signature", ok ? sig : "");
-	snprintf(num, sizeof(num), "%u", d->attempt);
+	h = add_header(h, &ok, "X-HealthSync-Event", type);
+	h = add_header(h, &ok, "X-HealthSync-Delivery", delivery_id);
+	h = add_header(h, &ok, "X-HealthSync-Signature", sig);
 	h = add_header(h, &ok, "X-HealthSync-Attempt", num);
-	h = add_header(h, &ok, "webhook-id", d->id);
+	h = add_header(h, &ok, "webhook-id", delivery_id);
 	h = add_header(h, &ok, "webhook-timestamp", ts);
 	h = add_header(h, &ok, "webhook-signature", wsig ? wsig : "");
 	/* No "Expect: 100-continue" round trip for larger bodies. */
-	if (ok)
-		h = curl_slist_append(h, "Expect:");
+	if (ok && !(h = curl_slist_append(h, "Expect:")))
+		ok = false;
 	free(wsig);
-	req.url = s->url;
+	if (!ok) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	return h;
+}
+
+static void start_attempt(struct bridge *br, struct delivery *d)
+{
+	struct disp_request req;
+
+	req.url = d->sub->cfg->url;
 	req.body = d->ev.body;
 	req.len = d->ev.len;
-	req.headers = h;
-	req.timeout_ms = s->timeout_ms;
+	req.headers = bridge_request_headers(d->sub->cfg, d->ev.type, d->id, d->attempt,
+					     d->ev.body, d->ev.len, wall_s());
+	req.timeout_ms = d->sub->cfg->timeout_ms;
 	req.user = d;
-	if (!ok || !h) {
-		curl_slist_free_all(h);
-		ok = false;
-	} else if (disp_submit(br->disp, &req) != 0) {
-		ok = false; /* dispatch freed the headers */
-	}
-	if (!ok) {
+	/* dispatch frees the headers even when it fails */
+	if (!req.headers || disp_submit(br->disp, &req) != 0) {
 		struct disp_result res = { .status = 0, .retry_after_ms = -1 };
 
 		snprintf(res.error, sizeof(res.error), "could not start the request");
@@ -664,13 +676,12 @@ static int wait_ms(const struct bridge *br)
 	return ms;
 }
 
-static void begin_stop(struct bridge *br)
+/* Cancels every consumer: no new deliveries, the ones in flight finish. */
+static void stop_consuming(struct bridge *br)
 {
-	log_line(LOG_INFO, "shutdown", LOG_S("phase", "stop consuming"),
-		 LOG_I("in_flight", (long long)br->alive));
 	for (size_t i = 0; br->brk && !br->broken && i < br->cfg->n_subs; i++) {
-		if (br->subs[i].channel && brk_cancel(br->brk, br->subs[i].channel,
-						      br->subs[i].queue) != 0)
+		if (br->subs[i].channel &&
+		    brk_cancel(br->brk, br->subs[i].channel, br->subs[i].queue) != 0)
 			mark_broken(br, "connection lost while cancelling consumers");
 	}
 }
@@ -686,9 +697,50 @@ static long max_timeout_ms(const struct cfg *cfg)
 	return t;
 }
 
-int bridge_run(const struct cfg *cfg)
+/* Points the runtime subscriptions at cfg. Deliveries borrow them, so this
+ * happens only when none is alive. */
+static int bind_config(struct bridge *br, struct cfg *cfg)
+{
+	struct sub_rt *subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*subs));
+
+	if (!subs)
+		return -1;
+	for (size_t i = 0; i < cfg->n_subs; i++) {
+		subs[i].cfg = &cfg->subs[i];
+		brk_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
+		brk_parked_queue(cfg, cfg->subs[i].name, subs[i].parked, sizeof(subs[i].parked));
+	}
+	free(br->subs);
+	br->subs = subs;
+	br->cfg = cfg;
+	return 0;
+}
+
+/* A new config is valid: the next one to run once in-flight work is done.
+ * An invalid one is logged and the running one stays. */
+static void stage_reload(struct bridge *br, struct cfg **staged)
+{
+	struct cfg *next = NULL;
+	char err[1024];
+
+	if (cfg_load(br->cfg->path, &next, err, sizeof(err)) != 0) {
+		log_line(LOG_ERROR, "reload", LOG_S("outcome", "rejected; the running config stays"),
+			 LOG_S("error", err));
+		return;
+	}
+	for (size_t i = 0; i < next->n_warnings; i++)
+		log_line(LOG_WARN, "config", LOG_S("warning", next->warnings[i]));
+	cfg_free(*staged);
+	*staged = next;
+	log_line(LOG_INFO, "reload", LOG_S("outcome", "accepted; draining in-flight deliveries"),
+		 LOG_I("in_flight", (long long)br->alive));
+	stop_consuming(br);
+}
+
+int bridge_run(struct cfg **cfgp)
 {
 	struct bridge br;
+	struct cfg *staged = NULL;
 	int rc;
 	bool stopping = false;
 	long long stop_deadline = 0;
@@ -696,23 +748,15 @@ int bridge_run(const struct cfg *cfg)
 	long backoff = 500;
 
 	memset(&br, 0, sizeof(br));
-	br.cfg = cfg;
 	br.disp = disp_new();
-	br.subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*br.subs));
-	if (!br.disp || !br.subs) {
+	if (!br.disp || bind_config(&br, *cfgp) != 0) {
 		rc = 71;
 		goto out;
-	}
-	for (size_t i = 0; i < cfg->n_subs; i++) {
-		br.subs[i].cfg = &cfg->subs[i];
-		brk_sub_queue(cfg, cfg->subs[i].name, br.subs[i].queue, sizeof(br.subs[i].queue));
-		brk_parked_queue(cfg, cfg->subs[i].name, br.subs[i].parked,
-				 sizeof(br.subs[i].parked));
 	}
 	rc = open_session(&br);
 	if (rc != 0)
 		goto out;
-	log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
+	log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)br.cfg->n_subs),
 		 LOG_S("version", HSB_VERSION));
 
 	for (;;) {
@@ -720,18 +764,38 @@ int bridge_run(const struct cfg *cfg)
 
 		if (stop_requested && !stopping) {
 			stopping = true;
-			stop_deadline = mono_ms() + max_timeout_ms(cfg) + 5000;
-			begin_stop(&br);
+			stop_deadline = mono_ms() + max_timeout_ms(br.cfg) + 5000;
+			log_line(LOG_INFO, "shutdown", LOG_S("phase", "stop consuming"),
+				 LOG_I("in_flight", (long long)br.alive));
+			stop_consuming(&br);
 		}
 		if (stopping && (br.alive == 0 || mono_ms() > stop_deadline))
 			break;
+		if (reload_requested && !stopping) {
+			reload_requested = 0;
+			stage_reload(&br, &staged);
+		}
+		if (staged && !stopping && br.alive == 0) {
+			/* Nothing borrows the old config any more: swap. */
+			if (br.brk)
+				drop_session(&br);
+			if (bind_config(&br, staged) == 0) {
+				cfg_free(*cfgp);
+				*cfgp = staged;
+				staged = NULL;
+			}
+			reconnect_at = 0;
+			backoff = 500;
+		}
 		if (!br.brk) {
 			if (stopping)
 				break;
 			if (mono_ms() >= reconnect_at) {
 				log_msg(LOG_WARN, "reconnecting");
 				if (open_session(&br) == 0) {
-					log_msg(LOG_INFO, "reconnected");
+					log_line(LOG_INFO, "ready",
+						 LOG_I("subscriptions", (long long)br.cfg->n_subs),
+						 LOG_S("version", HSB_VERSION));
 					backoff = 500;
 				} else {
 					backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS :
@@ -764,6 +828,7 @@ int bridge_run(const struct cfg *cfg)
 out:
 	if (br.brk)
 		drop_session(&br);
+	cfg_free(staged);
 	disp_free(br.disp);
 	free(br.subs);
 	return rc;

@@ -16,6 +16,7 @@
 #include "hsbridge/bridge.h"
 #include "hsbridge/broker.h"
 #include "hsbridge/config.h"
+#include "hsbridge/dispatch.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 
@@ -38,8 +39,14 @@ static const char usage_text[] =
 	"  run                  the bridge, in the foreground (default)\n"
 	"  check                validate the config and print what the bridge would do\n"
 	"  topology             declare exchanges, queues and bindings, then exit\n"
+	"  status               per subscription: ready and parked messages, consumers;\n"
+	"                       messages waiting in the retry queues\n"
 	"  publish TYPE [JSON]  publish an event as a service would (JSON from the\n"
 	"                       argument or standard input)\n"
+	"  test-event SUB       POST a signed webhook.test event to SUB now; print the\n"
+	"                       status, time and response body\n"
+	"  replay SUB [--limit N]  move parked messages back into SUB's queue, attempts\n"
+	"                       reset\n"
 	"\n"
 	"The config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n";
 
@@ -54,6 +61,12 @@ static void on_stop_signal(int sig)
 	bridge_request_stop();
 }
 
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	bridge_request_reload();
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -64,6 +77,8 @@ static void install_signals(void)
 	/* No SA_RESTART: the wait in the loop returns and sees the flag. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload_signal;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -335,12 +350,303 @@ out:
 	return rc;
 }
 
-static int cmd_run(const struct cfg *cfg)
+static int connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
 {
-	for (size_t i = 0; i < cfg->n_warnings; i++)
-		log_line(LOG_WARN, "config", LOG_S("warning", cfg->warnings[i]));
+	char err[BRK_ERR_MAX];
+	int rc;
+
+	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, name, b, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_channel_open(*b, 1, err, sizeof(err));
+	if (rc == 0 && confirm)
+		rc = brk_confirm_select(*b, 1, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "hsbridge: %s\n", err);
+		brk_close(*b);
+		*b = NULL;
+		return EX_UNAVAILABLE_;
+	}
+	return EX_OK_;
+}
+
+/* Prints one queue's depth; a missing queue is said, not fatal. */
+static int print_queue(struct brk *b, const char *label, const char *queue, bool consumers)
+{
+	uint32_t messages = 0, n_consumers = 0;
+	char err[BRK_ERR_MAX];
+	int rc = brk_queue_counts(b, 1, queue, &messages, &n_consumers, err, sizeof(err));
+
+	if (rc == BRK_ERR_CHANNEL) {
+		printf("  %-8s %s: missing (run hsbridge topology)\n", label, queue);
+		return 0;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "hsbridge: %s\n", err);
+		return rc;
+	}
+	if (consumers)
+		printf("  %-8s %s: %u ready, %u consumers\n", label, queue, messages, n_consumers);
+	else
+		printf("  %-8s %s: %u\n", label, queue, messages);
+	return 0;
+}
+
+static int cmd_status(const struct cfg *cfg)
+{
+	struct brk *b = NULL;
+	char name[BRK_NAME_MAX];
+	int rc = connect_channel(cfg, "hsbridge status", false, &b);
+
+	if (rc != EX_OK_)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
+		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
+		brk_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
+		rc = print_queue(b, "queue", name, true);
+		brk_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
+		if (rc == 0)
+			rc = print_queue(b, "parked", name, false);
+	}
+	if (rc == 0 && cfg->n_delays)
+		printf("retry queues (all subscriptions)\n");
+	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++) {
+		brk_retry_name(cfg, i, name, sizeof(name));
+		rc = print_queue(b, "waiting", name, false);
+	}
+	brk_close(b);
+	return rc == 0 ? EX_OK_ : EX_UNAVAILABLE_;
+}
+
+static const struct cfg_sub *find_sub_or_complain(const struct cfg *cfg, const char *name)
+{
+	const struct cfg_sub *s = cfg_find_sub(cfg, name);
+
+	if (!s)
+		fprintf(stderr, "hsbridge: no subscription \"%s\" in %s\n", name, cfg->path);
+	return s;
+}
+
+/* Moves parked messages back, one at a time: each is acked in the parked
+ * queue only after the broker confirmed its copy in the subscription queue. */
+static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
+{
+	const struct cfg_sub *s = find_sub_or_complain(cfg, sub_name);
+	struct brk *b = NULL;
+	char queue[BRK_NAME_MAX], parked[BRK_NAME_MAX];
+	char err[BRK_ERR_MAX];
+	long moved = 0;
+	int rc;
+
+	if (!s)
+		return EX_USAGE_;
+	rc = connect_channel(cfg, "hsbridge replay", true, &b);
+	if (rc != EX_OK_)
+		return rc;
+	brk_sub_queue(cfg, s->name, queue, sizeof(queue));
+	brk_parked_queue(cfg, s->name, parked, sizeof(parked));
+	while (limit < 0 || moved < limit) {
+		struct brk_event ev;
+		amqp_basic_properties_t p;
+		amqp_table_entry_t *kept = NULL;
+		bool returned = false;
+		int n = 0;
+
+		if (brk_get(b, 1, parked, &ev, err, sizeof(err)) != 0) {
+			fprintf(stderr, "hsbridge: %s\n", err);
+			rc = EX_UNAVAILABLE_;
+			break;
+		}
+		if (ev.kind != BRK_DELIVERY)
+			break;
+		/* Attempts start over: drop the bookkeeping, keep the rest. */
+		p = ev.message.properties;
+		if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
+			kept = calloc((size_t)p.headers.num_entries + 1, sizeof(*kept));
+			for (int i = 0; kept && i < p.headers.num_entries; i++) {
+				amqp_table_entry_t *e = &p.headers.entries[i];
+
+				if (!bridge_header_is_bookkeeping(e->key.bytes, e->key.len))
+					kept[n++] = *e;
+			}
+			p.headers.entries = kept;
+			p.headers.num_entries = n;
+		}
+		p._flags &= ~(amqp_flags_t)AMQP_BASIC_EXPIRATION_FLAG;
+		p._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
+		p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+		rc = brk_publish(b, 1, "", queue, true, &p, ev.message.body.bytes,
+				 ev.message.body.len);
+		free(kept);
+		if (rc == 0)
+			rc = await_confirm(b, &returned, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "connection lost while publishing");
+		if (rc == 0 && returned) {
+			snprintf(err, sizeof(err), "queue %s does not exist (run hsbridge topology)",
+				 queue);
+			rc = EX_UNAVAILABLE_;
+		}
+		if (rc != 0) {
+			/* Not acked: the message stays parked. */
+			fprintf(stderr, "hsbridge: %s\n", err);
+			brk_event_clear(&ev);
+			break;
+		}
+		if (brk_ack(b, 1, ev.delivery_tag) != 0) {
+			fprintf(stderr, "hsbridge: connection lost while acking; the message may now "
+					"be both replayed and parked\n");
+			brk_event_clear(&ev);
+			rc = EX_UNAVAILABLE_;
+			break;
+		}
+		brk_event_clear(&ev);
+		moved++;
+	}
+	brk_close(b);
+	printf("replayed %ld message%s from %s to %s\n", moved, moved == 1 ? "" : "s", parked,
+	       queue);
+	return rc;
+}
+
+struct test_result {
+	bool done;
+	int status;
+	long ms;
+	char error[CURL_ERROR_SIZE];
+	char body[DISP_BODY_MAX + 1];
+};
+
+static void on_test_done(void *user, const struct disp_result *res, void *arg)
+{
+	struct test_result *t = user;
+
+	(void)arg;
+	t->done = true;
+	if (!res)
+		return;
+	t->status = res->status;
+	t->ms = res->ms;
+	snprintf(t->error, sizeof(t->error), "%s", res->error);
+	memcpy(t->body, res->body, res->body_len);
+	t->body[res->body_len] = '\0';
+}
+
+static const char test_event_fmt[] =
+	"{\"id\":\"%s\",\"type\":\"webhook.test\",\"created_at\":\"%s\",\"data\":"
+	"{\"object\":{\"subscription\":\"%s\",\"message\":\"This is a test event from "
+	"HealthSync.\"}}}";
+
+/* The dashboard's "Send Test Event": a signed webhook.test POST, now,
+ * outside the queues. */
+static int cmd_test_event(const struct cfg *cfg, const char *sub_name)
+{
+	const struct cfg_sub *s = find_sub_or_complain(cfg, sub_name);
+	struct disp *d = NULL;
+	struct disp_request req;
+	struct test_result t;
+	char id[40], created[32], delivery[37];
+	char *body = NULL;
+	long long now = (long long)time(NULL);
+	int rc = EX_SOFTWARE_;
+	int n;
+
+	if (!s)
+		return EX_USAGE_;
+	memset(&t, 0, sizeof(t));
+	if (ev_new_id(id, sizeof(id)) != 0)
+		goto out;
+	ev_format_time(now, created, sizeof(created));
+	ev_delivery_id(s->name, id, delivery);
+	/* id, time and name are of safe characters: no JSON escaping needed. */
+	n = snprintf(NULL, 0, test_event_fmt, id, created, s->name);
+	body = malloc((size_t)n + 1);
+	if (!body)
+		goto out;
+	snprintf(body, (size_t)n + 1, test_event_fmt, id, created, s->name);
+	d = disp_new();
+	if (!d)
+		goto out;
+	req.url = s->url;
+	req.body = body;
+	req.len = (size_t)n;
+	req.headers = bridge_request_headers(s, "webhook.test", delivery, 1, body, (size_t)n, now);
+	req.timeout_ms = s->timeout_ms;
+	req.user = &t;
+	if (!req.headers || disp_submit(d, &req) != 0)
+		goto out;
+	while (!t.done) {
+		disp_wait(d, NULL, 0, 100);
+		disp_collect(d, on_test_done, NULL);
+	}
+	printf("event:    %s (webhook.test)\ndelivery: %s\n", id, delivery);
+	if (t.status == 0) {
+		printf("status:   no response (%s)\ntime:     %ld ms\n", t.error, t.ms);
+		rc = EX_TEMPFAIL_;
+		goto out;
+	}
+	printf("status:   %d\ntime:     %ld ms\nbody:     %s\n", t.status, t.ms, t.body);
+	rc = (t.status >= 200 && t.status <= 299) ? EX_OK_ : EX_TEMPFAIL_;
+out:
+	disp_free(d);
+	free(body);
+	return rc;
+}
+
+static int cmd_run(struct cfg **cfgp)
+{
+	for (size_t i = 0; i < (*cfgp)->n_warnings; i++)
+		log_line(LOG_WARN, "config", LOG_S("warning", (*cfgp)->warnings[i]));
 	install_signals();
-	return bridge_run(cfg);
+	return bridge_run(cfgp);
+}
+
+static bool known_command(const char *cmd)
+{
+	static const char *const cmds[] = { "run",     "check",      "topology", "status",
+					    "publish", "test-event", "replay" };
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmd, cmds[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The operands after the command: publish TYPE [JSON], test-event SUB,
+ * replay SUB [--limit N], none for the rest. Returns 0 or -1. */
+static int parse_operands(const char *cmd, int argc, char **argv, const char **operand,
+			  const char **json, long *limit)
+{
+	if (strcmp(cmd, "publish") == 0) {
+		if (argc < 1 || argc > 2)
+			return -1;
+		*operand = argv[0];
+		*json = argc == 2 ? argv[1] : NULL;
+		return 0;
+	}
+	if (strcmp(cmd, "test-event") == 0) {
+		if (argc != 1)
+			return -1;
+		*operand = argv[0];
+		return 0;
+	}
+	if (strcmp(cmd, "replay") == 0) {
+		char *end = NULL;
+
+		if (argc != 1 && argc != 3)
+			return -1;
+		*operand = argv[0];
+		if (argc == 3) {
+			if (strcmp(argv[1], "--limit") != 0)
+				return -1;
+			errno = 0;
+			*limit = strtol(argv[2], &end, 10);
+			if (errno || end == argv[2] || *end || *limit < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return argc == 0 ? 0 : -1;
 }
 
 int cli_main(int argc, char **argv)
@@ -348,6 +654,9 @@ int cli_main(int argc, char **argv)
 	const char *path = getenv("HSBRIDGE_CONFIG");
 	const char *cmd = "run";
 	struct cfg *cfg = NULL;
+	const char *operand = NULL;
+	const char *json = NULL;
+	long limit = -1;
 	char err[1024];
 	int opt;
 	int rc;
@@ -373,14 +682,12 @@ int cli_main(int argc, char **argv)
 		usage(stdout);
 		return EX_OK_;
 	}
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "topology") != 0 &&
-	    strcmp(cmd, "publish") != 0) {
+	if (!known_command(cmd)) {
 		fprintf(stderr, "hsbridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EX_USAGE_;
 	}
-	if (strcmp(cmd, "publish") == 0 ? (argc - optind < 1 || argc - optind > 2) :
-					  argc != optind) {
+	if (parse_operands(cmd, argc - optind, argv + optind, &operand, &json, &limit) != 0) {
 		usage(stderr);
 		return EX_USAGE_;
 	}
@@ -398,10 +705,16 @@ int cli_main(int argc, char **argv)
 		rc = cmd_check(cfg);
 	else if (strcmp(cmd, "topology") == 0)
 		rc = cmd_topology(cfg);
+	else if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(cfg);
 	else if (strcmp(cmd, "publish") == 0)
-		rc = cmd_publish(cfg, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+		rc = cmd_publish(cfg, operand, json);
+	else if (strcmp(cmd, "test-event") == 0)
+		rc = cmd_test_event(cfg, operand);
+	else if (strcmp(cmd, "replay") == 0)
+		rc = cmd_replay(cfg, operand, limit);
 	else
-		rc = cmd_run(cfg);
+		rc = cmd_run(&cfg);
 out:
 	cfg_free(cfg);
 	curl_global_cleanup();
