@@ -1,1 +1,251 @@
-/* signature: being written */
+/* signature: X-HealthSync-Signature (the spec page's verify_signature) and the
+ * Standard Webhooks webhook-signature header (DESIGN section 3). */
+#include "hsbridge/signature.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#define WHSEC_PREFIX "whsec_"
+#define MAC_LEN 32
+
+struct part {
+	const void *p;
+	size_t len;
+};
+
+/* HMAC-SHA256 over the concatenation of parts, fed piece by piece so a large
+ * body is never copied just to prepend "<id>.<timestamp>.". */
+static int hmac_sha256(const unsigned char *key, size_t keylen, const struct part *parts,
+		       size_t n_parts, unsigned char md[MAC_LEN])
+{
+	EVP_MAC *mac = NULL;
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	size_t mdlen = 0;
+	int rc = -1;
+
+	/* The HMAC provider treats a NULL key as "keep the previous key", which
+	 * fails on a fresh context: an empty key must still be a real pointer. */
+	if (key == NULL)
+		key = (const unsigned char *)"";
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (mac == NULL)
+		goto out;
+	ctx = EVP_MAC_CTX_new(mac);
+	if (ctx == NULL)
+		goto out;
+	if (!EVP_MAC_init(ctx, key, keylen, params))
+		goto out;
+	for (size_t i = 0; i < n_parts; i++) {
+		if (parts[i].len > 0 && !EVP_MAC_update(ctx, parts[i].p, parts[i].len))
+			goto out;
+	}
+	if (!EVP_MAC_final(ctx, md, &mdlen, MAC_LEN) || mdlen != MAC_LEN)
+		goto out;
+	rc = 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return rc;
+}
+
+int sig_healthsync(const char *secret, const void *body, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[MAC_LEN];
+	struct part part = {body, len};
+	int rc = -1;
+
+	if (secret == NULL || (body == NULL && len > 0) || out == NULL || outlen < SIG_HEX_LEN)
+		goto out;
+	if (hmac_sha256((const unsigned char *)secret, strlen(secret), &part, 1, md) != 0)
+		goto out;
+	memcpy(out, "sha256=", 7);
+	for (size_t i = 0; i < MAC_LEN; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[7 + 2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[7 + 2 * MAC_LEN] = '\0';
+	rc = 0;
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}
+
+static bool is_b64_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+/* Strict standard base64 with padding, as the official Standard Webhooks
+ * libraries expect. EVP_DecodeBlock alone would skip surrounding whitespace
+ * and count '=' padding as zero bytes of output, so check the text first and
+ * trim the padding from the decoded length ourselves. */
+static int decode_b64(const char *text, unsigned char **key, size_t *keylen)
+{
+	size_t len = strlen(text);
+	size_t pad = 0;
+	unsigned char *buf = NULL;
+	int n;
+	int rc = -1;
+
+	if (len == 0 || len % 4 != 0 || len > (size_t)1 << 20)
+		goto out;
+	if (text[len - 1] == '=')
+		pad++;
+	if (text[len - 2] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++) {
+		if (!is_b64_char((unsigned char)text[i]))
+			goto out;
+	}
+	/* 3 bytes per 4 characters, plus the NUL EVP_DecodeBlock may not write
+	 * but a generous buffer costs nothing. */
+	buf = malloc(len / 4 * 3 + 1);
+	if (buf == NULL)
+		goto out;
+	n = EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len);
+	if (n < 0 || (size_t)n != len / 4 * 3 || (size_t)n <= pad)
+		goto out;
+	*key = buf;
+	*keylen = (size_t)n - pad;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, len / 4 * 3 + 1);
+		free(buf);
+	}
+	return rc;
+}
+
+int sig_webhook_key(const char *secret, unsigned char **key, size_t *keylen)
+{
+	size_t plen = strlen(WHSEC_PREFIX);
+	size_t len;
+	unsigned char *buf;
+
+	if (secret == NULL || key == NULL || keylen == NULL)
+		return -1;
+	if (strncmp(secret, WHSEC_PREFIX, plen) == 0)
+		return decode_b64(secret + plen, key, keylen);
+
+	/* Not a whsec_ secret: its bytes are the key. One extra byte keeps the
+	 * pointer non-NULL for an empty secret. */
+	len = strlen(secret);
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		return -1;
+	memcpy(buf, secret, len + 1);
+	*key = buf;
+	*keylen = len;
+	return 0;
+}
+
+/* The v1 signature with an already derived key. */
+static int standard_with_key(const unsigned char *key, size_t keylen, const char *msg_id,
+			     long long timestamp, const void *body, size_t len, char *out)
+{
+	char ts[24];
+	unsigned char md[MAC_LEN];
+	struct part parts[5];
+	int n;
+	int rc = -1;
+
+	n = snprintf(ts, sizeof(ts), "%lld", timestamp);
+	if (n < 0 || (size_t)n >= sizeof(ts))
+		goto out;
+	parts[0] = (struct part){msg_id, strlen(msg_id)};
+	parts[1] = (struct part){".", 1};
+	parts[2] = (struct part){ts, (size_t)n};
+	parts[3] = (struct part){".", 1};
+	parts[4] = (struct part){body, len};
+	if (hmac_sha256(key, keylen, parts, 5, md) != 0)
+		goto out;
+	memcpy(out, "v1,", 3);
+	/* 32 bytes encode to exactly 44 characters; EVP_EncodeBlock adds the NUL. */
+	if (EVP_EncodeBlock((unsigned char *)out + 3, md, MAC_LEN) != 44)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}
+
+static int standard_one(const char *secret, const char *msg_id, long long timestamp,
+			const void *body, size_t len, char *out)
+{
+	unsigned char *key = NULL;
+	size_t keylen = 0;
+	int rc = -1;
+
+	if (sig_webhook_key(secret, &key, &keylen) != 0)
+		goto out;
+	rc = standard_with_key(key, keylen, msg_id, timestamp, body, len, out);
+out:
+	if (key != NULL) {
+		OPENSSL_cleanse(key, keylen);
+		free(key);
+	}
+	return rc;
+}
+
+int sig_standard(const char *secret, const char *msg_id, long long timestamp, const void *body,
+		 size_t len, char *out, size_t outlen)
+{
+	if (secret == NULL || msg_id == NULL || (body == NULL && len > 0) || out == NULL ||
+	    outlen < SIG_V1_LEN)
+		return -1;
+	return standard_one(secret, msg_id, timestamp, body, len, out);
+}
+
+int sig_standard_header(const char *secret, char *const *previous, size_t n_previous,
+			const char *msg_id, long long timestamp, const void *body, size_t len,
+			char **out)
+{
+	char *buf = NULL;
+	size_t cap;
+	size_t pos;
+	int rc = -1;
+
+	if (out == NULL || secret == NULL || msg_id == NULL || (body == NULL && len > 0) ||
+	    (previous == NULL && n_previous > 0))
+		goto out;
+	/* Each signature is SIG_V1_LEN - 1 characters followed by a space or,
+	 * for the last one, the NUL. */
+	if (n_previous > ((size_t)-1) / SIG_V1_LEN - 1)
+		goto out;
+	cap = (n_previous + 1) * SIG_V1_LEN;
+	buf = malloc(cap);
+	if (buf == NULL)
+		goto out;
+	if (standard_one(secret, msg_id, timestamp, body, len, buf) != 0)
+		goto out;
+	pos = SIG_V1_LEN - 1;
+	for (size_t i = 0; i < n_previous; i++) {
+		if (previous[i] == NULL)
+			goto out;
+		buf[pos++] = ' ';
+		if (standard_one(previous[i], msg_id, timestamp, body, len, buf + pos) != 0)
+			goto out;
+		pos += SIG_V1_LEN - 1;
+	}
+	buf[pos] = '\0';
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
