@@ -1,1 +1,1024 @@
-raise SystemExit("not written yet")
+#!/usr/bin/python3
+"""hsbridge integration suite: the real binary against a real RabbitMQ node
+and real HTTP endpoints.
+
+Run: HSBRIDGE_BIN=build/hsbridge HSB_AMQP_PORT=... HSB_MGMT_PORT=... \
+     /usr/bin/python3 tests/integration/test_bridge.py -v
+(scripts/test starts a RabbitMQ node and exports the ports.) Python 3
+standard library only. Each test gets its own virtual host, config file,
+HTTP receiver and bridge process. Set HSB_IT_KEEP=1 to keep the per-test
+temp dirs (config, bridge stderr/stdout); on failure they are dumped anyway.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from hsb_harness import (  # noqa: E402
+    BridgeProc, Env, Mgmt, R, Receiver, free_port, is_uuid5, load_env,
+    new_event_id, new_whsec, parse_json_lines, rand_alnum, render_config,
+    run_cli, standard_webhooks_sig, verify_signature, wait_until)
+
+EXCHANGE = "healthsync.events"
+DELAYS = ["200ms", "300ms", "400ms", "500ms"]
+DELAY_LABELS = ["200ms", "300ms", "400ms", "500ms"]
+EVENT_ID_RE = re.compile(r"^evt_[A-Za-z0-9]{24}$")
+ISO_Z_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+SETTLE_WINDOW = 0.5  # how long main/retry queues must stay empty after the bridge exits
+T_DELIVER = 15      # deadline for a delivery that should happen "now"
+
+
+def setUpModule():
+    load_env()      # raises (-> the run fails, not skips) without the env
+
+
+def hdr_int(v):
+    """A header value from the management API as int (AMQP long or string)."""
+    if isinstance(v, bool):
+        raise AssertionError("boolean header value %r" % (v,))
+    return int(v)
+
+
+# ====================================================================== bases
+
+class Base(unittest.TestCase):
+    """Temp dir, config writing, secret-leak checks, log dump on failure."""
+
+    maxDiff = None
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="hsbit-")
+        self.secrets = []
+        self._saved = []
+        self.addCleanup(self._cleanup_tmp)
+
+    def _cleanup_tmp(self):
+        for fn in sorted(os.listdir(self.tmp)):
+            if fn.endswith((".stderr", ".stdout", ".conf")):
+                with open(os.path.join(self.tmp, fn), "rb") as f:
+                    self._saved.append((fn, f.read()))
+        if os.environ.get("HSB_IT_KEEP"):
+            sys.stderr.write("\n[kept %s]\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run(self, result=None):
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            self._dump()
+        return result
+
+    def _dump(self):
+        out = ["\n======== artefacts of %s ========" % self.id()]
+        for fn, data in self._saved:
+            text = data.decode("utf-8", "replace")
+            lines = text.splitlines()
+            if len(lines) > 150:
+                lines = ["... (%d lines omitted)" % (len(lines) - 150)] + lines[-150:]
+            out.append("---- %s ----" % fn)
+            out.extend(lines)
+        rx = getattr(self, "rx", None)
+        if rx is not None:
+            out.append("---- HTTP requests received ----")
+            out.extend(repr(r) for r in rx.all())
+        out.append("======== end %s ========\n" % self.id())
+        sys.stderr.write("\n".join(out) + "\n")
+
+    def write_conf(self, text, name="hsbridge.conf"):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def assert_no_secret(self, *blobs):
+        for s in self.secrets:
+            for b in blobs:
+                if isinstance(b, bytes):
+                    b = b.decode("utf-8", "replace")
+                self.assertNotIn(s, b, "a configured secret appears in the bridge's output")
+
+    def cli(self, conf, *args, input=None):
+        cp = run_cli(conf, args, input=input)
+        self.assert_no_secret(cp.stdout, cp.stderr)
+        return cp
+
+    @staticmethod
+    def error_text(stderr):
+        """stderr plus the decoded string fields of JSON log lines (so a path
+        escaped inside JSON still matches)."""
+        objs, _ = parse_json_lines(stderr)
+        parts = [stderr]
+        for o in objs:
+            parts.extend(str(v) for v in o.values() if isinstance(v, str))
+        return "\n".join(parts)
+
+
+class BrokerCase(Base):
+    """+ a fresh vhost on the test node."""
+
+    def setUp(self):
+        super().setUp()
+        self.mgmt = Mgmt(Env.mgmt_port)
+        name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
+        self.vhost = "hsbit-%s-%s" % (name[:40], rand_alnum(6).lower())
+        self.mgmt.create_vhost(self.vhost)
+        self.addCleanup(self.mgmt.delete_vhost, self.vhost)
+
+    @property
+    def broker_url(self):
+        return "amqp://guest:guest@127.0.0.1:%d/%s" % (Env.amqp_port, self.vhost)
+
+    def config(self, subs, delivery=None, broker=None):
+        b = {"url": self.broker_url}
+        b.update(broker or {})
+        for s in subs:
+            for k in ("secret",):
+                if k in s:
+                    self.secrets.append(s[k])
+            self.secrets.extend(s.get("previous_secrets", []))
+        return self.write_conf(render_config(b, subs, delivery=delivery))
+
+    def sub(self, name, events=("#",), url=None, **kw):
+        d = {"name": name,
+             "url": url or "http://127.0.0.1:%d/%s" % (free_port(), name),
+             "events": list(events),
+             "secret": kw.pop("secret", new_whsec())}
+        d.update(kw)
+        return d
+
+    # --- messages
+    def publish(self, routing_key, body, exchange=EXCHANGE, message_id=None, type_=None,
+                timestamp=None, headers=None, content_type="application/json",
+                expect_routed=True):
+        props = {"delivery_mode": 2}
+        if content_type is not None:
+            props["content_type"] = content_type
+        if message_id is not None:
+            props["message_id"] = message_id
+        if type_ is not None:
+            props["type"] = type_
+        if timestamp is not None:
+            props["timestamp"] = timestamp
+        if headers:
+            props["headers"] = headers
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, separators=(",", ":")).encode()
+        routed = self.mgmt.publish(self.vhost, exchange, routing_key, body, props)
+        if expect_routed:
+            self.assertTrue(routed, "publish of %r to %r was not routed" % (routing_key, exchange))
+        return body
+
+    def publish_event(self, etype, data=None, eid=None, **kw):
+        """A complete envelope published as services do; returns (id, body bytes, ts)."""
+        eid = eid or new_event_id()
+        ts = int(time.time())
+        created = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        env = {"id": eid, "type": etype, "created_at": created,
+               "data": data if data is not None else {"object": {"id": "doc_" + rand_alnum(6)}}}
+        body = json.dumps(env, separators=(",", ":")).encode()
+        self.publish(etype, body, message_id=eid, type_=etype, timestamp=ts, **kw)
+        return eid, body, ts
+
+    def drain(self, queue, n, timeout=T_DELIVER):
+        """Destructively collect n messages from queue (polling)."""
+        got = []
+
+        def pred():
+            got.extend(self.mgmt.get(self.vhost, queue, n - len(got)))
+            return len(got) >= n
+        wait_until(pred, timeout, "%d message(s) in %s" % (n, queue),
+                   detail=lambda: "got %r; queue: %r" % (
+                       [m["body"][:200] for m in got], self._qstate(queue)))
+        return got
+
+    def _qstate(self, queue):
+        qi = self.mgmt.queue(self.vhost, queue)
+        if qi is None:
+            return "(no such queue)"
+        return {k: qi.get(k) for k in ("messages", "messages_ready",
+                                       "messages_unacknowledged", "consumers")}
+
+class BridgeCase(BrokerCase):
+    """+ an HTTP receiver and the bridge process (stopped with SIGTERM, exit 0)."""
+
+    def setUp(self):
+        super().setUp()
+        self.rx = Receiver()
+        self.addCleanup(self.rx.stop)
+        self.bridge = None
+
+    def hook(self, name, events=("#",), **kw):
+        """A subscription posting to the receiver at /<name>."""
+        return self.sub(name, events, url=self.rx.url("/" + name), **kw)
+
+    def start_bridge(self, subs, delivery=None, broker=None):
+        d = {"timeout_ms": 3000, "retry_delays": list(DELAYS)}
+        d.update(delivery or {})
+        conf = self.config(subs, delivery=d, broker=broker)
+        self.bridge = BridgeProc(conf, self.tmp).start()
+        self.bridge.wait_ready()
+        return self.bridge
+
+    def wait_logged(self, n=1, what=None, **match):
+        """Wait for n 'delivery' log lines matching key=value pairs; return them."""
+        return wait_until(lambda: len(self.bridge.deliveries(**match)) >= n and
+                          self.bridge.deliveries(**match), T_DELIVER,
+                          what or "%d delivery log line(s) with %r" % (n, match),
+                          detail=lambda: self.bridge.stderr_text()[-3000:])
+
+    def assert_settled(self, subs, labels=DELAY_LABELS):
+        """Stop the bridge (SIGTERM, exit 0), then main and retry queues must be
+        empty: a message stuck unacked is requeued when the connection closes,
+        so a basic.get finds it. (Queue and channel statistics lag ~5 s on
+        quorum queues, so they are not used.) Call it once every expected
+        outcome has been logged: nothing may be in flight any more."""
+        if self.bridge is not None:
+            rc = self.bridge.stop()
+            self.assertEqual(rc, 0, "hsbridge exit code after SIGTERM")
+        names = ["hsbridge.%s" % s for s in subs] + ["hsbridge.retry.%s" % l for l in labels]
+        for n in names:
+            self.assertIsNotNone(self.mgmt.queue(self.vhost, n), "queue %s does not exist" % n)
+        deadline = time.monotonic() + SETTLE_WINDOW
+        while True:
+            stray = []
+            for n in names:
+                stray.extend((n, m["properties"].get("message_id"), m["body"][:120])
+                             for m in self.mgmt.get(self.vhost, n, 5))
+            self.assertEqual(stray, [], "messages left in main/retry queues after every "
+                             "outcome was final (stuck unacked, handed back or duplicated)")
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
+    def tearDown(self):
+        problems = []
+        if self.bridge is not None:
+            rc = self.bridge.stop()
+            if rc != 0:
+                problems.append("hsbridge run exited with %r after SIGTERM (want 0)" % (rc,))
+            for s in self.secrets:
+                if s in self.bridge.stderr_text() or s.encode() in self.bridge.stdout_bytes():
+                    problems.append("a configured secret appears in the bridge's stderr/stdout")
+                    break
+        super().tearDown()
+        if problems:
+            self.fail("; ".join(problems))
+
+
+# ====================================================================== CLI
+
+CONF_DELIVERY_TYPO = """\
+broker: {
+  url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
+};
+delivery: {
+  timeout_ms = 1000;
+  retry_dleays = ["1s", "2s"];
+};
+log: { level = "info"; };
+subscriptions = (
+  {
+    name = "a";
+    url = "http://127.0.0.1:9/a";
+    events = ["document.uploaded"];
+    secret = "%(secret)s";
+  }
+);
+"""  # typo on line 6
+
+CONF_SUB_TYPO = """\
+broker: {
+  url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
+};
+delivery: {
+  timeout_ms = 1000;
+};
+subscriptions = (
+  {
+    name = "a";
+    url = "http://127.0.0.1:9/a";
+    events = ["document.uploaded"];
+    secret = "%(secret)s";
+    max_in_flihgt = 4;
+  }
+);
+"""  # typo on line 13
+
+CONF_SYNTAX = """\
+broker: {
+  url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
+};
+delivery: {
+  timeout_ms = = 1000;
+};
+subscriptions = (
+  {
+    name = "a";
+    url = "http://127.0.0.1:9/a";
+    events = ["document.uploaded"];
+    secret = "%(secret)s";
+  }
+);
+"""  # syntax error on line 5
+
+
+class CliTests(Base):
+    """Commands that need no broker: usage, check, configuration errors."""
+
+    def conf_text(self, template, port=None):
+        secret = new_whsec()
+        self.secrets.append(secret)
+        return self.write_conf(template % {"port": port or free_port(), "secret": secret})
+
+    def assert_config_error(self, cp, conf, line, word=None):
+        self.assertEqual(cp.returncode, 78, "want exit 78 (config error); stdout=%r stderr=%r"
+                         % (cp.stdout, cp.stderr))
+        text = self.error_text(cp.stderr)
+        want = "%s:%d:" % (os.path.basename(conf), line)
+        self.assertIn(want, text, "error must name <file>:<line>:")
+        if word:
+            self.assertIn(word, text, "error must say what is wrong")
+
+    def test_unknown_command_exits_64(self):
+        conf = self.write_conf(render_config({"url": "amqp://guest:guest@127.0.0.1:%d/%%2f"
+                                              % free_port()}, [self_sub("a")]))
+        cp = self.cli(conf, "no-such-command")
+        self.assertEqual(cp.returncode, 64, "stderr=%r" % cp.stderr)
+
+    def test_check_prints_subscriptions_patterns_queues_and_retry_queues(self):
+        secret, old = new_whsec(), "old-plain-secret-" + rand_alnum(12)
+        self.secrets += [secret, old]
+        subs = [
+            {"name": "clinic-portal", "url": "https://example.invalid/hook",
+             "events": ["document.uploaded", "analysis.*"], "secret": secret,
+             "previous_secrets": [old]},
+            {"name": "audit_log", "url": "http://127.0.0.1:9/audit", "events": ["#"],
+             "secret": secret, "active": False},
+        ]
+        conf = self.write_conf(render_config(
+            {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()}, subs,
+            delivery={"retry_delays": ["200ms", "1s", "5m", "1h"]}))
+        cp = self.cli(conf, "check")
+        self.assertEqual(cp.returncode, 0, "check failed (it needs no broker): %r" % cp.stderr)
+        out = cp.stdout
+        for s in ("clinic-portal", "document.uploaded", "analysis.*", "hsbridge.clinic-portal",
+                  "hsbridge.clinic-portal.parked", "audit_log", "hsbridge.audit_log",
+                  "hsbridge.audit_log.parked", "hsbridge.retry.200ms", "hsbridge.retry.1s",
+                  "hsbridge.retry.5m", "hsbridge.retry.1h"):
+            self.assertIn(s, out, "check summary lacks %r:\n%s" % (s, out))
+
+    def test_check_unknown_key_in_delivery_exits_78_naming_file_and_line(self):
+        conf = self.conf_text(CONF_DELIVERY_TYPO)
+        self.assert_config_error(self.cli(conf, "check"), conf, 6, "retry_dleays")
+
+    def test_check_unknown_key_in_subscription_exits_78_naming_file_and_line(self):
+        conf = self.conf_text(CONF_SUB_TYPO)
+        self.assert_config_error(self.cli(conf, "check"), conf, 13, "max_in_flihgt")
+
+    def test_check_syntax_error_exits_78_naming_file_and_line(self):
+        conf = self.conf_text(CONF_SYNTAX)
+        self.assert_config_error(self.cli(conf, "check"), conf, 5)
+
+    def test_run_with_config_error_exits_78_before_connecting(self):
+        # the broker port is closed: trying to connect first would give 69
+        conf = self.conf_text(CONF_DELIVERY_TYPO)
+        self.assert_config_error(self.cli(conf, "run"), conf, 6, "retry_dleays")
+
+    def test_publish_with_broker_unavailable_exits_69(self):
+        conf = self.write_conf(render_config(
+            {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()}, [self_sub("a")]))
+        cp = self.cli(conf, "publish", "document.uploaded", '{"data":{"object":{}}}')
+        self.assertEqual(cp.returncode, 69, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+
+
+def self_sub(name, events=("#",)):
+    return {"name": name, "url": "http://127.0.0.1:9/" + name, "events": list(events),
+            "secret": "cli-secret-" + name}
+
+
+# ====================================================================== publish
+
+class PublishTests(BrokerCase):
+    """`hsbridge publish TYPE [JSON]` as a service would publish."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = self.config([self.sub("tap", ["#"])])
+        cp = self.cli(self.conf, "topology")
+        self.assertEqual(cp.returncode, 0, "topology failed: %r" % cp.stderr)
+
+    def only_message(self):
+        msgs = self.drain("hsbridge.tap", 1)
+        return msgs[0]
+
+    def assert_nothing_published(self):
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.tap", 5), [],
+                         "a rejected publish must not reach the exchange")
+
+    def test_publish_prints_event_id_and_publishes_persistent_with_properties(self):
+        data = {"object": {"id": "doc_1", "filename": "lab.pdf"}}
+        t0 = int(time.time())
+        cp = self.cli(self.conf, "publish", "document.uploaded", json.dumps({"data": data}))
+        self.assertEqual(cp.returncode, 0, "stderr=%r" % cp.stderr)
+        eid = cp.stdout.strip()
+        self.assertRegex(eid, EVENT_ID_RE, "stdout must be the event id")
+        m = self.only_message()
+        self.assertEqual(m["exchange"], EXCHANGE)
+        self.assertEqual(m["routing_key"], "document.uploaded")
+        p = m["properties"]
+        self.assertEqual(p.get("content_type"), "application/json")
+        self.assertEqual(p.get("delivery_mode"), 2)
+        self.assertEqual(p.get("message_id"), eid)
+        self.assertEqual(p.get("type"), "document.uploaded")
+        self.assertIn("timestamp", p)
+        self.assertLessEqual(abs(p["timestamp"] - t0), 60)
+        env = json.loads(m["body"])
+        self.assertEqual(env["id"], eid)
+        self.assertEqual(env["type"], "document.uploaded")
+        self.assertRegex(env["created_at"], ISO_Z_RE)
+        self.assertEqual(env["data"], data)
+
+    def test_publish_keeps_given_id_and_reads_json_from_stdin(self):
+        eid = "evt_" + rand_alnum(24)
+        body = {"id": eid, "data": {"object": {"id": "share_9"}}}
+        cp = self.cli(self.conf, "publish", "share.accessed", input=json.dumps(body))
+        self.assertEqual(cp.returncode, 0, "stderr=%r" % cp.stderr)
+        self.assertEqual(cp.stdout.strip(), eid)
+        m = self.only_message()
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        env = json.loads(m["body"])
+        self.assertEqual(env["id"], eid)
+        self.assertEqual(env["type"], "share.accessed")
+        self.assertRegex(env["created_at"], ISO_Z_RE)
+
+    def test_publish_invalid_json_exits_65_and_publishes_nothing(self):
+        cp = self.cli(self.conf, "publish", "document.uploaded", '{"data": {')
+        self.assertEqual(cp.returncode, 65, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assert_nothing_published()
+
+    def test_publish_json_without_data_exits_65_and_publishes_nothing(self):
+        cp = self.cli(self.conf, "publish", "document.uploaded", '{"id":"evt_x","object":{}}')
+        self.assertEqual(cp.returncode, 65, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assert_nothing_published()
+
+
+# ====================================================================== topology
+
+class TopologyTests(BrokerCase):
+    """`hsbridge topology` declares DESIGN section 1 and exits 0."""
+
+    def topology(self, subs, delays=("200ms", "300ms")):
+        conf = self.config(subs, delivery={"retry_delays": list(delays)})
+        cp = self.cli(conf, "topology")
+        self.assertEqual(cp.returncode, 0, "topology failed: stdout=%r stderr=%r"
+                         % (cp.stdout, cp.stderr))
+        return conf
+
+    def queue(self, name):
+        qi = self.mgmt.queue(self.vhost, name)
+        self.assertIsNotNone(qi, "queue %s was not declared" % name)
+        self.assertTrue(qi["durable"], "%s must be durable" % name)
+        return qi
+
+    def test_topology_declares_durable_topic_exchange(self):
+        self.topology([self.sub("a")])
+        ex = self.mgmt.exchange(self.vhost, EXCHANGE)
+        self.assertIsNotNone(ex, "exchange %s missing" % EXCHANGE)
+        self.assertEqual(ex["type"], "topic")
+        self.assertTrue(ex["durable"])
+
+    def test_topology_subscription_queue_is_quorum_with_dead_letter_to_parked(self):
+        self.topology([self.sub("clinic-portal", ["document.uploaded"])])
+        args = self.queue("hsbridge.clinic-portal")["arguments"]
+        self.assertEqual(args.get("x-queue-type"), "quorum")
+        self.assertEqual(args.get("x-delivery-limit"), 20)
+        self.assertEqual(args.get("x-dead-letter-exchange"), "")
+        self.assertEqual(args.get("x-dead-letter-routing-key"), "hsbridge.clinic-portal.parked")
+
+    def test_topology_binds_subscription_queue_with_each_pattern(self):
+        pats = ["document.uploaded", "analysis.*", "share.#"]
+        self.topology([self.sub("a", pats)])
+        got = sorted(b["routing_key"] for b in self.mgmt.bindings(self.vhost, "hsbridge.a")
+                     if b["source"] == EXCHANGE)
+        self.assertEqual(got, sorted(pats))
+
+    def test_topology_declares_retry_exchange_and_queue_per_delay(self):
+        self.topology([self.sub("a")], delays=("200ms", "300ms", "2s"))
+        for label, ms in (("200ms", 200), ("300ms", 300), ("2s", 2000)):
+            name = "hsbridge.retry." + label
+            with self.subTest(delay=label):
+                ex = self.mgmt.exchange(self.vhost, name)
+                self.assertIsNotNone(ex, "exchange %s missing" % name)
+                self.assertEqual(ex["type"], "fanout")
+                self.assertTrue(ex["durable"])
+                args = self.queue(name)["arguments"]
+                self.assertEqual(args.get("x-queue-type"), "quorum")
+                self.assertEqual(args.get("x-message-ttl"), ms)
+                self.assertEqual(args.get("x-dead-letter-exchange"), "")
+                self.assertNotIn("x-dead-letter-routing-key", args,
+                                 "retry copies must go back by their own routing key")
+                self.assertEqual(args.get("x-dead-letter-strategy"), "at-least-once")
+                self.assertEqual(args.get("x-overflow"), "reject-publish")
+                srcs = [b["source"] for b in self.mgmt.bindings(self.vhost, name)]
+                self.assertIn(name, srcs, "queue %s not bound to its exchange" % name)
+
+    def test_topology_retry_labels_are_canonical(self):
+        self.topology([self.sub("a")], delays=("200ms", "1000ms", "60s", "3600s"))
+        for label, ms in (("200ms", 200), ("1s", 1000), ("1m", 60000), ("1h", 3600000)):
+            with self.subTest(label=label):
+                self.assertEqual(self.queue("hsbridge.retry." + label)["arguments"]
+                                 .get("x-message-ttl"), ms)
+                self.assertIsNotNone(self.mgmt.exchange(self.vhost, "hsbridge.retry." + label))
+
+    def test_topology_declares_parked_quorum_queue(self):
+        self.topology([self.sub("a")])
+        args = self.queue("hsbridge.a.parked")["arguments"]
+        self.assertEqual(args.get("x-queue-type"), "quorum")
+
+    def test_topology_inactive_subscription_queue_has_no_bindings(self):
+        self.topology([self.sub("on", ["document.*"]), self.sub("off", ["#"], active=False)])
+        self.queue("hsbridge.off")
+        self.queue("hsbridge.off.parked")
+        srcs = [b for b in self.mgmt.bindings(self.vhost, "hsbridge.off") if b["source"] == EXCHANGE]
+        self.assertEqual(srcs, [], "inactive subscription must not be bound")
+        self.assertTrue([b for b in self.mgmt.bindings(self.vhost, "hsbridge.on")
+                         if b["source"] == EXCHANGE])
+
+    def test_topology_is_idempotent(self):
+        subs = [self.sub("a", ["document.*"]), self.sub("b", ["#"])]
+        conf = self.topology(subs)
+        first = sorted((qi["name"], json.dumps(qi["arguments"], sort_keys=True))
+                       for qi in self.mgmt.queues(self.vhost))
+        cp = self.cli(conf, "topology")
+        self.assertEqual(cp.returncode, 0, "second topology failed: %r" % cp.stderr)
+        second = sorted((qi["name"], json.dumps(qi["arguments"], sort_keys=True))
+                        for qi in self.mgmt.queues(self.vhost))
+        self.assertEqual(first, second)
+        binds = [b["routing_key"] for b in self.mgmt.bindings(self.vhost, "hsbridge.a")
+                 if b["source"] == EXCHANGE]
+        self.assertEqual(binds, ["document.*"])
+
+    def test_topology_conflicting_classic_queue_reported_by_name_and_argument(self):
+        self.mgmt.declare_queue(self.vhost, "hsbridge.a", arguments={})
+        conf = self.config([self.sub("a")], delivery={"retry_delays": ["200ms"]})
+        cp = self.cli(conf, "topology")
+        self.assertGreater(cp.returncode, 0, "topology must fail (not crash) on a conflicting "
+                           "queue: rc=%r stderr=%r" % (cp.returncode, cp.stderr))
+        text = self.error_text(cp.stderr + cp.stdout)
+        self.assertIn("hsbridge.a", text, "message must name the queue")
+        # the classic queue lacks every argument hsbridge declares: any of them
+        # is "the argument that differs" (RabbitMQ reports the first it checks)
+        differing = ("x-queue-type", "x-delivery-limit", "x-dead-letter-exchange",
+                     "x-dead-letter-routing-key")
+        self.assertTrue(any(a in text for a in differing),
+                        "message must name the argument that differs: %r" % text)
+        self.assertTrue("policy" in text or "delete" in text,
+                        "message must say how to fix it (a policy, or deleting the queue)")
+        qi = self.mgmt.queue(self.vhost, "hsbridge.a")
+        self.assertIsNotNone(qi, "the existing queue must be left alone")
+        self.assertEqual(qi["arguments"], {})
+
+
+# ====================================================================== delivery
+
+class DeliveryTests(BridgeCase):
+    """The HTTP request (DESIGN section 3) and success handling."""
+
+    def deliver_one(self, secret=None, previous=None, **kw):
+        extra = {}
+        if secret is not None:
+            extra["secret"] = secret
+        if previous is not None:
+            extra["previous_secrets"] = previous
+        s = self.hook("a", ["document.*"], **extra)
+        self.start_bridge([s])
+        eid, body, ts = self.publish_event("document.uploaded", **kw)
+        req = self.rx.wait_count("/a", 1, T_DELIVER)[0]
+        return s, eid, body, req
+
+    def test_ready_logged_stderr_is_json_lines_and_sigterm_exits_zero(self):
+        self.start_bridge([self.hook("a")])
+        rc = self.bridge.stop()
+        self.assertEqual(rc, 0)
+        objs, bad = parse_json_lines(self.bridge.stderr_text())
+        self.assertEqual(bad, [], "every stderr line must be a JSON object")
+        self.assertTrue(any(o.get("msg") == "ready" for o in objs))
+        for o in objs:
+            self.assertIn("level", o)
+            self.assertIn("msg", o)
+
+    def test_request_is_json_post_with_user_agent_and_event_header(self):
+        s, eid, body, req = self.deliver_one()
+        self.assertEqual(req.method, "POST")
+        self.assertEqual(req.path, "/a")
+        self.assertEqual((req.h("Content-Type") or "").split(";")[0].strip(), "application/json")
+        self.assertTrue((req.h("User-Agent") or "").startswith("HealthSync-Webhooks/"),
+                        req.h("User-Agent"))
+        self.assertEqual(req.h("X-HealthSync-Event"), "document.uploaded")
+        self.assertEqual(req.h("X-HealthSync-Attempt"), "1")
+        self.assertEqual(json.loads(req.body)["id"], eid)
+
+    def test_healthsync_signature_verifies_with_spec_function(self):
+        s, eid, body, req = self.deliver_one()
+        sig = req.h("X-HealthSync-Signature")
+        self.assertIsNotNone(sig)
+        self.assertRegex(sig, r"^sha256=[0-9a-f]{64}$")
+        self.assertTrue(verify_signature(req.body.decode("utf-8"), sig, s["secret"]),
+                        "X-HealthSync-Signature does not verify with the spec's verify_signature")
+        self.assertFalse(verify_signature(req.body.decode("utf-8") + " ", sig, s["secret"]))
+
+    def test_delivery_id_is_uuid5_and_equals_webhook_id(self):
+        s, eid, body, req = self.deliver_one()
+        d = req.h("X-HealthSync-Delivery")
+        self.assertTrue(is_uuid5(d), "X-HealthSync-Delivery %r is not a version-5 UUID" % d)
+        self.assertEqual(req.h("webhook-id"), d)
+
+    def test_standard_webhooks_signature_uses_whsec_decoded_key(self):
+        s, eid, body, req = self.deliver_one(secret=new_whsec())
+        wid, ts = req.h("webhook-id"), req.h("webhook-timestamp")
+        self.assertRegex(ts or "", r"^\d+$")
+        self.assertLessEqual(abs(int(ts) - req.t), 10, "webhook-timestamp not near now")
+        sigs = (req.h("webhook-signature") or "").split(" ")
+        self.assertEqual(sigs, [standard_webhooks_sig(s["secret"], wid, ts, req.body)])
+
+    def test_standard_webhooks_signature_uses_raw_bytes_of_plain_secret(self):
+        secret = "plain-secret-" + rand_alnum(20)
+        s, eid, body, req = self.deliver_one(secret=secret)
+        sigs = (req.h("webhook-signature") or "").split(" ")
+        self.assertEqual(sigs, [standard_webhooks_sig(
+            secret, req.h("webhook-id"), req.h("webhook-timestamp"), req.body)])
+        self.assertTrue(verify_signature(req.body.decode(), req.h("X-HealthSync-Signature"), secret))
+
+    def test_previous_secrets_add_one_v1_signature_each(self):
+        cur, old1, old2 = new_whsec(), new_whsec(), "older-plain-" + rand_alnum(16)
+        s, eid, body, req = self.deliver_one(secret=cur, previous=[old1, old2])
+        wid, ts = req.h("webhook-id"), req.h("webhook-timestamp")
+        sigs = (req.h("webhook-signature") or "").split(" ")
+        want = [standard_webhooks_sig(k, wid, ts, req.body) for k in (cur, old1, old2)]
+        self.assertEqual(sorted(sigs), sorted(want))
+        self.assertEqual(sigs[0], want[0], "the current secret's signature should come first")
+        self.assertTrue(verify_signature(req.body.decode(), req.h("X-HealthSync-Signature"), cur),
+                        "X-HealthSync-Signature must use the current secret")
+
+    def test_complete_envelope_delivered_byte_for_byte(self):
+        s = self.hook("a", ["document.uploaded"])
+        self.start_bridge([s])
+        eid = new_event_id()
+        body = ('{ "id" :\t"%s",\n  "type": "document.uploaded" , "created_at":"2024-02-27T10:30:00Z",'
+                '\r\n "data" : { "object" : {"n": 12345678901234567890.5, "big": 123456789012345678901234567890,'
+                ' "e": 1E400, "s": "caf\\u00e9 \\ud83d\\ude00 \\"q\\" \\/ \\n", "raw": "h\u00e9llo \u2603",'
+                ' "empty": {}, "arr": [ 1 , 2.50 , -0 ] } }  }\n   ' % eid).encode("utf-8")
+        json.loads(body)  # it is valid JSON
+        self.publish("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                     timestamp=int(time.time()))
+        req = self.rx.wait_count("/a", 1, T_DELIVER)[0]
+        self.assertEqual(req.body, body, "the envelope must be POSTed unchanged")
+        self.assertTrue(verify_signature(req.body.decode("utf-8"),
+                                         req.h("X-HealthSync-Signature"), s["secret"]))
+
+    def test_incomplete_envelope_completed_from_message_properties(self):
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid = new_event_id()
+        data = {"object": {"id": "doc_77", "size": 245678}}
+        self.publish("document.updated", {"data": data}, message_id=eid, timestamp=1700000000)
+        req = self.rx.wait_count("/a", 1, T_DELIVER)[0]
+        env = json.loads(req.body)
+        self.assertEqual(env.get("id"), eid, "id from message_id")
+        self.assertEqual(env.get("type"), "document.updated", "type from the routing key")
+        self.assertRegex(env.get("created_at", ""), r"^2023-11-14T22:13:20(\.0+)?Z$",
+                         "created_at from the timestamp property")
+        self.assertEqual(env.get("data"), data)
+        self.assertEqual(req.h("X-HealthSync-Event"), "document.updated")
+
+    def test_2xx_response_acks_and_removes_message(self):
+        self.rx.script("/a", [202, 204, 299], default=500)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        ids = [self.publish_event("document.uploaded")[0] for _ in range(3)]
+        self.rx.wait_count("/a", 3, T_DELIVER)
+        self.wait_logged(3, sub="a", outcome="delivered")
+        self.assert_settled(["a"])
+        reqs = self.rx.for_path("/a")
+        self.assertEqual(len(reqs), 3, "each 2xx must end the delivery: %r" % reqs)
+        self.assertEqual(sorted(json.loads(r.body)["id"] for r in reqs), sorted(ids))
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+    def test_delivery_log_line_per_attempt_with_fields(self):
+        self.rx.script("/a", [500], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body, ts = self.publish_event("document.shared")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.assert_settled(["a"])
+        lines = self.bridge.deliveries(event=eid)
+        self.assertEqual(len(lines), 2, "one line per attempt: %r" % lines)
+        first, second = sorted(lines, key=lambda o: o.get("attempt", 0))
+        for o in (first, second):
+            self.assertEqual(o.get("sub"), "a")
+            self.assertEqual(o.get("delivery"), reqs[0].delivery)
+            self.assertEqual(o.get("type"), "document.shared")
+            self.assertIsInstance(o.get("ms"), (int, float))
+            self.assertIn("ts", o)
+        self.assertEqual((first.get("attempt"), first.get("status"), first.get("outcome"),
+                          first.get("next")), (1, 500, "retry", "200ms"))
+        self.assertEqual((second.get("attempt"), second.get("status"), second.get("outcome")),
+                         (2, 200, "delivered"))
+
+
+# ====================================================================== retries
+
+class RetryTests(BridgeCase):
+    """Failures, the retry schedule and parking (DESIGN section 4)."""
+
+    def parked(self, sub, n=1, timeout=T_DELIVER):
+        return self.drain("hsbridge.%s.parked" % sub, n, timeout)
+
+    def test_failure_retried_after_each_delay_with_same_delivery_id(self):
+        self.rx.script("/a", [500, 502], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 3, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3])
+        self.assertEqual(len({r.delivery for r in reqs}), 1, "same delivery id on every retry")
+        self.assertEqual({r.h("webhook-id") for r in reqs}, {reqs[0].delivery})
+        self.assertTrue(all(r.body == body for r in reqs))
+        self.assertGreaterEqual(reqs[1].t - reqs[0].t, 0.18, "retry before the 200ms delay")
+        self.assertGreaterEqual(reqs[2].t - reqs[1].t, 0.27, "retry before the 300ms delay")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 3)
+
+    def test_redirect_is_a_failure_and_not_followed(self):
+        self.rx.script("/a", [R(302, {"Location": self.rx.url("/elsewhere")})], default=200)
+        self.rx.script("/elsewhere", [], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs[:2]], [1, 2])
+        self.assertEqual(self.rx.for_path("/elsewhere"), [], "redirect must not be followed")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        line = self.bridge.deliveries(event=eid, attempt=1)
+        self.assertTrue(line and line[0].get("status") == 302 and line[0].get("outcome") == "retry",
+                        line)
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 2)
+
+    def test_timeout_is_a_failure_and_retried(self):
+        self.rx.script("/a", [R(200, sleep=2.0)], default=200)
+        self.start_bridge([self.hook("a", ["document.*"], timeout_ms=300)])
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs[:2]], [1, 2])
+        self.assertLess(reqs[1].t - reqs[0].t, 1.9, "attempt 2 must not wait for the slow answer")
+        first = self.wait_logged(1, event=eid, attempt=1)[0]
+        self.assertEqual(first.get("status"), 0)
+        self.assertEqual(first.get("outcome"), "retry")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 2)
+
+    def test_connection_refused_retried_then_parked_with_status_0(self):
+        s = self.sub("down", ["document.*"])   # url on a closed port
+        self.start_bridge([s])
+        eid, body, ts = self.publish_event("document.deleted")
+        m = self.parked("down")[0]
+        h = m["properties"].get("headers") or {}
+        self.assertEqual(hdr_int(h.get("hsbridge-attempts")), 5)
+        self.assertEqual(hdr_int(h.get("hsbridge-last-status")), 0)
+        self.assertTrue(str(h.get("hsbridge-last-error") or ""), "last error must be recorded")
+        self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+        self.wait_logged(1, event=eid, outcome="parked")
+        lines = sorted(self.bridge.deliveries(event=eid), key=lambda o: o.get("attempt", 0))
+        self.assertEqual([(o.get("attempt"), o.get("status"), o.get("outcome")) for o in lines],
+                         [(1, 0, "retry"), (2, 0, "retry"), (3, 0, "retry"), (4, 0, "retry"),
+                          (5, 0, "parked")])
+        self.assertEqual([o.get("next") for o in lines[:4]], DELAY_LABELS)
+        self.assertEqual(lines[4].get("reason"), "retries_exhausted")
+        self.assert_settled(["down"])
+
+    def test_retries_exhausted_parks_with_headers_and_original_properties(self):
+        self.rx.script("/a", [], default=R(500, body=b"boom"))
+        self.start_bridge([self.hook("a", ["analysis.*"])])
+        t0 = time.time()
+        eid, body, ts = self.publish_event("analysis.failed")
+        m = self.parked("a")[0]
+        reqs = self.rx.for_path("/a")
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3, 4, 5])
+        self.assertEqual(len({r.delivery for r in reqs}), 1)
+        self.assertEqual(m["body"], body, "parked body must be unchanged")
+        p = m["properties"]
+        self.assertEqual(p.get("message_id"), eid)
+        self.assertEqual(p.get("timestamp"), ts)
+        self.assertEqual(p.get("type"), "analysis.failed")
+        self.assertEqual(p.get("content_type"), "application/json")
+        h = p.get("headers") or {}
+        self.assertEqual(hdr_int(h.get("hsbridge-attempts")), 5)
+        self.assertEqual(hdr_int(h.get("hsbridge-last-status")), 500)
+        self.assertTrue(str(h.get("hsbridge-last-error") or ""))
+        self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+        for k in ("hsbridge-first-failure-at", "hsbridge-parked-at"):
+            self.assertIn(k, h)
+            self.assertTrue(h[k], "%s empty" % k)
+        last = self.wait_logged(1, event=eid, attempt=5)
+        self.assertTrue(last and last[0].get("outcome") == "parked"
+                        and last[0].get("reason") == "retries_exhausted", last)
+        self.assertLess(time.time() - t0, 30)
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 5, "no attempt after parking")
+
+    def test_410_gone_parks_at_once(self):
+        self.rx.script("/a", [], default=410)
+        self.start_bridge([self.hook("a", ["share.*"])])
+        eid, body, ts = self.publish_event("share.revoked")
+        m = self.parked("a")[0]
+        h = m["properties"].get("headers") or {}
+        self.assertEqual(h.get("hsbridge-parked-reason"), "gone")
+        self.assertEqual(hdr_int(h.get("hsbridge-last-status")), 410)
+        self.assertEqual(hdr_int(h.get("hsbridge-attempts")), 1)
+        self.assertEqual(m["body"], body)
+        self.wait_logged(1, event=eid, outcome="parked")
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 1, "410 must not be retried")
+        line = self.bridge.deliveries(event=eid)
+        self.assertEqual([(o.get("outcome"), o.get("reason")) for o in line], [("parked", "gone")])
+
+    def test_503_retry_after_picks_smallest_delay_not_below_it(self):
+        self.rx.script("/a", [R(503, {"Retry-After": "1"})], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"retry_delays": ["200ms", "300ms", "1s", "2s"]})
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.wait_logged(1, event=eid, outcome="delivered")
+        first = self.bridge.deliveries(event=eid, attempt=1)
+        self.assertTrue(first and first[0].get("next") == "1s", first)
+        gap = reqs[1].t - reqs[0].t
+        self.assertGreaterEqual(gap, 0.95, "Retry-After: 1 must delay >= 1s (got %.2fs)" % gap)
+        self.assertLess(gap, 1.9, "should use 1s, not 2s (got %.2fs)" % gap)
+        self.assertEqual(reqs[1].attempt, 2)
+        self.assert_settled(["a"], ["200ms", "300ms", "1s", "2s"])
+
+    def test_429_retry_after_beyond_schedule_uses_largest_delay(self):
+        self.rx.script("/a", [R(429, {"Retry-After": "30"})], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"retry_delays": ["200ms", "300ms", "400ms", "1s"]})
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.wait_logged(1, event=eid, outcome="delivered")
+        first = self.bridge.deliveries(event=eid, attempt=1)
+        self.assertTrue(first and first[0].get("next") == "1s", first)
+        gap = reqs[1].t - reqs[0].t
+        self.assertGreaterEqual(gap, 0.95, "largest delay is 1s (got %.2fs)" % gap)
+        self.assertLess(gap, 10)
+        self.assert_settled(["a"], ["200ms", "300ms", "400ms", "1s"])
+
+
+# ====================================================================== payloads & routing
+
+class RoutingTests(BridgeCase):
+    """Invalid payloads, size limit, inactive subscriptions, fan-out."""
+
+    def test_invalid_payloads_parked_unchanged_without_post_and_flow_continues(self):
+        self.start_bridge([self.hook("a", ["document.*"])])
+        before, _, _ = self.publish_event("document.uploaded")
+        bad = [b"not json at all", b"[1, 2, 3]", b'"just a string"',
+               b'{"id":"evt_nodata","type":"document.uploaded"}',
+               b'{"id":"evt_strdata","data":"nope"}',
+               b'{"data":{"object":{}}',                 # truncated
+               b'{"data":{"s":"\xff\xfe"}}']            # not UTF-8
+        ids = []
+        for i, b in enumerate(bad):
+            mid = "evt_bad%d" % i
+            ids.append(mid)
+            self.publish("document.uploaded", b, message_id=mid, type_="document.uploaded",
+                         timestamp=int(time.time()))
+        after, _, _ = self.publish_event("document.updated")
+        self.rx.wait_count("/a", 2, T_DELIVER)
+        parked = self.drain("hsbridge.a.parked", len(bad))
+        by_id = {m["properties"].get("message_id"): m for m in parked}
+        for i, b in enumerate(bad):
+            with self.subTest(body=b):
+                m = by_id.get(ids[i])
+                self.assertIsNotNone(m, "not parked")
+                self.assertEqual(m["body"], b, "parked body must be unchanged")
+                self.assertEqual((m["properties"].get("headers") or {})
+                                 .get("hsbridge-parked-reason"), "invalid_payload")
+        self.wait_logged(2, sub="a", outcome="delivered")
+        self.assert_settled(["a"])
+        posted = [json.loads(r.body).get("id") for r in self.rx.for_path("/a")]
+        self.assertEqual(sorted(posted), sorted([before, after]),
+                         "only the valid events may be POSTed")
+        for mid in ids:
+            lines = self.bridge.deliveries(event=mid)
+            for o in lines:
+                self.assertEqual((o.get("outcome"), o.get("reason")), ("parked", "invalid_payload"))
+
+    def test_oversized_body_parked_as_payload_too_large(self):
+        self.start_bridge([self.hook("a", ["document.*"])], delivery={"max_body_bytes": 1024})
+        small1, _, _ = self.publish_event("document.uploaded")
+        big_id, big_body, _ = self.publish_event("document.uploaded",
+                                                 data={"object": {"blob": "x" * 2000}})
+        self.assertGreater(len(big_body), 1024)
+        small2, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 2, T_DELIVER)
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), big_id)
+        self.assertEqual(m["body"], big_body)
+        self.assertEqual((m["properties"].get("headers") or {}).get("hsbridge-parked-reason"),
+                         "payload_too_large")
+        self.wait_logged(2, sub="a", outcome="delivered")
+        self.assert_settled(["a"])
+        posted = sorted(json.loads(r.body)["id"] for r in self.rx.for_path("/a"))
+        self.assertEqual(posted, sorted([small1, small2]))
+
+    def test_inactive_subscription_gets_nothing(self):
+        on, off = self.hook("on", ["#"]), self.hook("off", ["#"], active=False)
+        self.start_bridge([on, off])
+        # already queued for the inactive subscription: must wait, not be delivered
+        self.publish("hsbridge.off", {"id": "evt_waiting", "type": "document.uploaded",
+                                      "created_at": "2024-02-27T10:30:00Z", "data": {}},
+                     exchange="", message_id="evt_waiting", type_="document.uploaded")
+        eid, body, ts = self.publish_event("document.uploaded")
+        self.rx.wait_count("/on", 1, T_DELIVER)
+        self.assertEqual([b for b in self.mgmt.bindings(self.vhost, "hsbridge.off")
+                          if b["source"] == EXCHANGE], [])
+
+        wait_until(lambda: [c for c in self.mgmt.consumers(self.vhost)
+                            if c["queue"]["name"] == "hsbridge.on"], 10, "a consumer on hsbridge.on")
+        self.assertEqual([c for c in self.mgmt.consumers(self.vhost)
+                          if c["queue"]["name"] == "hsbridge.off"], [],
+                         "inactive subscription must have no consumer")
+        self.wait_logged(1, event=eid, sub="on", outcome="delivered")
+        self.assert_settled(["on"])
+        waiting = self.mgmt.get(self.vhost, "hsbridge.off", 5)
+        self.assertEqual([m["properties"].get("message_id") for m in waiting], ["evt_waiting"],
+                         "what was queued for the inactive subscription must wait there")
+        self.assertEqual(self.rx.for_path("/off"), [], "inactive subscription was POSTed to")
+        self.assertEqual(self.bridge.deliveries(sub="off"), [])
+
+    def test_event_fans_out_to_matching_subscriptions_with_distinct_delivery_ids(self):
+        subs = [self.hook("docs", ["document.*"]), self.hook("all", ["#"]),
+                self.hook("exact", ["document.uploaded"]), self.hook("other", ["analysis.completed"])]
+        self.start_bridge(subs)
+        eid, body, ts = self.publish_event("document.uploaded")
+        got = {p: self.rx.wait_count(p, 1, T_DELIVER)[0] for p in ("/docs", "/all", "/exact")}
+        eid2, body2, _ = self.publish_event("analysis.completed")
+        self.rx.wait_count("/other", 1, T_DELIVER)
+        self.rx.wait_count("/all", 2, T_DELIVER)
+        self.wait_logged(5, outcome="delivered")
+        self.assert_settled(["docs", "all", "exact", "other"])
+        for p, r in got.items():
+            self.assertEqual(r.body, body, p)
+            self.assertEqual(r.h("webhook-id"), r.delivery)
+            self.assertTrue(is_uuid5(r.delivery), r.delivery)
+        self.assertEqual(len({r.delivery for r in got.values()}), 3,
+                         "delivery ids must differ per subscription")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/other")], [eid2])
+        self.assertEqual(len(self.rx.for_path("/docs")), 1)
+        self.assertEqual(len(self.rx.for_path("/exact")), 1)
+        self.assertEqual(sorted(json.loads(r.body)["id"] for r in self.rx.for_path("/all")),
+                         sorted([eid, eid2]))
+
+
+# ====================================================================== shutdown
+
+class ShutdownTests(BridgeCase):
+
+    def test_sigterm_during_inflight_delivery_loses_nothing(self):
+        self.rx.script("/slow", [R(200, sleep=2.0)], default=200)
+        self.start_bridge([self.hook("slow", ["document.*"], timeout_ms=5000)])
+        eid, body, ts = self.publish_event("document.uploaded")
+        self.rx.wait_count("/slow", 1, T_DELIVER, "the request to be in flight")
+        t0 = time.monotonic()
+        self.bridge.signal(signal.SIGTERM)
+        rc = self.bridge.wait_exit(timeout=20)
+        self.assertEqual(rc, 0, "exit code after SIGTERM")
+        self.assertLess(time.monotonic() - t0, 15)
+        delivered = self.bridge.deliveries(event=eid, outcome="delivered")
+        if delivered:
+            self.assert_settled(["slow"])
+            self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.slow", 5), [],
+                             "delivered and still queued")
+        else:
+            # handed back: RabbitMQ must still hold it (requeued on close)
+            m = self.drain("hsbridge.slow", 1, timeout=10)[0]
+            self.assertEqual(m["body"], body)
+            self.assertEqual(m["properties"].get("message_id"), eid)
+        for q in ("hsbridge.slow.parked",):
+            self.assertEqual(self.mgmt.get(self.vhost, q, 5), [], "must not be parked")
+
+
+if __name__ == "__main__":
+    unittest.main()
