@@ -181,26 +181,6 @@ struct copy_info {
 	const char *reason; /* parked only */
 };
 
-static amqp_table_entry_t hdr_str(const char *key, const char *value)
-{
-	amqp_table_entry_t e;
-
-	e.key = amqp_cstring_bytes(key);
-	e.value.kind = AMQP_FIELD_KIND_UTF8;
-	e.value.value.bytes = amqp_cstring_bytes(value);
-	return e;
-}
-
-static amqp_table_entry_t hdr_int(const char *key, int64_t value)
-{
-	amqp_table_entry_t e;
-
-	e.key = amqp_cstring_bytes(key);
-	e.value.kind = AMQP_FIELD_KIND_I64;
-	e.value.value.i64 = value;
-	return e;
-}
-
 /* Publishes the copy of d on the confirm channel and queues d until the
  * broker confirms it; d is acked then, never before. */
 static void publish_copy(struct bridge *br, struct delivery *d, const char *exchange,
@@ -237,14 +217,14 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 			entries[n++] = *e;
 	}
 	if (info->attempts > 0) {
-		entries[n++] = hdr_int("hsbridge-attempts", info->attempts);
-		entries[n++] = hdr_str("hsbridge-first-failure-at", first_at);
-		entries[n++] = hdr_int("hsbridge-last-status", info->last_status);
-		entries[n++] = hdr_str("hsbridge-last-error", info->last_error ? info->last_error : "");
+		entries[n++] = brk_entry_i64("hsbridge-attempts", info->attempts);
+		entries[n++] = brk_entry_str("hsbridge-first-failure-at", first_at);
+		entries[n++] = brk_entry_i64("hsbridge-last-status", info->last_status);
+		entries[n++] = brk_entry_str("hsbridge-last-error", info->last_error ? info->last_error : "");
 	}
 	if (info->reason) {
-		entries[n++] = hdr_str("hsbridge-parked-reason", info->reason);
-		entries[n++] = hdr_str("hsbridge-parked-at", now);
+		entries[n++] = brk_entry_str("hsbridge-parked-reason", info->reason);
+		entries[n++] = brk_entry_str("hsbridge-parked-at", now);
 	}
 
 	/* Original properties travel unchanged, except those that could lose

@@ -437,7 +437,7 @@ void brk_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t
 	snprintf(buf, len, "%s.retry.%s", cfg->prefix, label);
 }
 
-static amqp_table_entry_t arg_str(const char *key, const char *value)
+amqp_table_entry_t brk_entry_str(const char *key, const char *value)
 {
 	amqp_table_entry_t e;
 
@@ -447,7 +447,7 @@ static amqp_table_entry_t arg_str(const char *key, const char *value)
 	return e;
 }
 
-static amqp_table_entry_t arg_long(const char *key, int64_t value)
+amqp_table_entry_t brk_entry_i64(const char *key, int64_t value)
 {
 	amqp_table_entry_t e;
 
@@ -520,11 +520,11 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 		return rc;
 	for (size_t i = 0; i < cfg->n_delays; i++) {
 		amqp_table_entry_t args[] = {
-			arg_str("x-queue-type", "quorum"),
-			arg_long("x-message-ttl", cfg->retry_delays_ms[i]),
-			arg_str("x-dead-letter-exchange", ""),
-			arg_str("x-dead-letter-strategy", "at-least-once"),
-			arg_str("x-overflow", "reject-publish"),
+			brk_entry_str("x-queue-type", "quorum"),
+			brk_entry_i64("x-message-ttl", cfg->retry_delays_ms[i]),
+			brk_entry_str("x-dead-letter-exchange", ""),
+			brk_entry_str("x-dead-letter-strategy", "at-least-once"),
+			brk_entry_str("x-overflow", "reject-publish"),
 		};
 
 		brk_retry_name(cfg, i, name, sizeof(name));
@@ -538,15 +538,15 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		const struct cfg_sub *s = &cfg->subs[i];
-		amqp_table_entry_t parked_args[] = { arg_str("x-queue-type", "quorum") };
+		amqp_table_entry_t parked_args[] = { brk_entry_str("x-queue-type", "quorum") };
 
 		brk_sub_queue(cfg, s->name, name, sizeof(name));
 		brk_parked_queue(cfg, s->name, parked, sizeof(parked));
 		amqp_table_entry_t args[] = {
-			arg_str("x-queue-type", "quorum"),
-			arg_long("x-delivery-limit", cfg->delivery_limit),
-			arg_str("x-dead-letter-exchange", ""),
-			arg_str("x-dead-letter-routing-key", parked),
+			brk_entry_str("x-queue-type", "quorum"),
+			brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
+			brk_entry_str("x-dead-letter-exchange", ""),
+			brk_entry_str("x-dead-letter-routing-key", parked),
 		};
 		rc = declare_queue(b, ch, parked, parked_args, 1, err, errlen);
 		if (rc == 0)

@@ -164,18 +164,34 @@ static int cmd_check(const struct cfg *cfg)
 	return EX_OK_;
 }
 
+static int connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
+{
+	char err[BRK_ERR_MAX];
+	int rc;
+
+	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, name, b, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_channel_open(*b, 1, err, sizeof(err));
+	if (rc == 0 && confirm)
+		rc = brk_confirm_select(*b, 1, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "hsbridge: %s\n", err);
+		brk_close(*b);
+		*b = NULL;
+		return EX_UNAVAILABLE_;
+	}
+	return EX_OK_;
+}
+
 static int cmd_topology(const struct cfg *cfg)
 {
 	struct brk *b = NULL;
 	char err[BRK_ERR_MAX];
-	int rc;
+	int rc = connect_channel(cfg, "hsbridge topology", false, &b);
 
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, "hsbridge topology", &b, err,
-			 sizeof(err));
-	if (rc == 0)
-		rc = brk_channel_open(b, 1, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_declare_topology(b, 1, cfg, err, sizeof(err));
+	if (rc != EX_OK_)
+		return rc;
+	rc = brk_declare_topology(b, 1, cfg, err, sizeof(err));
 	brk_close(b);
 	if (rc != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
@@ -309,17 +325,9 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 		goto out;
 	}
 
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, "hsbridge publish", &b, err,
-			 sizeof(err));
-	if (rc == 0)
-		rc = brk_channel_open(b, 1, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_confirm_select(b, 1, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "hsbridge: %s\n", err);
-		rc = EX_UNAVAILABLE_;
+	rc = connect_channel(cfg, "hsbridge publish", true, &b);
+	if (rc != EX_OK_)
 		goto out;
-	}
 	memset(&p, 0, sizeof(p));
 	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 		   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG;
@@ -348,25 +356,6 @@ out:
 	ev_free(&ev);
 	free(input);
 	return rc;
-}
-
-static int connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
-{
-	char err[BRK_ERR_MAX];
-	int rc;
-
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, name, b, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_channel_open(*b, 1, err, sizeof(err));
-	if (rc == 0 && confirm)
-		rc = brk_confirm_select(*b, 1, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "hsbridge: %s\n", err);
-		brk_close(*b);
-		*b = NULL;
-		return EX_UNAVAILABLE_;
-	}
-	return EX_OK_;
 }
 
 /* Prints one queue's depth; a missing queue is said, not fatal. */

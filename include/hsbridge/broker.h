@@ -95,6 +95,11 @@ int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *me
 		     uint32_t *consumers, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* A table entry (queue argument, message header) whose key and value are
+ * borrowed: they must outlive the table's use. */
+amqp_table_entry_t brk_entry_str(const char *key, const char *value);
+amqp_table_entry_t brk_entry_i64(const char *key, int64_t value);
+
 /* Names of DESIGN section 1. */
 void brk_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
 void brk_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
