@@ -54,6 +54,7 @@ struct delivery {
 	unsigned attempt;
 	char id[37];
 	uint64_t pub_seq;      /* its retry/parked copy, while awaiting the confirm */
+	bool returned;         /* the broker found no queue for the copy */
 	struct delivery *next; /* in the confirm list */
 };
 
@@ -65,6 +66,7 @@ struct bridge {
 	uint64_t pub_seq;
 	struct delivery *confirm_head;
 	size_t alive;
+	bool redeclare; /* a copy came back unroutable: someone deleted a queue */
 	bool broken;
 	char err[BRK_ERR_MAX];
 };
@@ -132,11 +134,12 @@ static const amqp_field_value_t *find_header(const amqp_basic_properties_t *p, c
 	return NULL;
 }
 
-/* Attempts are counted in our own header: RabbitMQ 4 ignores client-set
- * x-death, and a replayed message starts over without it. */
-static unsigned attempts_so_far(const amqp_basic_properties_t *p)
+/* An integer header of any AMQP integer kind, clamped to 0..max; 0 when
+ * absent or of another kind. */
+static unsigned long long header_uint(const amqp_basic_properties_t *p, const char *key,
+				      unsigned long long max)
 {
-	const amqp_field_value_t *v = find_header(p, "hsbridge-attempts");
+	const amqp_field_value_t *v = find_header(p, key);
 	long long n = 0;
 
 	if (!v)
@@ -149,14 +152,20 @@ static unsigned attempts_so_far(const amqp_basic_properties_t *p)
 	case AMQP_FIELD_KIND_I32: n = v->value.i32; break;
 	case AMQP_FIELD_KIND_U32: n = v->value.u32; break;
 	case AMQP_FIELD_KIND_I64: n = v->value.i64; break;
-	case AMQP_FIELD_KIND_U64: n = (long long)(v->value.u64 > 1000 ? 1000 : v->value.u64); break;
+	case AMQP_FIELD_KIND_U64:
+		return v->value.u64 > max ? max : v->value.u64;
 	default: n = 0; break;
 	}
 	if (n < 0)
 		n = 0;
-	if (n > 1000)
-		n = 1000;
-	return (unsigned)n;
+	return (unsigned long long)n > max ? max : (unsigned long long)n;
+}
+
+/* Attempts are counted in our own header: RabbitMQ 4 ignores client-set
+ * x-death, and a replayed message starts over without it. */
+static unsigned attempts_so_far(const amqp_basic_properties_t *p)
+{
+	return (unsigned)header_uint(p, "hsbridge-attempts", 1000);
 }
 
 /* A property as a C string, or NULL. */
@@ -204,7 +213,7 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 	else
 		snprintf(first_at, sizeof(first_at), "%s", now);
 
-	entries = calloc((size_t)n_orig + 8, sizeof(*entries));
+	entries = calloc((size_t)n_orig + 9, sizeof(*entries));
 	if (!entries) {
 		mark_broken(br, "out of memory");
 		delivery_free(d);
@@ -226,6 +235,9 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		entries[n++] = brk_entry_str("hsbridge-parked-reason", info->reason);
 		entries[n++] = brk_entry_str("hsbridge-parked-at", now);
 	}
+	/* Names the copy in a basic.return: the copy is mandatory, and one that
+	 * no queue took must not let its original be acked. */
+	entries[n++] = brk_entry_i64("hsbridge-copy", (int64_t)(br->pub_seq + 1));
 
 	/* Original properties travel unchanged, except those that could lose
 	 * the copy (expiration) or that the broker would refuse (user_id). */
@@ -265,7 +277,7 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		len = d->msg.body.len;
 	}
 
-	if (brk_publish(br->brk, PUB_CH, exchange, routing_key, false, &p, body, len) != 0) {
+	if (brk_publish(br->brk, PUB_CH, exchange, routing_key, true, &p, body, len) != 0) {
 		free(entries);
 		mark_broken(br, "connection lost while publishing a copy");
 		delivery_free(d);
@@ -536,19 +548,51 @@ static void on_confirm(struct bridge *br, const struct brk_event *ev)
 			continue;
 		}
 		*pp = d->next;
-		if (ev->ack) {
+		if (ev->ack && !d->returned) {
 			ack_original(br, d);
 		} else {
 			/* The broker would not take the copy: hand the
 			 * original back so that nothing is lost. */
 			log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
 				 LOG_S("event", d->prepared ? d->ev.id : NULL),
-				 LOG_S("error", "the broker nacked the retry/parked copy; the "
-						"message goes back to its queue"));
+				 LOG_S("error", d->returned ?
+							"no queue took the retry/parked copy; "
+							"declaring the topology again, the message "
+							"goes back to its queue" :
+							"the broker nacked the retry/parked copy; the "
+							"message goes back to its queue"));
 			if (brk_nack(br->brk, d->sub->channel, d->tag, true) != 0)
 				mark_broken(br, "connection lost while nacking");
 		}
 		delivery_free(d);
+	}
+}
+
+static void on_return(struct bridge *br, const struct brk_event *ev)
+{
+	uint64_t seq = header_uint(&ev->message.properties, "hsbridge-copy", UINT64_MAX);
+
+	for (struct delivery *d = br->confirm_head; d; d = d->next) {
+		if (d->pub_seq == seq) {
+			d->returned = true;
+			br->redeclare = true;
+			return;
+		}
+	}
+}
+
+/* Puts back what an operator deleted under a running bridge, so that the
+ * handed-back message finds its queues on the next attempt. */
+static void redeclare_topology(struct bridge *br)
+{
+	char err[BRK_ERR_MAX];
+
+	br->redeclare = false;
+	if (brk_declare_topology(br->brk, PUB_CH, br->cfg, err, sizeof(err)) != 0) {
+		log_line(LOG_ERROR, "topology", LOG_S("error", err));
+		mark_broken(br, "declaring the topology again failed");
+	} else {
+		log_line(LOG_WARN, "topology", LOG_S("outcome", "declared again"));
 	}
 }
 
@@ -557,14 +601,17 @@ static void pump_broker(struct bridge *br)
 	struct brk_event ev;
 	char err[BRK_ERR_MAX];
 
-	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken; i++) {
+	bool idle = false;
+
+	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken && !idle; i++) {
 		if (brk_next(br->brk, &ev, err, sizeof(err)) != 0) {
 			mark_broken(br, err);
 			return;
 		}
 		switch (ev.kind) {
 		case BRK_NONE:
-			return;
+			idle = true;
+			break;
 		case BRK_DELIVERY:
 			on_delivery(br, &ev);
 			break;
@@ -576,11 +623,16 @@ static void pump_broker(struct bridge *br)
 			mark_broken(br, "the broker cancelled a consumer (was a queue deleted?)");
 			break;
 		case BRK_RETURN:
+			if (ev.channel == PUB_CH)
+				on_return(br, &ev);
+			break;
 		case BRK_OTHER:
 			break;
 		}
 		brk_event_clear(&ev);
 	}
+	if (br->redeclare && !br->broken)
+		redeclare_topology(br);
 }
 
 /* Forgets everything tied to the connection: unacked messages go back to

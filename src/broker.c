@@ -245,7 +245,7 @@ int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
 
 void brk_event_clear(struct brk_event *ev)
 {
-	if (ev->kind == BRK_DELIVERY)
+	if (ev->kind == BRK_DELIVERY || ev->kind == BRK_RETURN)
 		amqp_destroy_message(&ev->message);
 	free(ev->routing_key);
 	memset(ev, 0, sizeof(*ev));
@@ -316,7 +316,6 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		bytes_str(r->reply_text, ev->text, sizeof(ev->text));
 		if (read_content(b, ev, err, errlen) != 0)
 			return BRK_ERR_CONNECTION;
-		amqp_destroy_message(&ev->message);
 		ev->kind = BRK_RETURN;
 		return 0;
 	}

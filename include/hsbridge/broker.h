@@ -39,7 +39,7 @@ struct brk_event {
 	bool ack;         /* BRK_CONFIRM: true ack, false nack */
 	bool redelivered; /* BRK_DELIVERY */
 	char *routing_key;      /* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
-	amqp_message_t message; /* BRK_DELIVERY; owned, freed by brk_event_clear */
+	amqp_message_t message; /* BRK_DELIVERY, BRK_RETURN; owned, freed by brk_event_clear */
 	char text[BRK_ERR_MAX];  /* BRK_RETURN: the broker's reply text */
 };
 
