@@ -54,7 +54,7 @@ struct delivery {
 	unsigned attempt;
 	char id[37];
 	uint64_t pub_seq;      /* its retry/parked copy, while awaiting the confirm */
-	bool returned;         /* the broker found no queue for the copy */
+	bool returned;	       /* the broker found no queue for the copy */
 	struct delivery *next; /* in the confirm list */
 };
 
@@ -107,8 +107,8 @@ static void delivery_free(struct delivery *d)
 
 bool bridge_header_is_bookkeeping(const char *key, size_t len)
 {
-	static const char *const prefixes[] = { "x-death", "x-first-death-", "x-last-death-",
-						"x-delivery-count", "hsbridge-" };
+	static const char *const prefixes[] = {"x-death", "x-first-death-", "x-last-death-",
+					       "x-delivery-count", "hsbridge-"};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i]);
@@ -145,16 +145,32 @@ static unsigned long long header_uint(const amqp_basic_properties_t *p, const ch
 	if (!v)
 		return 0;
 	switch (v->kind) {
-	case AMQP_FIELD_KIND_I8: n = v->value.i8; break;
-	case AMQP_FIELD_KIND_U8: n = v->value.u8; break;
-	case AMQP_FIELD_KIND_I16: n = v->value.i16; break;
-	case AMQP_FIELD_KIND_U16: n = v->value.u16; break;
-	case AMQP_FIELD_KIND_I32: n = v->value.i32; break;
-	case AMQP_FIELD_KIND_U32: n = v->value.u32; break;
-	case AMQP_FIELD_KIND_I64: n = v->value.i64; break;
+	case AMQP_FIELD_KIND_I8:
+		n = v->value.i8;
+		break;
+	case AMQP_FIELD_KIND_U8:
+		n = v->value.u8;
+		break;
+	case AMQP_FIELD_KIND_I16:
+		n = v->value.i16;
+		break;
+	case AMQP_FIELD_KIND_U16:
+		n = v->value.u16;
+		break;
+	case AMQP_FIELD_KIND_I32:
+		n = v->value.i32;
+		break;
+	case AMQP_FIELD_KIND_U32:
+		n = v->value.u32;
+		break;
+	case AMQP_FIELD_KIND_I64:
+		n = v->value.i64;
+		break;
 	case AMQP_FIELD_KIND_U64:
 		return v->value.u64 > max ? max : v->value.u64;
-	default: n = 0; break;
+	default:
+		n = 0;
+		break;
 	}
 	if (n < 0)
 		n = 0;
@@ -207,7 +223,8 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 	size_t len;
 
 	iso_now(now, sizeof(now));
-	if (first && first->kind == AMQP_FIELD_KIND_UTF8 && first->value.bytes.len < sizeof(first_at))
+	if (first && first->kind == AMQP_FIELD_KIND_UTF8 &&
+	    first->value.bytes.len < sizeof(first_at))
 		snprintf(first_at, sizeof(first_at), "%.*s", (int)first->value.bytes.len,
 			 (const char *)first->value.bytes.bytes);
 	else
@@ -229,7 +246,8 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		entries[n++] = brk_entry_i64("hsbridge-attempts", info->attempts);
 		entries[n++] = brk_entry_str("hsbridge-first-failure-at", first_at);
 		entries[n++] = brk_entry_i64("hsbridge-last-status", info->last_status);
-		entries[n++] = brk_entry_str("hsbridge-last-error", info->last_error ? info->last_error : "");
+		entries[n++] =
+		    brk_entry_str("hsbridge-last-error", info->last_error ? info->last_error : "");
 	}
 	if (info->reason) {
 		entries[n++] = brk_entry_str("hsbridge-parked-reason", info->reason);
@@ -242,11 +260,11 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 	/* Original properties travel unchanged, except those that could lose
 	 * the copy (expiration) or that the broker would refuse (user_id). */
 	memset(&p, 0, sizeof(p));
-	p._flags = orig->_flags & (AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
-				   AMQP_BASIC_PRIORITY_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
-				   AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-				   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG |
-				   AMQP_BASIC_APP_ID_FLAG);
+	p._flags = orig->_flags &
+		   (AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+		    AMQP_BASIC_PRIORITY_FLAG | AMQP_BASIC_CORRELATION_ID_FLAG |
+		    AMQP_BASIC_REPLY_TO_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+		    AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_APP_ID_FLAG);
 	p.content_type = orig->content_type;
 	p.content_encoding = orig->content_encoding;
 	p.priority = orig->priority;
@@ -296,8 +314,8 @@ static void park(struct bridge *br, struct delivery *d, const struct copy_info *
 
 static void log_invalid(struct delivery *d, const char *reason)
 {
-	char *mid = prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG,
-			     d->msg.properties.message_id);
+	char *mid =
+	    prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG, d->msg.properties.message_id);
 
 	log_line(LOG_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
 		 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
@@ -325,7 +343,7 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 	struct bridge *br = arg;
 	const struct cfg *cfg = br->cfg;
 	struct pol_decision dec;
-	struct copy_info info = { 0 };
+	struct copy_info info = {0};
 	char error[CURL_ERROR_SIZE + 32];
 	char response[512];
 	char next[32] = "";
@@ -350,12 +368,12 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 		cfg_format_duration(cfg->retry_delays_ms[dec.delay_index], next, sizeof(next));
 
 	log_line(dec.action == POL_ACK ? LOG_INFO : LOG_WARN, "delivery",
-		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
-		 LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", res->status),
-		 LOG_I("ms", res->ms),
-		 LOG_S("outcome", dec.action == POL_ACK     ? "delivered" :
-				  dec.action == POL_RETRY ? "retry" :
-							    "parked"),
+		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
+		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
+		 LOG_I("status", res->status), LOG_I("ms", res->ms),
+		 LOG_S("outcome", dec.action == POL_ACK	    ? "delivered"
+				  : dec.action == POL_RETRY ? "retry"
+							    : "parked"),
 		 LOG_S("next", dec.action == POL_RETRY ? next : NULL),
 		 LOG_S("reason", dec.action == POL_PARK ? pol_reason_name(dec.reason) : NULL),
 		 LOG_S("error", error[0] ? error : NULL),
@@ -449,13 +467,13 @@ static void start_attempt(struct bridge *br, struct delivery *d)
 	req.url = d->sub->cfg->url;
 	req.body = d->ev.body;
 	req.len = d->ev.len;
-	req.headers = bridge_request_headers(d->sub->cfg, d->ev.type, d->id, d->attempt,
-					     d->ev.body, d->ev.len, wall_s());
+	req.headers = bridge_request_headers(d->sub->cfg, d->ev.type, d->id, d->attempt, d->ev.body,
+					     d->ev.len, wall_s());
 	req.timeout_ms = d->sub->cfg->timeout_ms;
 	req.user = d;
 	/* dispatch frees the headers even when it fails */
 	if (!req.headers || disp_submit(br->disp, &req) != 0) {
-		struct disp_result res = { .status = 0, .retry_after_ms = -1 };
+		struct disp_result res = {.status = 0, .retry_after_ms = -1};
 
 		snprintf(res.error, sizeof(res.error), "could not start the request");
 		on_http_done(d, &res, br);
@@ -479,7 +497,7 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 	char *mid = NULL;
 	char *type = NULL;
 	enum ev_status st;
-	struct copy_info info = { 0 };
+	struct copy_info info = {0};
 
 	if (!sub) {
 		brk_event_clear(ev);
@@ -501,8 +519,8 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 	ev->routing_key = NULL;
 	br->alive++;
 
-	mid = prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG,
-		       d->msg.properties.message_id);
+	mid =
+	    prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG, d->msg.properties.message_id);
 	type = prop_str(&d->msg.properties, AMQP_BASIC_TYPE_FLAG, d->msg.properties.type);
 	memset(&in, 0, sizeof(in));
 	in.body = d->msg.body.bytes;
@@ -513,16 +531,16 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 	/* A copy that came back from a retry queue has the queue's name as
 	 * routing key; the type property is the event type then. */
 	in.routing_key = strcmp(d->routing_key, sub->queue) == 0 ? NULL : d->routing_key;
-	in.timestamp = (d->msg.properties._flags & AMQP_BASIC_TIMESTAMP_FLAG) ?
-			       (long long)d->msg.properties.timestamp :
-			       0;
+	in.timestamp = (d->msg.properties._flags & AMQP_BASIC_TIMESTAMP_FLAG)
+			   ? (long long)d->msg.properties.timestamp
+			   : 0;
 	in.now = wall_s();
 	st = ev_prepare(&in, &d->ev);
 	free(mid);
 	free(type);
 	if (st != EV_OK) {
-		info.reason = pol_reason_name(st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE :
-								   POL_REASON_INVALID_PAYLOAD);
+		info.reason = pol_reason_name(st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE
+								 : POL_REASON_INVALID_PAYLOAD);
 		info.last_error = d->ev.reason;
 		log_invalid(d, info.reason);
 		park(br, d, &info);
@@ -540,8 +558,8 @@ static void on_confirm(struct bridge *br, const struct brk_event *ev)
 
 	while (*pp) {
 		struct delivery *d = *pp;
-		bool hit = ev->multiple ? d->pub_seq <= ev->delivery_tag :
-					  d->pub_seq == ev->delivery_tag;
+		bool hit =
+		    ev->multiple ? d->pub_seq <= ev->delivery_tag : d->pub_seq == ev->delivery_tag;
 
 		if (!hit) {
 			pp = &d->next;
@@ -555,12 +573,12 @@ static void on_confirm(struct bridge *br, const struct brk_event *ev)
 			 * original back so that nothing is lost. */
 			log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
 				 LOG_S("event", d->prepared ? d->ev.id : NULL),
-				 LOG_S("error", d->returned ?
-							"no queue took the retry/parked copy; "
-							"declaring the topology again, the message "
-							"goes back to its queue" :
-							"the broker nacked the retry/parked copy; the "
-							"message goes back to its queue"));
+				 LOG_S("error",
+				       d->returned ? "no queue took the retry/parked copy; "
+						     "declaring the topology again, the message "
+						     "goes back to its queue"
+						   : "the broker nacked the retry/parked copy; the "
+						     "message goes back to its queue"));
 			if (brk_nack(br->brk, d->sub->channel, d->tag, true) != 0)
 				mark_broken(br, "connection lost while nacking");
 		}
@@ -679,13 +697,15 @@ static int open_session(struct bridge *br)
 			continue;
 		rc = brk_channel_open(br->brk, ch, err, sizeof(err));
 		if (rc == 0)
-			rc = brk_qos(br->brk, ch, (uint16_t)s->cfg->max_in_flight, err, sizeof(err));
+			rc =
+			    brk_qos(br->brk, ch, (uint16_t)s->cfg->max_in_flight, err, sizeof(err));
 		if (rc == 0)
 			rc = brk_consume(br->brk, ch, s->queue, s->queue, err, sizeof(err));
 		if (rc == 0) {
 			s->channel = ch++;
 			log_line(LOG_INFO, "consuming", LOG_S("sub", s->cfg->name),
-				 LOG_S("queue", s->queue), LOG_I("max_in_flight", s->cfg->max_in_flight));
+				 LOG_S("queue", s->queue),
+				 LOG_I("max_in_flight", s->cfg->max_in_flight));
 		}
 	}
 	if (rc == 0)
@@ -756,7 +776,8 @@ static void stage_reload(struct bridge *br, struct cfg **staged)
 	char err[1024];
 
 	if (cfg_load(br->cfg->path, &next, err, sizeof(err)) != 0) {
-		log_line(LOG_ERROR, "reload", LOG_S("outcome", "rejected; the running config stays"),
+		log_line(LOG_ERROR, "reload",
+			 LOG_S("outcome", "rejected; the running config stays"),
 			 LOG_S("error", err));
 		return;
 	}
@@ -830,8 +851,8 @@ int bridge_run(struct cfg **cfgp)
 						 LOG_S("version", HSB_VERSION));
 					backoff = 500;
 				} else {
-					backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS :
-										  backoff * 2;
+					backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
+										 : backoff * 2;
 					reconnect_at = mono_ms() + backoff;
 				}
 			}

@@ -50,7 +50,7 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
 			amqp_channel_close_t *c = r.reply.decoded;
-			amqp_channel_close_ok_t ok = { 0 };
+			amqp_channel_close_ok_t ok = {0};
 
 			bytes_str(c->reply_text, text, sizeof(text));
 			set_err(err, errlen, "%s: %s", what, text);
@@ -68,7 +68,7 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 		}
 		if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
 			amqp_connection_close_t *c = r.reply.decoded;
-			amqp_connection_close_ok_t ok = { 0 };
+			amqp_connection_close_ok_t ok = {0};
 
 			bytes_str(c->reply_text, text, sizeof(text));
 			set_err(err, errlen, "%s: connection closed by the broker: %s", what, text);
@@ -91,7 +91,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 	amqp_socket_t *sock;
 	char *copy = strdup(url);
 	char where[300];
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = {.tv_sec = 10};
 	amqp_table_entry_t prop;
 	amqp_table_t props;
 	int rc = BRK_ERR_CONNECTION;
@@ -129,7 +129,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 		set_err(err, errlen, "cannot connect to the broker at %s%s", where, NULL);
 		goto out;
 	}
-	amqp_set_rpc_timeout(b->conn, &(struct timeval){ .tv_sec = 30 });
+	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
 	prop.key = amqp_cstring_bytes("connection_name");
 	prop.value.kind = AMQP_FIELD_KIND_UTF8;
 	prop.value.value.bytes = amqp_cstring_bytes(name);
@@ -137,7 +137,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 	props.entries = &prop;
 	if (amqp_login_with_properties(b->conn, ci.vhost, 0, 131072, heartbeat_s, &props,
 				       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
-		    .reply_type != AMQP_RESPONSE_NORMAL) {
+		.reply_type != AMQP_RESPONSE_NORMAL) {
 		set_err(err, errlen,
 			"the broker at %s refused the login (check user, password and vhost%s)",
 			where, NULL);
@@ -214,7 +214,7 @@ int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
 {
-	amqp_bytes_t bytes = { .len = len, .bytes = (void *)body };
+	amqp_bytes_t bytes = {.len = len, .bytes = (void *)body};
 
 	if (amqp_basic_publish(b->conn, ch, amqp_cstring_bytes(exchange),
 			       amqp_cstring_bytes(routing_key), mandatory, 0, props,
@@ -260,9 +260,9 @@ static int read_content(struct brk *b, struct brk_event *ev, char *err, size_t e
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		b->broken = true;
 		set_err(err, errlen, "reading a message: %s%s",
-			r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ?
-				amqp_error_string2(r.library_error) :
-				"unexpected frame",
+			r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+			    ? amqp_error_string2(r.library_error)
+			    : "unexpected frame",
 			NULL);
 		return BRK_ERR_CONNECTION;
 	}
@@ -324,7 +324,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		return 0;
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *c = frame->payload.method.decoded;
-		amqp_channel_close_ok_t ok = { 0 };
+		amqp_channel_close_ok_t ok = {0};
 
 		bytes_str(c->reply_text, text, sizeof(text));
 		set_err(err, errlen, "the broker closed a channel: %s%s", text, NULL);
@@ -334,7 +334,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 	}
 	case AMQP_CONNECTION_CLOSE_METHOD: {
 		amqp_connection_close_t *c = frame->payload.method.decoded;
-		amqp_connection_close_ok_t ok = { 0 };
+		amqp_connection_close_ok_t ok = {0};
 
 		bytes_str(c->reply_text, text, sizeof(text));
 		set_err(err, errlen, "the broker closed the connection: %s%s", text, NULL);
@@ -350,7 +350,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, size_t errlen)
 {
 	amqp_frame_t frame;
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	int r;
 	int rc;
 
@@ -470,7 +470,7 @@ static int declare_exchange(struct brk *b, uint16_t ch, const char *name, const 
 static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
 			 int n_args, char *err, size_t errlen)
 {
-	amqp_table_t table = { .num_entries = n_args, .entries = args };
+	amqp_table_t table = {.num_entries = n_args, .entries = args};
 	char why[BRK_ERR_MAX];
 	int rc;
 
@@ -479,11 +479,12 @@ static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_tabl
 	if (rc == BRK_ERR_CHANNEL) {
 		/* The broker's text names the argument ("inequivalent arg
 		 * 'x-queue-type' ... received ... but current is ..."). */
-		snprintf(err, errlen,
-			 "queue %s already exists with other arguments than hsbridge declares (%s); "
-			 "fix: set the difference with a policy, or delete the queue once it is "
-			 "drained (rabbitmqctl delete_queue %s) and run hsbridge topology again",
-			 name, why, name);
+		snprintf(
+		    err, errlen,
+		    "queue %s already exists with other arguments than hsbridge declares (%s); "
+		    "fix: set the difference with a policy, or delete the queue once it is "
+		    "drained (rabbitmqctl delete_queue %s) and run hsbridge topology again",
+		    name, why, name);
 	} else if (rc != 0) {
 		snprintf(err, errlen, "declaring queue %s: %s", name, why);
 	}
@@ -498,8 +499,9 @@ static int bind_queue(struct brk *b, uint16_t ch, const char *queue, const char 
 	snprintf(what, sizeof(what), "%s %s to %s with %s", bind ? "binding" : "unbinding", queue,
 		 exchange, key);
 	if (bind)
-		amqp_queue_bind(b->conn, ch, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-				amqp_cstring_bytes(key), amqp_empty_table);
+		amqp_queue_bind(b->conn, ch, amqp_cstring_bytes(queue),
+				amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+				amqp_empty_table);
 	else
 		amqp_queue_unbind(b->conn, ch, amqp_cstring_bytes(queue),
 				  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
@@ -519,11 +521,11 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 		return rc;
 	for (size_t i = 0; i < cfg->n_delays; i++) {
 		amqp_table_entry_t args[] = {
-			brk_entry_str("x-queue-type", "quorum"),
-			brk_entry_i64("x-message-ttl", cfg->retry_delays_ms[i]),
-			brk_entry_str("x-dead-letter-exchange", ""),
-			brk_entry_str("x-dead-letter-strategy", "at-least-once"),
-			brk_entry_str("x-overflow", "reject-publish"),
+		    brk_entry_str("x-queue-type", "quorum"),
+		    brk_entry_i64("x-message-ttl", cfg->retry_delays_ms[i]),
+		    brk_entry_str("x-dead-letter-exchange", ""),
+		    brk_entry_str("x-dead-letter-strategy", "at-least-once"),
+		    brk_entry_str("x-overflow", "reject-publish"),
 		};
 
 		brk_retry_name(cfg, i, name, sizeof(name));
@@ -537,15 +539,15 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		const struct cfg_sub *s = &cfg->subs[i];
-		amqp_table_entry_t parked_args[] = { brk_entry_str("x-queue-type", "quorum") };
+		amqp_table_entry_t parked_args[] = {brk_entry_str("x-queue-type", "quorum")};
 
 		brk_sub_queue(cfg, s->name, name, sizeof(name));
 		brk_parked_queue(cfg, s->name, parked, sizeof(parked));
 		amqp_table_entry_t args[] = {
-			brk_entry_str("x-queue-type", "quorum"),
-			brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
-			brk_entry_str("x-dead-letter-exchange", ""),
-			brk_entry_str("x-dead-letter-routing-key", parked),
+		    brk_entry_str("x-queue-type", "quorum"),
+		    brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
+		    brk_entry_str("x-dead-letter-exchange", ""),
+		    brk_entry_str("x-dead-letter-routing-key", parked),
 		};
 		rc = declare_queue(b, ch, parked, parked_args, 1, err, errlen);
 		if (rc == 0)

@@ -33,22 +33,22 @@ enum {
 #define CONFIRM_TIMEOUT_MS 10000
 
 static const char usage_text[] =
-	"usage: hsbridge [-c FILE] [COMMAND]\n"
-	"\n"
-	"commands:\n"
-	"  run                  the bridge, in the foreground (default)\n"
-	"  check                validate the config and print what the bridge would do\n"
-	"  topology             declare exchanges, queues and bindings, then exit\n"
-	"  status               per subscription: ready and parked messages, consumers;\n"
-	"                       messages waiting in the retry queues\n"
-	"  publish TYPE [JSON]  publish an event as a service would (JSON from the\n"
-	"                       argument or standard input)\n"
-	"  test-event SUB       POST a signed webhook.test event to SUB now; print the\n"
-	"                       status, time and response body\n"
-	"  replay SUB [--limit N]  move parked messages back into SUB's queue, attempts\n"
-	"                       reset\n"
-	"\n"
-	"The config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n";
+    "usage: hsbridge [-c FILE] [COMMAND]\n"
+    "\n"
+    "commands:\n"
+    "  run                  the bridge, in the foreground (default)\n"
+    "  check                validate the config and print what the bridge would do\n"
+    "  topology             declare exchanges, queues and bindings, then exit\n"
+    "  status               per subscription: ready and parked messages, consumers;\n"
+    "                       messages waiting in the retry queues\n"
+    "  publish TYPE [JSON]  publish an event as a service would (JSON from the\n"
+    "                       argument or standard input)\n"
+    "  test-event SUB       POST a signed webhook.test event to SUB now; print the\n"
+    "                       status, time and response body\n"
+    "  replay SUB [--limit N]  move parked messages back into SUB's queue, attempts\n"
+    "                       reset\n"
+    "\n"
+    "The config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n";
 
 static void usage(FILE *to)
 {
@@ -158,7 +158,8 @@ static int cmd_check(const struct cfg *cfg)
 		printf("  queue:    %s%s\n", name, s->active ? "" : " (unbound)");
 		brk_parked_queue(cfg, s->name, name, sizeof(name));
 		printf("  parked:   %s\n", name);
-		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight, s->timeout_ms);
+		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
+		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
 	}
 	return EX_OK_;
@@ -264,9 +265,11 @@ static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen
 		}
 		brk_event_clear(&ev);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		elapsed =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (elapsed > CONFIRM_TIMEOUT_MS) {
-			snprintf(err, errlen, "no publisher confirm within %d ms", CONFIRM_TIMEOUT_MS);
+			snprintf(err, errlen, "no publisher confirm within %d ms",
+				 CONFIRM_TIMEOUT_MS);
 			return EX_TEMPFAIL_;
 		}
 	}
@@ -287,8 +290,10 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 
 	memset(&ev, 0, sizeof(ev));
 	if (!valid_type(type)) {
-		fprintf(stderr, "hsbridge: \"%s\" is not an event type (words of a-z0-9_- joined by "
-				"dots, e.g. document.uploaded)\n", type);
+		fprintf(stderr,
+			"hsbridge: \"%s\" is not an event type (words of a-z0-9_- joined by "
+			"dots, e.g. document.uploaded)\n",
+			type);
 		return EX_DATAERR_;
 	}
 	if (json) {
@@ -319,8 +324,8 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 		goto out;
 	}
 	if (strcmp(ev.type, type) != 0) {
-		fprintf(stderr, "hsbridge: invalid event: its type \"%s\" differs from %s\n", ev.type,
-			type);
+		fprintf(stderr, "hsbridge: invalid event: its type \"%s\" differs from %s\n",
+			ev.type, type);
 		rc = EX_DATAERR_;
 		goto out;
 	}
@@ -348,8 +353,10 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 		goto out;
 	}
 	if (returned)
-		fprintf(stderr, "hsbridge: warning: no queue is bound to %s on %s, so no "
-				"subscription captured this event\n", type, cfg->exchange);
+		fprintf(stderr,
+			"hsbridge: warning: no queue is bound to %s on %s, so no "
+			"subscription captured this event\n",
+			type, cfg->exchange);
 	printf("%s\n", ev.id);
 out:
 	brk_close(b);
@@ -471,8 +478,8 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 		else
 			snprintf(err, sizeof(err), "connection lost while publishing");
 		if (rc == 0 && returned) {
-			snprintf(err, sizeof(err), "queue %s does not exist (run hsbridge topology)",
-				 queue);
+			snprintf(err, sizeof(err),
+				 "queue %s does not exist (run hsbridge topology)", queue);
 			rc = EX_UNAVAILABLE_;
 		}
 		if (rc != 0) {
@@ -482,8 +489,9 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 			break;
 		}
 		if (brk_ack(b, 1, ev.delivery_tag) != 0) {
-			fprintf(stderr, "hsbridge: connection lost while acking; the message may now "
-					"be both replayed and parked\n");
+			fprintf(stderr,
+				"hsbridge: connection lost while acking; the message may now "
+				"be both replayed and parked\n");
 			brk_event_clear(&ev);
 			rc = EX_UNAVAILABLE_;
 			break;
@@ -521,9 +529,9 @@ static void on_test_done(void *user, const struct disp_result *res, void *arg)
 }
 
 static const char test_event_fmt[] =
-	"{\"id\":\"%s\",\"type\":\"webhook.test\",\"created_at\":\"%s\",\"data\":"
-	"{\"object\":{\"subscription\":\"%s\",\"message\":\"This is a test event from "
-	"HealthSync.\"}}}";
+    "{\"id\":\"%s\",\"type\":\"webhook.test\",\"created_at\":\"%s\",\"data\":"
+    "{\"object\":{\"subscription\":\"%s\",\"message\":\"This is a test event from "
+    "HealthSync.\"}}}";
 
 /* The dashboard's "Send Test Event": a signed webhook.test POST, now,
  * outside the queues. */
@@ -591,8 +599,8 @@ static int cmd_run(struct cfg **cfgp)
 
 static bool known_command(const char *cmd)
 {
-	static const char *const cmds[] = { "run",     "check",      "topology", "status",
-					    "publish", "test-event", "replay" };
+	static const char *const cmds[] = {"run",     "check",	    "topology", "status",
+					   "publish", "test-event", "replay"};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(cmd, cmds[i]) == 0)

@@ -199,7 +199,8 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 		if (x->has_retry_after) {
 			curl_off_t secs = 0;
 
-			if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK && secs >= 0)
+			if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK &&
+			    secs >= 0)
 				res.retry_after_ms = (long)secs * 1000;
 		}
 	} else {

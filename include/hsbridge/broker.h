@@ -17,7 +17,7 @@
 /* Status codes, besides 0 for success. */
 enum {
 	BRK_ERR_CONNECTION = -1, /* the connection is unusable: reconnect */
-	BRK_ERR_CHANNEL = -2,    /* the broker refused (channel closed and reopened) */
+	BRK_ERR_CHANNEL = -2,	 /* the broker refused (channel closed and reopened) */
 };
 
 struct brk;
@@ -35,12 +35,12 @@ struct brk_event {
 	enum brk_event_kind kind;
 	uint16_t channel;
 	uint64_t delivery_tag;
-	bool multiple;    /* BRK_CONFIRM */
-	bool ack;         /* BRK_CONFIRM: true ack, false nack */
-	bool redelivered; /* BRK_DELIVERY */
-	char *routing_key;      /* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
+	bool multiple;		/* BRK_CONFIRM */
+	bool ack;		/* BRK_CONFIRM: true ack, false nack */
+	bool redelivered;	/* BRK_DELIVERY */
+	char *routing_key;	/* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
 	amqp_message_t message; /* BRK_DELIVERY, BRK_RETURN; owned, freed by brk_event_clear */
-	char text[BRK_ERR_MAX];  /* BRK_RETURN: the broker's reply text */
+	char text[BRK_ERR_MAX]; /* BRK_RETURN: the broker's reply text */
 };
 
 /* Connects and logs in. url is an amqp:// or amqps:// URL whose password
@@ -56,11 +56,11 @@ int brk_fd(const struct brk *b);
 bool brk_buffered(const struct brk *b);
 
 int brk_channel_open(struct brk *b, uint16_t ch, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int brk_qos(struct brk *b, uint16_t ch, uint16_t prefetch, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
 int brk_cancel(struct brk *b, uint16_t ch, const char *tag) __attribute__((warn_unused_result));
@@ -69,19 +69,19 @@ int brk_cancel(struct brk *b, uint16_t ch, const char *tag) __attribute__((warn_
  * confirmed as delivery tag n. Returns 0 or BRK_ERR_CONNECTION. */
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 int brk_ack(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((warn_unused_result));
 int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Reads the next event without waiting. Returns 0 (ev->kind may be
  * BRK_NONE), or BRK_ERR_CONNECTION with the reason in err. Clear ev with
  * brk_event_clear before reusing it. */
 int brk_next(struct brk *b, struct brk_event *ev, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Like brk_next, but waits up to timeout_ms for an event. */
 int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void brk_event_clear(struct brk_event *ev);
 
 /* basic.get of one message: 0 with ev->kind BRK_DELIVERY, or 0 with BRK_NONE
@@ -93,7 +93,7 @@ int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev,
  * does not exist. */
 int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *messages,
 		     uint32_t *consumers, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* A table entry (queue argument, message header) whose key and value are
  * borrowed: they must outlive the table's use. */

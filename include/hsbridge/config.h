@@ -11,17 +11,17 @@
 #define CFG_MAX_DELAYS 16
 
 struct cfg_sub {
-	char *name;              /* [a-z0-9][a-z0-9_-]{0,63} */
-	char *url;               /* http:// or https:// */
-	char **events;           /* topic patterns, n_events >= 1 */
+	char *name;    /* [a-z0-9][a-z0-9_-]{0,63} */
+	char *url;     /* http:// or https:// */
+	char **events; /* topic patterns, n_events >= 1 */
 	size_t n_events;
-	char *secret;            /* resolved from secret, secret_file or secret_env */
+	char *secret;		 /* resolved from secret, secret_file or secret_env */
 	char **previous_secrets; /* still signed with in webhook-signature */
 	size_t n_previous;
 	bool active;
-	int max_in_flight;       /* resolved: own value or delivery.max_in_flight */
-	long timeout_ms;         /* resolved: own value or delivery.timeout_ms */
-	int line;                /* where the subscription starts in the file */
+	int max_in_flight; /* resolved: own value or delivery.max_in_flight */
+	long timeout_ms;   /* resolved: own value or delivery.timeout_ms */
+	int line;	   /* where the subscription starts in the file */
 };
 
 struct cfg {
@@ -52,7 +52,7 @@ struct cfg {
  * wrong" (or "file: what is wrong" when no line applies) into err. Secrets
  * never appear in err. */
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void cfg_free(struct cfg *cfg);
 
 /* "200ms", "30s", "1m", "1h" (a whole positive number and a unit) into

@@ -13,19 +13,20 @@ struct disp;
 
 struct disp_request {
 	const char *url;
-	const char *body;           /* borrowed: must stay valid until the transfer ends */
+	const char *body; /* borrowed: must stay valid until the transfer ends */
 	size_t len;
 	struct curl_slist *headers; /* owned by dispatch from disp_submit on, even on error */
 	long timeout_ms;
-	void *user;                 /* handed back with the result */
+	void *user; /* handed back with the result */
 };
 
 struct disp_result {
-	int status;          /* HTTP status, 0 when no response arrived */
-	long retry_after_ms; /* Retry-After of the response, -1 when absent */
-	long ms;             /* time from submit to completion */
+	int status;		     /* HTTP status, 0 when no response arrived */
+	long retry_after_ms;	     /* Retry-After of the response, -1 when absent */
+	long ms;		     /* time from submit to completion */
 	char error[CURL_ERROR_SIZE]; /* why there was no response, else "" */
-	const char *body;    /* first DISP_BODY_MAX bytes of the response body, borrowed for the callback */
+	const char
+	    *body; /* first DISP_BODY_MAX bytes of the response body, borrowed for the callback */
 	size_t body_len;
 };
 

@@ -13,23 +13,23 @@ enum ev_status {
 };
 
 struct ev_input {
-	const char *body;        /* not NUL-terminated */
+	const char *body; /* not NUL-terminated */
 	size_t len;
-	size_t max_body;         /* 0: no limit */
-	const char *message_id;  /* AMQP property, or NULL */
-	const char *type_prop;   /* AMQP "type" property, or NULL */
+	size_t max_body;	 /* 0: no limit */
+	const char *message_id;	 /* AMQP property, or NULL */
+	const char *type_prop;	 /* AMQP "type" property, or NULL */
 	const char *routing_key; /* or NULL */
-	long long timestamp;     /* AMQP timestamp (unix seconds), 0 when absent */
-	long long now;           /* unix seconds, for created_at of last resort */
+	long long timestamp;	 /* AMQP timestamp (unix seconds), 0 when absent */
+	long long now;		 /* unix seconds, for created_at of last resort */
 };
 
 struct ev_event {
-	char *body;     /* what is POSTed: the input bytes when the envelope was
-	                   complete, else the completed envelope re-serialised */
+	char *body; /* what is POSTed: the input bytes when the envelope was
+		       complete, else the completed envelope re-serialised */
 	size_t len;
-	bool rewritten; /* body differs from the input */
-	char *id;       /* envelope id */
-	char *type;     /* envelope type */
+	bool rewritten;	  /* body differs from the input */
+	char *id;	  /* envelope id */
+	char *type;	  /* envelope type */
 	char reason[160]; /* why, when the status is not EV_OK */
 };
 
@@ -38,7 +38,7 @@ struct ev_event {
  * timestamp, else now. On EV_OK the caller frees out with ev_free; on any
  * other status out holds only reason and needs no freeing (ev_free is safe). */
 enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 void ev_free(struct ev_event *ev);
 
 /* A name-based UUID (version 5, SHA-1) of (sub, event_id) in a fixed

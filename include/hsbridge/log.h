@@ -17,8 +17,8 @@ struct log_field {
 	long long i;
 };
 
-#define LOG_S(k, v) ((struct log_field){ .key = (k), .kind = LOG_STR, .s = (v) })
-#define LOG_I(k, v) ((struct log_field){ .key = (k), .kind = LOG_INT, .i = (long long)(v) })
+#define LOG_S(k, v) ((struct log_field){.key = (k), .kind = LOG_STR, .s = (v)})
+#define LOG_I(k, v) ((struct log_field){.key = (k), .kind = LOG_INT, .i = (long long)(v)})
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -31,8 +31,9 @@ bool log_parse_level(const char *name, enum log_level *out) __attribute__((warn_
  * are left out. Never pass a secret. */
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n);
 
-#define LOG_FIELDS(...) ((const struct log_field[]){ __VA_ARGS__ }), \
-	(sizeof((const struct log_field[]){ __VA_ARGS__ }) / sizeof(struct log_field))
+#define LOG_FIELDS(...)                                                                            \
+	((const struct log_field[]){__VA_ARGS__}),                                                 \
+	    (sizeof((const struct log_field[]){__VA_ARGS__}) / sizeof(struct log_field))
 
 /* log_line(LOG_INFO, "connected", LOG_S("url", u), LOG_I("subs", 3)); */
 #define log_line(level, msg, ...) log_emit((level), (msg), LOG_FIELDS(__VA_ARGS__))

@@ -22,7 +22,7 @@ enum pol_reason {
 
 struct pol_decision {
 	enum pol_action action;
-	size_t delay_index;     /* POL_RETRY only */
+	size_t delay_index;	/* POL_RETRY only */
 	enum pol_reason reason; /* POL_PARK only */
 };
 

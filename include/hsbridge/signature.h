@@ -8,13 +8,13 @@
  * verify_signature. out needs SIG_HEX_LEN bytes. Returns 0 or -1. */
 #define SIG_HEX_LEN (7 + 64 + 1)
 int sig_healthsync(const char *secret, const void *body, size_t len, char *out, size_t outlen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The Standard Webhooks key of a secret: the base64-decoded part after
  * "whsec_", else the secret's own bytes. Returns 0 and a malloc'd key (caller
  * frees), or -1 when a "whsec_" secret is not valid base64 or is empty. */
 int sig_webhook_key(const char *secret, unsigned char **key, size_t *keylen)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* "v1," + base64 HMAC-SHA256(key, "<msg_id>.<timestamp>.<body>"). out needs
  * SIG_V1_LEN bytes. Returns 0 or -1. */

@@ -53,10 +53,11 @@ int main(int argc, char **argv)
 			int n;
 
 			snprintf(id, sizeof(id), "evt_bench_%ld", sent);
-			n = snprintf(body, (size_t)pad + 256,
-				     "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":"
-				     "\"2024-02-27T10:30:00Z\",\"data\":{\"object\":{\"pad\":\"%*s\"}}}",
-				     id, argv[3], (int)pad, "");
+			n = snprintf(
+			    body, (size_t)pad + 256,
+			    "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":"
+			    "\"2024-02-27T10:30:00Z\",\"data\":{\"object\":{\"pad\":\"%*s\"}}}",
+			    id, argv[3], (int)pad, "");
 			memset(&p, 0, sizeof(p));
 			p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
 				   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TYPE_FLAG;
