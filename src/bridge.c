@@ -246,9 +246,11 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		entries[n++] = brk_entry_i64("hsbridge-attempts", info->attempts);
 		entries[n++] = brk_entry_str("hsbridge-first-failure-at", first_at);
 		entries[n++] = brk_entry_i64("hsbridge-last-status", info->last_status);
+	}
+	/* For an invalid payload this says what is wrong with it. */
+	if (info->attempts > 0 || (info->last_error && info->last_error[0]))
 		entries[n++] =
 		    brk_entry_str("hsbridge-last-error", info->last_error ? info->last_error : "");
-	}
 	if (info->reason) {
 		entries[n++] = brk_entry_str("hsbridge-parked-reason", info->reason);
 		entries[n++] = brk_entry_str("hsbridge-parked-at", now);
