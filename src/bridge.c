@@ -67,6 +67,9 @@ struct bridge {
 	struct delivery *confirm_head;
 	size_t alive;
 	bool redeclare; /* a copy came back unroutable: someone deleted a queue */
+	/* The config before a reload, until a session with the new one has
+	 * unbound the patterns the new one dropped. */
+	struct cfg *retired;
 	bool broken;
 	char err[BRK_ERR_MAX];
 };
@@ -710,8 +713,11 @@ static int open_session(struct bridge *br)
 				 LOG_I("max_in_flight", s->cfg->max_in_flight));
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
+			 LOG_S("version", HSB_VERSION));
 		return 0;
+	}
 fail:
 	log_line(LOG_ERROR, "broker", LOG_S("error", err));
 	if (br->brk)
@@ -792,6 +798,95 @@ static void stage_reload(struct bridge *br, struct cfg **staged)
 	stop_consuming(br);
 }
 
+static bool has_pattern(const struct cfg_sub *s, const char *pattern)
+{
+	for (size_t i = 0; i < s->n_events; i++) {
+		if (strcmp(s->events[i], pattern) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Declaring binds what the config lists but cannot unbind what it no longer
+ * lists (AMQP cannot list bindings): after a reload, unbind what the
+ * previous config bound and the new one does not want, including the
+ * patterns of removed subscriptions, whose queues are kept. */
+static void unbind_retired(struct bridge *br)
+{
+	const struct cfg *old = br->retired;
+	const struct cfg *now = br->cfg;
+	char queue[BRK_NAME_MAX];
+	char err[BRK_ERR_MAX];
+
+	if (!old)
+		return;
+	for (size_t i = 0; i < old->n_subs && !br->broken; i++) {
+		const struct cfg_sub *os = &old->subs[i];
+		const struct cfg_sub *ns = cfg_find_sub(now, os->name);
+		bool same_place = ns && strcmp(old->prefix, now->prefix) == 0 &&
+				  strcmp(old->exchange, now->exchange) == 0;
+
+		if (!os->active)
+			continue;
+		brk_sub_queue(old, os->name, queue, sizeof(queue));
+		for (size_t j = 0; j < os->n_events && !br->broken; j++) {
+			if (same_place && ns->active && has_pattern(ns, os->events[j]))
+				continue;
+			if (brk_bind(br->brk, PUB_CH, queue, old->exchange, os->events[j], false, err,
+				     sizeof(err)) != 0) {
+				log_line(LOG_ERROR, "unbind", LOG_S("queue", queue),
+					 LOG_S("pattern", os->events[j]), LOG_S("error", err));
+				/* The channel lost confirm mode: start over. */
+				mark_broken(br, "unbinding after a reload failed");
+			} else {
+				log_line(LOG_INFO, "unbind", LOG_S("queue", queue),
+					 LOG_S("pattern", os->events[j]));
+			}
+		}
+	}
+	cfg_free(br->retired);
+	br->retired = NULL;
+}
+
+/* Swaps in the staged config once nothing borrows the running one. A config
+ * whose topology the broker refuses (a queue with other arguments) is
+ * rejected like an invalid file: the running one comes back. */
+static void apply_reload(struct bridge *br, struct cfg **cfgp, struct cfg **staged)
+{
+	struct cfg *old = *cfgp;
+	int rc;
+
+	if (br->brk)
+		drop_session(br);
+	if (bind_config(br, *staged) != 0) {
+		cfg_free(*staged);
+		*staged = NULL;
+		return;
+	}
+	rc = open_session(br);
+	if (rc == 78 && bind_config(br, old) == 0) {
+		log_line(LOG_ERROR, "reload",
+			 LOG_S("outcome", "rejected; the running config stays"),
+			 LOG_S("error", "the broker refused the new config's topology (see the "
+					"broker line before this one)"));
+		cfg_free(*staged);
+		*staged = NULL;
+		return;
+	}
+	*cfgp = *staged;
+	*staged = NULL;
+	/* Keep the oldest config not yet unbound: a config that never had a
+	 * session bound nothing. */
+	if (br->retired)
+		cfg_free(old);
+	else
+		br->retired = old;
+	log_line(LOG_INFO, "reload", LOG_S("outcome", "applied"),
+		 LOG_I("subscriptions", (long long)br->cfg->n_subs));
+	if (rc == 0)
+		unbind_retired(br);
+}
+
 int bridge_run(struct cfg **cfgp)
 {
 	struct bridge br;
@@ -811,8 +906,6 @@ int bridge_run(struct cfg **cfgp)
 	rc = open_session(&br);
 	if (rc != 0)
 		goto out;
-	log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)br.cfg->n_subs),
-		 LOG_S("version", HSB_VERSION));
 
 	for (;;) {
 		struct curl_waitfd wfd;
@@ -831,14 +924,7 @@ int bridge_run(struct cfg **cfgp)
 			stage_reload(&br, &staged);
 		}
 		if (staged && !stopping && br.alive == 0) {
-			/* Nothing borrows the old config any more: swap. */
-			if (br.brk)
-				drop_session(&br);
-			if (bind_config(&br, staged) == 0) {
-				cfg_free(*cfgp);
-				*cfgp = staged;
-				staged = NULL;
-			}
+			apply_reload(&br, cfgp, &staged);
 			reconnect_at = 0;
 			backoff = 500;
 		}
@@ -848,9 +934,7 @@ int bridge_run(struct cfg **cfgp)
 			if (mono_ms() >= reconnect_at) {
 				log_msg(LOG_WARN, "reconnecting");
 				if (open_session(&br) == 0) {
-					log_line(LOG_INFO, "ready",
-						 LOG_I("subscriptions", (long long)br.cfg->n_subs),
-						 LOG_S("version", HSB_VERSION));
+					unbind_retired(&br);
 					backoff = 500;
 				} else {
 					backoff = backoff * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
@@ -884,6 +968,7 @@ out:
 	if (br.brk)
 		drop_session(&br);
 	cfg_free(staged);
+	cfg_free(br.retired);
 	disp_free(br.disp);
 	free(br.subs);
 	return rc;

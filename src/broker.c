@@ -491,8 +491,8 @@ static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_tabl
 	return rc;
 }
 
-static int bind_queue(struct brk *b, uint16_t ch, const char *queue, const char *exchange,
-		      const char *key, bool bind, char *err, size_t errlen)
+int brk_bind(struct brk *b, uint16_t ch, const char *queue, const char *exchange, const char *key,
+	     bool bind, char *err, size_t errlen)
 {
 	char what[2 * BRK_NAME_MAX + 64];
 
@@ -533,7 +533,7 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 		if (rc == 0)
 			rc = declare_queue(b, ch, name, args, 5, err, errlen);
 		if (rc == 0)
-			rc = bind_queue(b, ch, name, name, "", true, err, errlen);
+			rc = brk_bind(b, ch, name, name, "", true, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -554,7 +554,7 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 			rc = declare_queue(b, ch, name, args, 4, err, errlen);
 		/* Inactive: keep the queue, stop capturing new events. */
 		for (size_t j = 0; rc == 0 && j < s->n_events; j++)
-			rc = bind_queue(b, ch, name, cfg->exchange, s->events[j], s->active, err,
+			rc = brk_bind(b, ch, name, cfg->exchange, s->events[j], s->active, err,
 					errlen);
 		if (rc != 0)
 			return rc;

@@ -95,6 +95,10 @@ int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *me
 		     uint32_t *consumers, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* queue.bind (bind) or queue.unbind (!bind) of queue to exchange with key. */
+int brk_bind(struct brk *b, uint16_t ch, const char *queue, const char *exchange, const char *key,
+	     bool bind, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* A table entry (queue argument, message header) whose key and value are
  * borrowed: they must outlive the table's use. */
 amqp_table_entry_t brk_entry_str(const char *key, const char *value);
