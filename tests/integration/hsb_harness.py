@@ -249,6 +249,24 @@ class Mgmt:
                  {"durable": durable, "auto_delete": False, "arguments": arguments or {}})
 
     # messages
+    def peek(self, vhost, queue, count=1):
+        """Read up to count messages and requeue them (like get, but not
+        destructive; on a quorum queue each peek counts as a redelivery)."""
+        msgs = self.req("POST", "/queues/%s/%s/get" % (q(vhost), q(queue)), {
+            "count": count, "ackmode": "ack_requeue_true", "encoding": "auto"})
+        for m in msgs:
+            if m.get("payload_encoding") == "base64":
+                m["body"] = base64.b64decode(m["payload"])
+            else:
+                m["body"] = m["payload"].encode("utf-8")
+        return msgs
+
+    def reject_requeue(self, vhost, queue, count=1):
+        """basic.get then basic.reject(requeue=true): a return that counts
+        towards a quorum queue's x-delivery-limit."""
+        return self.req("POST", "/queues/%s/%s/get" % (q(vhost), q(queue)), {
+            "count": count, "ackmode": "reject_requeue_true", "encoding": "auto"})
+
     def publish(self, vhost, exchange, routing_key, payload, properties=None):
         """Publish bytes (always base64 on the wire, so bytes arrive exactly).
         Returns the `routed` flag."""

@@ -1020,5 +1020,493 @@ class ShutdownTests(BridgeCase):
             self.assertEqual(self.mgmt.get(self.vhost, q, 5), [], "must not be parked")
 
 
+# ====================================================================== replay
+
+BOOKKEEPING_PREFIXES = ("hsbridge-", "x-death", "x-first-death-", "x-last-death-")
+REPLAY_DELAYS = ["100ms", "200ms"]   # 3 attempts, then parked
+
+
+class ReplayTests(BridgeCase):
+    """`hsbridge replay SUB [--limit N]`: parked messages back into hsbridge.<sub>,
+    bookkeeping headers and x-death removed, everything else unchanged."""
+
+    def publish_full(self, etype, headers):
+        """A complete envelope with extra properties and headers a service may set."""
+        eid = new_event_id()
+        ts = int(time.time())
+        created = datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        body = json.dumps({"id": eid, "type": etype, "created_at": created,
+                           "data": {"object": {"id": "doc_" + rand_alnum(6)}}},
+                          separators=(",", ":")).encode()
+        props = {"delivery_mode": 2, "content_type": "application/json", "message_id": eid,
+                 "type": etype, "timestamp": ts, "correlation_id": "corr-" + eid,
+                 "app_id": "records-service", "headers": dict(headers)}
+        self.assertTrue(self.mgmt.publish(self.vhost, EXCHANGE, etype, body, props),
+                        "publish not routed")
+        return eid, body, props
+
+    def park_for_real(self, n):
+        """n events through a failing endpoint until parked (retries_exhausted);
+        returns [(eid, body, props)] and stops the bridge (settled)."""
+        self.rx.script("/a", [], default=R(500, body=b"down"))
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"retry_delays": REPLAY_DELAYS})
+        evs = [self.publish_full("document.uploaded",
+                                 {"x-trace-id": "trace-%d" % i, "x-tenant": "clinic-7"})
+               for i in range(n)]
+        for eid, _, _ in evs:
+            self.wait_logged(1, event=eid, outcome="parked", reason="retries_exhausted")
+        return evs
+
+    def replay(self, *args):
+        cp = self.cli(self.bridge.conf, "replay", "a", *args)
+        self.assertEqual(cp.returncode, 0, "replay failed: stdout=%r stderr=%r"
+                         % (cp.stdout, cp.stderr))
+        return cp.stdout
+
+    def assert_replayed_copy(self, m, orig):
+        eid, body, props = orig
+        self.assertEqual(m["body"], body, "replayed body must be unchanged")
+        self.assertEqual(m["routing_key"], "hsbridge.a")
+        p = m["properties"]
+        for k in ("message_id", "type", "timestamp", "content_type", "correlation_id", "app_id"):
+            self.assertEqual(p.get(k), props[k], "property %s changed by replay" % k)
+        self.assertEqual(p.get("delivery_mode"), 2, "replayed copy must be persistent")
+        h = p.get("headers") or {}
+        for k, v in props["headers"].items():
+            self.assertEqual(h.get(k), v, "header %s changed by replay" % k)
+        left = sorted(k for k in h if k.startswith(BOOKKEEPING_PREFIXES))
+        self.assertEqual(left, [], "bookkeeping headers must be removed by replay")
+
+    def test_replay_limit_moves_exactly_one_and_strips_bookkeeping_headers(self):
+        evs = self.park_for_real(2)
+        self.assert_settled(["a"], REPLAY_DELAYS)
+        by_id = {e[0]: e for e in evs}
+        # the parked copies do carry the bookkeeping (else stripping proves nothing)
+        peeked = self.mgmt.peek(self.vhost, "hsbridge.a.parked", 5)
+        self.assertEqual(sorted(m["properties"].get("message_id") for m in peeked),
+                         sorted(by_id))
+        for m in peeked:
+            h = m["properties"].get("headers") or {}
+            self.assertEqual(hdr_int(h.get("hsbridge-attempts")), 3)
+            self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+
+        out = self.replay("--limit", "1")
+        self.assertEqual(out.strip(), "replayed 1 message from hsbridge.a.parked to hsbridge.a")
+        moved = self.drain("hsbridge.a", 1)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a", 5), [],
+                         "--limit 1 must move exactly one message")
+        first = moved[0]["properties"].get("message_id")
+        self.assertIn(first, by_id)
+        self.assert_replayed_copy(moved[0], by_id[first])
+
+        still = self.mgmt.peek(self.vhost, "hsbridge.a.parked", 5)
+        self.assertEqual([m["properties"].get("message_id") for m in still],
+                         [e for e in by_id if e != first], "the other one must stay parked")
+        out = self.replay()
+        self.assertEqual(out.strip(), "replayed 1 message from hsbridge.a.parked to hsbridge.a")
+        second = self.drain("hsbridge.a", 1)[0]
+        self.assertNotEqual(second["properties"].get("message_id"), first)
+        self.assert_replayed_copy(second, by_id[second["properties"].get("message_id")])
+        self.assertEqual(self.replay().strip(),
+                         "replayed 0 messages from hsbridge.a.parked to hsbridge.a")
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+    def test_replay_with_endpoint_fixed_delivers_attempt_1_same_delivery_id(self):
+        (eid, body, props), = self.park_for_real(1)
+        before = self.rx.for_path("/a")
+        self.assertEqual([r.attempt for r in before], [1, 2, 3])
+        delivery = before[0].delivery
+        self.wait_logged(1, event=eid, attempt=3, outcome="parked")
+        self.rx.script("/a", [], default=200)              # the endpoint is fixed
+        out = self.replay()                                # into the running bridge
+        self.assertEqual(out.strip(), "replayed 1 message from hsbridge.a.parked to hsbridge.a")
+        reqs = self.rx.wait_count("/a", 4, T_DELIVER, "the replayed event to be POSTed")
+        r = reqs[3]
+        self.assertEqual(r.attempt, 1, "attempts must start over after replay")
+        self.assertEqual(r.delivery, delivery, "same delivery id as before the replay")
+        self.assertEqual(r.h("webhook-id"), delivery)
+        self.assertEqual(r.body, body)
+        self.assertTrue(verify_signature(r.body.decode(), r.h("X-HealthSync-Signature"),
+                                         self.secrets[0]))
+        line = self.wait_logged(1, event=eid, outcome="delivered")[0]
+        self.assertEqual((line.get("attempt"), line.get("status")), (1, 200))
+        self.assert_settled(["a"], REPLAY_DELAYS)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [],
+                         "parked queue must be empty after a successful replay")
+        self.assertEqual(len(self.rx.for_path("/a")), 4, "delivered once after the replay")
+
+    def test_replay_removes_x_death_of_delivery_limit_parked_message(self):
+        # RabbitMQ itself parks it: x-delivery-limit 1, returned twice
+        conf = self.config([self.sub("a", ["document.*"])], delivery={"delivery_limit": 1})
+        cp = self.cli(conf, "topology")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        orig = self.publish_full("document.updated", {"x-trace-id": "trace-dl"})
+        wait_until(lambda: (self.mgmt.reject_requeue(self.vhost, "hsbridge.a") or True) and
+                   self.mgmt.peek(self.vhost, "hsbridge.a.parked"), 10,
+                   "RabbitMQ to dead-letter the message (delivery_limit) into the parked queue")
+        parked = self.mgmt.peek(self.vhost, "hsbridge.a.parked", 5)
+        self.assertEqual(len(parked), 1)
+        h = parked[0]["properties"].get("headers") or {}
+        self.assertEqual([d.get("reason") for d in h.get("x-death", [])], ["delivery_limit"],
+                         "precondition: RabbitMQ's x-death on the parked message")
+        cp = self.cli(conf, "replay", "a")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(),
+                         "replayed 1 message from hsbridge.a.parked to hsbridge.a")
+        m = self.drain("hsbridge.a", 1)[0]
+        self.assert_replayed_copy(m, orig)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+    def test_replay_unknown_subscription_or_bad_limit_exits_64(self):
+        conf = self.config([self.sub("a")])
+        for args in (("replay", "nosuch"), ("replay", "a", "--limit"),
+                     ("replay", "a", "--limit", "x"), ("replay", "a", "--limit", "-1"),
+                     ("replay",)):
+            with self.subTest(args=args):
+                cp = self.cli(conf, *args)
+                self.assertEqual(cp.returncode, 64, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        cp = self.cli(conf, "replay", "nosuch")
+        self.assertIn("nosuch", cp.stderr, "the error must name the subscription")
+
+
+# ====================================================================== test-event
+
+class TestEventTests(Base):
+    """`hsbridge test-event SUB`: a signed webhook.test POST now, no broker involved
+    (the broker URL points at a closed port)."""
+
+    def setUp(self):
+        super().setUp()
+        self.rx = Receiver()
+        self.addCleanup(self.rx.stop)
+
+    def conf(self, url=None, **kw):
+        secret, old = new_whsec(), "old-plain-" + rand_alnum(16)
+        self.secrets += [secret, old]
+        s = {"name": "clinic-portal", "url": url or self.rx.url("/hook"), "events": ["#"],
+             "secret": secret, "previous_secrets": [old]}
+        s.update(kw)
+        self.s = s
+        return self.write_conf(render_config(
+            {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()}, [s]))
+
+    def test_test_event_posts_signed_webhook_test_and_prints_status_time_body(self):
+        pong = "pong-" + rand_alnum(8)
+        self.rx.script("/hook", [], default=R(200, body=pong.encode()))
+        conf = self.conf()
+        cp = self.cli(conf, "test-event", "clinic-portal")
+        self.assertEqual(cp.returncode, 0, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        reqs = self.rx.for_path("/hook")
+        self.assertEqual(len(reqs), 1, "exactly one POST, before the command returns")
+        r = reqs[0]
+        self.assertEqual(r.method, "POST")
+        self.assertEqual(r.h("X-HealthSync-Event"), "webhook.test")
+        self.assertEqual(r.h("X-HealthSync-Attempt"), "1")
+        self.assertTrue((r.h("User-Agent") or "").startswith("HealthSync-Webhooks/"))
+        self.assertTrue(verify_signature(r.body.decode("utf-8"), r.h("X-HealthSync-Signature"),
+                                         self.s["secret"]),
+                        "X-HealthSync-Signature does not verify with the spec's function")
+        wid, ts = r.h("webhook-id"), r.h("webhook-timestamp")
+        self.assertEqual(wid, r.delivery)
+        self.assertTrue(is_uuid5(r.delivery), r.delivery)
+        self.assertLessEqual(abs(int(ts) - r.t), 10)
+        self.assertEqual(sorted((r.h("webhook-signature") or "").split(" ")),
+                         sorted(standard_webhooks_sig(k, wid, ts, r.body)
+                                for k in [self.s["secret"]] + self.s["previous_secrets"]))
+        env = json.loads(r.body)
+        self.assertEqual(env.get("type"), "webhook.test")
+        self.assertRegex(env.get("id", ""), EVENT_ID_RE)
+        self.assertRegex(env.get("created_at", ""), ISO_Z_RE)
+        self.assertIsInstance(env.get("data"), dict)
+        self.assertIsInstance(env["data"].get("object"), dict)
+        out = cp.stdout
+        self.assertRegex(out, r"(?m)^status:\s+200\s*$")
+        self.assertRegex(out, r"(?m)^time:\s+\d+ ms\s*$")
+        self.assertRegex(out, r"(?m)^body:\s+%s\s*$" % pong, "the response body")
+        self.assertIn(r.delivery, out, "stdout should name the delivery id")
+        self.assertIn(env["id"], out, "stdout should name the event id")
+
+    def test_test_event_non_2xx_exits_75_and_prints_status_and_body(self):
+        self.rx.script("/hook", [], default=R(503, body=b"maintenance window"))
+        cp = self.cli(self.conf(), "test-event", "clinic-portal")
+        self.assertEqual(cp.returncode, 75, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertRegex(cp.stdout, r"(?m)^status:\s+503\s*$")
+        self.assertIn("maintenance window", cp.stdout)
+        self.assertEqual(len(self.rx.for_path("/hook")), 1, "a test event is not retried")
+
+    def test_test_event_no_response_exits_75(self):
+        cp = self.cli(self.conf(url="http://127.0.0.1:%d/hook" % free_port()),
+                      "test-event", "clinic-portal")
+        self.assertEqual(cp.returncode, 75, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertIn("no response", cp.stdout)
+        self.assertRegex(cp.stdout, r"(?m)^time:\s+\d+ ms\s*$")
+
+    def test_test_event_timeout_exits_75_within_timeout(self):
+        self.rx.script("/hook", [], default=R(200, sleep=3.0))
+        conf = self.conf(timeout_ms=300)
+        t0 = time.monotonic()
+        cp = self.cli(conf, "test-event", "clinic-portal")
+        self.assertEqual(cp.returncode, 75, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertLess(time.monotonic() - t0, 2.5, "the subscription's timeout_ms must apply")
+        self.assertIn("no response", cp.stdout)
+
+    def test_test_event_unknown_subscription_exits_64_without_posting(self):
+        cp = self.cli(self.conf(), "test-event", "nosuch")
+        self.assertEqual(cp.returncode, 64, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertIn("nosuch", cp.stderr)
+        self.assertEqual(self.rx.all(), [])
+
+
+# ====================================================================== status
+
+STATUS_LINE_RE = re.compile(r"^\s+\w+\s+(\S+):\s*(.*?)\s*$")
+
+
+def parse_status(out):
+    """{queue name: text after the colon} from `hsbridge status` output."""
+    res = {}
+    for line in out.splitlines():
+        m = STATUS_LINE_RE.match(line)
+        if m:
+            res[m.group(1)] = m.group(2)
+    return res
+
+
+def status_numbers(text):
+    """'3 ready, 1 consumers' -> (3, 1); '2' -> (2, None); 'missing...' -> None."""
+    if text is None or "missing" in text:
+        return None
+    ready = re.search(r"(\d+) ready", text)
+    cons = re.search(r"(\d+) consumers?", text)
+    if ready:
+        return int(ready.group(1)), int(cons.group(1)) if cons else None
+    plain = re.match(r"^(\d+)\b", text)
+    return (int(plain.group(1)), None) if plain else ("unparsed", text)
+
+
+class StatusTests(BridgeCase):
+    """`hsbridge status`: per subscription queue (ready, consumers) and parked count,
+    the retry queues; real numbers from the broker."""
+
+    def status(self, conf):
+        cp = self.cli(conf, "status")
+        self.assertEqual(cp.returncode, 0, "status failed: stdout=%r stderr=%r"
+                         % (cp.stdout, cp.stderr))
+        return cp.stdout
+
+    def test_status_before_topology_reports_queues_missing_and_declares_nothing(self):
+        conf = self.config([self.sub("a"), self.sub("b", active=False)],
+                           delivery={"retry_delays": ["100ms", "1h"]})
+        out = self.status(conf)
+        got = parse_status(out)
+        for name in ("hsbridge.a", "hsbridge.a.parked", "hsbridge.b", "hsbridge.b.parked",
+                     "hsbridge.retry.100ms", "hsbridge.retry.1h"):
+            with self.subTest(queue=name):
+                self.assertIn(name, got, "status does not list %s:\n%s" % (name, out))
+                self.assertIn("missing", got[name])
+        self.assertEqual(self.mgmt.queues(self.vhost), [], "status must not declare queues")
+
+    def test_status_broker_unavailable_exits_69(self):
+        s = self.sub("a")
+        self.secrets.append(s["secret"])
+        conf = self.write_conf(render_config(
+            {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()}, [s]))
+        cp = self.cli(conf, "status")
+        self.assertEqual(cp.returncode, 69, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+
+    def test_status_reflects_ready_consumers_parked_and_retry_waiting(self):
+        a, b = self.hook("a", ["document.*"]), self.hook("b", ["#"], active=False)
+        self.start_bridge([a, b], delivery={"retry_delays": ["100ms", "1h"]})
+        # 2 parked at once (invalid payloads)
+        for i in range(2):
+            self.publish("document.uploaded", b"not json %d" % i, message_id="evt_bad%d" % i)
+        # 1 waiting in hsbridge.retry.100ms then hsbridge.retry.1h (fails twice)
+        self.rx.script("/a", [500, 500], default=200)
+        eid, _, _ = self.publish_event("document.uploaded")
+        # 3 waiting for the inactive subscription
+        for i in range(3):
+            self.publish("hsbridge.b", {"data": {}}, exchange="", message_id="evt_b%d" % i)
+        self.wait_logged(1, event=eid, attempt=2, outcome="retry", next="1h")
+        want = {"hsbridge.a": (0, 1), "hsbridge.a.parked": (2, None),
+                "hsbridge.b": (3, 0), "hsbridge.b.parked": (0, None),
+                "hsbridge.retry.100ms": (0, None), "hsbridge.retry.1h": (1, None)}
+        last = {}
+
+        def matches():
+            out = self.status(self.bridge.conf)
+            last["out"] = out
+            got = parse_status(out)
+            last["got"] = {k: status_numbers(got.get(k)) for k in want}
+            return last["got"] == want
+        wait_until(matches, 10, "status to show the real queue state %r" % (want,),
+                   interval=0.2, detail=lambda: "last status output:\n%s\nparsed: %r"
+                   % (last.get("out"), last.get("got")))
+        self.assertRegex(last["out"], r"(?m)^a \(active\)")
+        self.assertRegex(last["out"], r"(?m)^b \(inactive\)")
+        self.assertEqual(self.rx.for_path("/b"), [])
+
+
+# ====================================================================== reload
+
+class ReloadTests(BridgeCase):
+    """SIGHUP re-reads the config file: accepted -> drain, reconnect, ready;
+    rejected -> logged with file:line, the running config stays."""
+
+    DELIVERY = {"timeout_ms": 3000, "retry_delays": list(DELAYS)}
+
+    def rewrite(self, subs, text=None):
+        """Overwrite the running bridge's config file in place."""
+        path = self.config(subs, delivery=dict(self.DELIVERY)) if text is None else \
+            self.write_conf(text)
+        self.assertEqual(path, self.bridge.conf)
+        return path
+
+    def log_index(self, pred, after=-1):
+        for i, o in enumerate(self.bridge.lines()):
+            if i > after and pred(o):
+                return i
+        return None
+
+    def sighup(self, outcome, wait_ready=True):
+        """Send SIGHUP, wait for the resulting reload line (outcome must start
+        with `outcome`); after an accepted one wait for 'ready' again."""
+        n = len([o for o in self.bridge.lines() if o.get("msg") == "reload"])
+        self.bridge.signal(signal.SIGHUP)
+
+        def reload_line():
+            if not self.bridge.running():
+                raise AssertionError("hsbridge exited (rc %r) on SIGHUP" % self.bridge.proc.poll())
+            seen = [(i, o) for i, o in enumerate(self.bridge.lines()) if o.get("msg") == "reload"]
+            return seen[n] if len(seen) > n else None
+        idx, line = wait_until(reload_line, T_DELIVER, 'a "reload" log line after SIGHUP',
+                               detail=lambda: self.bridge.stderr_text()[-3000:])
+        self.assertTrue(str(line.get("outcome", "")).startswith(outcome),
+                        "reload outcome %r, want %s" % (line.get("outcome"), outcome))
+        if outcome == "accepted" and wait_ready:
+            self.wait_ready_after(idx)
+        return idx, line
+
+    def wait_ready_after(self, idx):
+        wait_until(lambda: self.log_index(lambda o: o.get("msg") == "ready", idx) is not None,
+                   T_DELIVER, '"ready" again after the accepted reload',
+                   detail=lambda: self.bridge.stderr_text()[-3000:])
+
+    def test_sighup_adds_subscription_and_moves_changed_url(self):
+        a = self.hook("a", ["document.*"])
+        self.start_bridge([a], delivery=self.DELIVERY)
+        e0, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER)
+        self.wait_logged(1, event=e0, outcome="delivered")
+        a2 = dict(a, url=self.rx.url("/a-moved"))
+        b = self.hook("b", ["analysis.*"])
+        self.rewrite([a2, b])
+        self.sighup("accepted")
+        self.assertIsNotNone(self.mgmt.queue(self.vhost, "hsbridge.b"),
+                             "the added subscription's queue must be declared")
+        self.assertEqual([x["routing_key"] for x in self.mgmt.bindings(self.vhost, "hsbridge.b")
+                          if x["source"] == EXCHANGE], ["analysis.*"])
+        e1, body1, _ = self.publish_event("document.uploaded")
+        e2, body2, _ = self.publish_event("analysis.completed")
+        r1 = self.rx.wait_count("/a-moved", 1, T_DELIVER, "the event at a's new url")[0]
+        r2 = self.rx.wait_count("/b", 1, T_DELIVER, "the event at the added subscription")[0]
+        self.assertEqual(r1.body, body1)
+        self.assertEqual(r2.body, body2)
+        self.assertTrue(verify_signature(r2.body.decode(), r2.h("X-HealthSync-Signature"),
+                                         b["secret"]))
+        self.wait_logged(1, event=e1, sub="a", outcome="delivered")
+        self.wait_logged(1, event=e2, sub="b", outcome="delivered")
+        self.assert_settled(["a", "b"])
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/a")], [e0],
+                         "after the reload nothing may go to a's old url")
+        self.assertEqual(len(self.rx.for_path("/a-moved")), 1)
+        self.assertEqual(len(self.rx.for_path("/b")), 1)
+
+    def test_sighup_changed_events_rebinds_subscription_queue(self):
+        a = self.hook("a", ["document.*"])
+        self.start_bridge([a], delivery=self.DELIVERY)
+        self.rewrite([dict(a, events=["analysis.*"])])
+        self.sighup("accepted")
+        binds = self.mgmt.bindings(self.vhost, "hsbridge.a")
+        self.assertEqual(sorted(x["routing_key"] for x in binds if x["source"] == EXCHANGE),
+                         ["analysis.*"],
+                         "the queue must be bound with exactly the new patterns")
+        dropped, _, _ = self.publish_event("document.uploaded", expect_routed=False)
+        kept, _, _ = self.publish_event("analysis.completed")
+        self.rx.wait_count("/a", 1, T_DELIVER)
+        self.wait_logged(1, event=kept, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/a")], [kept],
+                         "an event type removed from the subscription was still delivered")
+
+    def test_sighup_active_false_stops_capturing_and_consuming(self):
+        a, c = self.hook("a", ["#"]), self.hook("c", ["#"])
+        self.start_bridge([a, c], delivery=self.DELIVERY)
+        e0, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/c", 1, T_DELIVER)
+        self.wait_logged(2, event=e0, outcome="delivered")
+        self.rewrite([a, dict(c, active=False)])
+        self.sighup("accepted")
+        self.assertEqual([x for x in self.mgmt.bindings(self.vhost, "hsbridge.c")
+                          if x["source"] == EXCHANGE], [], "inactive: no bindings")
+        wait_until(lambda: not [x for x in self.mgmt.consumers(self.vhost)
+                                if x["queue"]["name"] == "hsbridge.c"], 10,
+                   "no consumer on hsbridge.c after deactivation")
+        e1, _, _ = self.publish_event("document.updated")
+        self.rx.wait_count("/a", 2, T_DELIVER)
+        self.wait_logged(1, event=e1, sub="a", outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.c", 5), [],
+                         "a deactivated subscription must not capture new events")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/c")], [e0])
+        self.assertEqual(self.bridge.deliveries(sub="c", event=e1), [])
+
+    def test_sighup_invalid_config_rejected_with_file_line_and_old_config_kept(self):
+        a = self.hook("a", ["document.*"])
+        self.start_bridge([a], delivery=self.DELIVERY)
+        bad = dict(a, url=self.rx.url("/new"), max_in_flihgt=4)
+        text = render_config({"url": self.broker_url}, [bad], delivery=dict(self.DELIVERY))
+        line_no = next(i for i, l in enumerate(text.splitlines(), 1) if "max_in_flihgt" in l)
+        self.rewrite(None, text=text)
+        idx, line = self.sighup("rejected")
+        self.assertEqual(line.get("level"), "error")
+        err = str(line.get("error", ""))
+        self.assertIn("hsbridge.conf:%d:" % line_no, err, "the error must name file:line")
+        self.assertIn("max_in_flihgt", err)
+        eid, body, _ = self.publish_event("document.uploaded")
+        r = self.rx.wait_count("/a", 1, T_DELIVER, "delivery with the old config")[0]
+        self.assertEqual(r.body, body)
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(self.rx.for_path("/new"), [], "the rejected config must not apply")
+        self.assertEqual([o for o in self.bridge.lines()[idx:] if o.get("msg") == "ready"], [],
+                         "a rejected reload must not reconnect")
+
+    def test_sighup_during_inflight_slow_delivery_completes_it_exactly_once(self):
+        self.rx.script("/a", [R(200, sleep=2.0)], default=200)
+        a = self.hook("a", ["document.*"], timeout_ms=5000)
+        self.start_bridge([a], delivery=self.DELIVERY)
+        e1, body1, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER, "the slow request to be in flight")
+        self.rewrite([a, self.hook("b", ["analysis.*"])])
+        idx, line = self.sighup("accepted", wait_ready=False)
+        e2, body2, _ = self.publish_event("document.updated")   # while draining
+        self.wait_ready_after(idx)
+        self.wait_logged(1, event=e1, outcome="delivered")
+        self.wait_logged(1, event=e2, outcome="delivered")
+        done = self.log_index(lambda o: o.get("msg") == "delivery" and o.get("event") == e1)
+        ready = self.log_index(lambda o: o.get("msg") == "ready", idx)
+        self.assertTrue(idx < done < ready, "the in-flight delivery must finish before the "
+                        "reconnect (reload %d, delivered %d, ready %d)" % (idx, done, ready))
+        self.assert_settled(["a", "b"])
+        ids = [json.loads(r.body)["id"] for r in self.rx.for_path("/a")]
+        self.assertEqual(sorted(ids), sorted([e1, e2]), "each event POSTed exactly once")
+        d1 = self.bridge.deliveries(event=e1)
+        self.assertEqual([(o.get("attempt"), o.get("status"), o.get("outcome")) for o in d1],
+                         [(1, 200, "delivered")])
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+
 if __name__ == "__main__":
     unittest.main()
