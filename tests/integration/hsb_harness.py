@@ -244,6 +244,18 @@ class Mgmt:
         """Consumers of the vhost (event-driven, no statistics lag)."""
         return self.req("GET", "/consumers/%s" % q(vhost))
 
+    def delete_queue(self, vhost, name):
+        """Delete a queue (as an operator would, under a running bridge)."""
+        self.req("DELETE", "/queues/%s/%s" % (q(vhost), q(name)))
+
+    def connections(self, vhost):
+        """Client connections of the vhost (name, client_properties, ...)."""
+        return self.req("GET", "/vhosts/%s/connections" % q(vhost))
+
+    def close_connection(self, name):
+        """Force-close a client connection (the broker sends connection.close)."""
+        self.req("DELETE", "/connections/%s" % q(name))
+
     def declare_queue(self, vhost, name, durable=True, arguments=None):
         self.req("PUT", "/queues/%s/%s" % (q(vhost), q(name)),
                  {"durable": durable, "auto_delete": False, "arguments": arguments or {}})
@@ -542,6 +554,16 @@ class BridgeProc:
         for f in (self._err, self._out):
             f.close()
         return self.rc
+
+    def kill9(self, timeout=20):
+        """SIGKILL (no chance to hand anything back) and reap; returns the rc."""
+        if self.proc is None or self.rc is not None:
+            return self.rc
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return self.wait_exit(timeout)
 
     def stop(self, timeout=20):
         """SIGTERM and wait; returns the exit code (or a string if it hung)."""

@@ -1508,5 +1508,378 @@ class ReloadTests(BridgeCase):
         self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
 
 
+# ====================================================================== resilience
+
+class ResilienceCase(BridgeCase):
+    """Helpers for tests that break things under a running bridge."""
+
+    def setUp(self):
+        super().setUp()
+        self.old_bridges = []   # killed/replaced bridge processes (secret checks)
+
+    def tearDown(self):
+        problems = []
+        for b in self.old_bridges:
+            if b.running():
+                b.kill9()
+            for s in self.secrets:
+                if s in b.stderr_text() or s.encode() in b.stdout_bytes():
+                    problems.append("a configured secret appears in %s" % b.stderr_path)
+                    break
+        try:
+            super().tearDown()
+        finally:
+            if problems:
+                self.fail("; ".join(problems))
+
+    def logs(self, msg, after=-1, **match):
+        """[(index, line)] of log lines with msg and all key=value pairs, after index."""
+        return [(i, o) for i, o in enumerate(self.bridge.lines())
+                if i > after and o.get("msg") == msg
+                and all(o.get(k) == v for k, v in match.items())]
+
+    def wait_log(self, msg, after=-1, n=1, timeout=T_DELIVER, pred=None, **match):
+        """Wait for n matching log lines after index `after`; return them."""
+        def found():
+            if not self.bridge.running():
+                raise AssertionError("hsbridge exited (rc %r) while waiting for %r"
+                                     % (self.bridge.proc.poll(), msg))
+            got = [(i, o) for i, o in self.logs(msg, after, **match) if pred is None or pred(o)]
+            return got if len(got) >= n else None
+        return wait_until(found, timeout, "%d %r log line(s) with %r after line %d"
+                          % (n, msg, match, after),
+                          detail=lambda: self.bridge.stderr_text()[-3000:])
+
+    def bridge_connection(self, exclude=()):
+        """Name of the bridge's AMQP connection in this vhost (polls: the
+        management API lists a connection once it has reported stats)."""
+        def find():
+            names = [c["name"] for c in self.mgmt.connections(self.vhost)
+                     if (c.get("client_properties") or {}).get("connection_name") == "hsbridge run"
+                     and c["name"] not in exclude]
+            return names[0] if len(names) == 1 else None
+        return wait_until(find, 10, 'exactly one "hsbridge run" connection in %s' % self.vhost,
+                          interval=0.1, detail=lambda: [
+                              (c["name"], (c.get("client_properties") or {}).get("connection_name"))
+                              for c in self.mgmt.connections(self.vhost)])
+
+    def queue_or_none_msgs(self, queue, n):
+        """basic.get up to n from queue; [] while the queue does not exist."""
+        if self.mgmt.queue(self.vhost, queue) is None:
+            return []
+        return self.mgmt.get(self.vhost, queue, n)
+
+    def restart_bridge(self, name):
+        """Start a second process on the same config (the old one must be dead)."""
+        self.assertFalse(self.bridge.running(), "the previous bridge is still running")
+        self.old_bridges.append(self.bridge)
+        self.bridge = BridgeProc(self.bridge.conf, self.tmp, name=name).start()
+        self.bridge.wait_ready()
+        return self.bridge
+
+
+class SelfHealingTopologyTests(ResilienceCase):
+    """A retry/parked copy is published mandatory; a copy no queue takes comes
+    back (basic.return), the original is nacked back to its queue and the
+    topology is declared again: an operator deleting queues loses nothing."""
+
+    def test_deleted_retry_and_parked_queues_are_declared_again_and_event_ends_parked(self):
+        # requests: 1 (retry copy refused) 1 2 3 4 5 (slow; parked copy refused) 5 -> parked
+        self.rx.script("/a", [500, 500, 500, 500, 500, R(500, sleep=2.0, body=b"boom")],
+                       default=R(500, body=b"boom"))
+        self.start_bridge([self.hook("a", ["document.*"])])
+        for name in ("hsbridge.a.parked", "hsbridge.retry.200ms"):
+            self.mgmt.delete_queue(self.vhost, name)
+            self.assertIsNone(self.mgmt.queue(self.vhost, name), "precondition: %s deleted" % name)
+        eid, body, ts = self.publish_event("document.uploaded")
+
+        # phase 1: the first retry copy has no queue
+        i1, refused1 = self.wait_log("copy refused", n=1, event=eid)[0]
+        self.assertEqual(refused1.get("sub"), "a")
+        self.wait_log("topology", after=i1, outcome="declared again")
+        for name in ("hsbridge.a.parked", "hsbridge.retry.200ms"):
+            wait_until(lambda: self.mgmt.queue(self.vhost, name), 10,
+                       "queue %s to be declared again" % name)
+        retry_q = self.mgmt.queue(self.vhost, "hsbridge.retry.200ms")
+        self.assertEqual(retry_q["arguments"].get("x-queue-type"), "quorum")
+        self.assertEqual(retry_q["arguments"].get("x-message-ttl"), 200)
+        self.assertIn("hsbridge.retry.200ms",
+                      [b["source"] for b in self.mgmt.bindings(self.vhost, "hsbridge.retry.200ms")],
+                      "the recreated retry queue must be bound to its exchange again")
+        self.assertEqual(self.mgmt.queue(self.vhost, "hsbridge.a.parked")["arguments"]
+                         .get("x-queue-type"), "quorum")
+
+        # phase 2: the parked queue disappears again while attempt 5 is in flight
+        wait_until(lambda: [r for r in self.rx.for_path("/a") if r.attempt == 5], T_DELIVER,
+                   "attempt 5 to be in flight", detail=lambda: self.rx.all())
+        self.mgmt.delete_queue(self.vhost, "hsbridge.a.parked")
+        self.assertIsNone(self.mgmt.queue(self.vhost, "hsbridge.a.parked"))
+        refused = self.wait_log("copy refused", n=2, event=eid)
+        self.wait_log("topology", after=refused[1][0], outcome="declared again")
+
+        got = []
+        wait_until(lambda: got.extend(self.queue_or_none_msgs("hsbridge.a.parked", 5)) or got,
+                   T_DELIVER, "the event to end up in the recreated parked queue",
+                   detail=lambda: "%s\n%s" % (self.rx.all(), self.bridge.stderr_text()[-3000:]))
+        self.wait_log("delivery", n=2, event=eid, outcome="parked")
+        self.assertEqual(len(got), 1, "exactly one parked copy: %r" % [m["body"] for m in got])
+        m = got[0]
+        self.assertEqual(m["body"], body, "parked body must be unchanged")
+        p = m["properties"]
+        self.assertEqual(p.get("message_id"), eid)
+        self.assertEqual(p.get("type"), "document.uploaded")
+        self.assertEqual(p.get("timestamp"), ts)
+        self.assertEqual(p.get("content_type"), "application/json")
+        h = p.get("headers") or {}
+        self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+        self.assertEqual(hdr_int(h.get("hsbridge-attempts")), 5)
+        self.assertEqual(hdr_int(h.get("hsbridge-last-status")), 500)
+        for k in ("hsbridge-last-error", "hsbridge-first-failure-at", "hsbridge-parked-at"):
+            self.assertTrue(h.get(k), "%s missing or empty on the parked message" % k)
+
+        reqs = self.rx.for_path("/a")
+        self.assertEqual([r.attempt for r in reqs], [1, 1, 2, 3, 4, 5, 5],
+                         "a refused copy hands the original back: that attempt is made again")
+        self.assertEqual(len({r.delivery for r in reqs}), 1, "same delivery id throughout")
+        self.assertTrue(all(r.body == body for r in reqs))
+        lines = [(o.get("attempt"), o.get("outcome")) for _, o in self.logs("delivery", event=eid)]
+        self.assertEqual(lines, [(1, "retry"), (1, "retry"), (2, "retry"), (3, "retry"),
+                                 (4, "retry"), (5, "parked"), (5, "parked")])
+        self.assertEqual(len(self.logs("copy refused")), 2)
+        self.assertEqual(self.logs("connection lost"), [],
+                         "a returned copy must not cost the connection")
+        self.assertEqual(len(self.logs("ready")), 1)
+        self.assert_settled(["a"])
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [],
+                         "a second parked copy appeared after settling")
+
+
+class ReconnectTests(ResilienceCase):
+    """The broker closes the bridge's connection: it reconnects, in-flight
+    work is redelivered (at-least-once), nothing is lost."""
+
+    def drop_connection(self, name=None):
+        """Close the bridge's connection from the broker side; wait until the
+        bridge noticed. Returns (closed name, index of 'connection lost', line)."""
+        name = name or self.bridge_connection()
+        self.mgmt.close_connection(name)
+        idx, lost = self.wait_log("connection lost", n=1)[0]
+        return name, idx, lost
+
+    def test_connection_closed_by_broker_reconnects_and_keeps_delivering(self):
+        self.start_bridge([self.hook("a", ["document.*"])])
+        e0, _, _ = self.publish_event("document.uploaded")
+        self.wait_logged(1, event=e0, outcome="delivered")
+        name, lost_i, lost = self.drop_connection()
+        self.assertEqual(lost.get("level"), "error")
+        rec_i = self.wait_log("reconnecting", after=lost_i)[0][0]
+        self.wait_log("ready", after=rec_i)
+        self.assertTrue(self.bridge.running(), "the bridge must survive a dropped connection")
+        e1, body1, _ = self.publish_event("document.updated")
+        r = [x for x in self.rx.wait_count("/a", 2, T_DELIVER, "the event published after "
+                                           "the reconnect")
+             if json.loads(x.body)["id"] == e1]
+        self.assertEqual(len(r), 1)
+        self.assertEqual(r[0].body, body1)
+        self.assertEqual(r[0].attempt, 1)
+        self.wait_logged(1, event=e1, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(sorted(json.loads(x.body)["id"] for x in self.rx.for_path("/a")),
+                         sorted([e0, e1]))
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+    def test_delivery_in_flight_when_connection_dropped_is_redelivered_not_lost(self):
+        self.rx.script("/a", [R(200, sleep=2.0)], default=200)
+        s = self.hook("a", ["document.*"], timeout_ms=5000)
+        self.start_bridge([s])
+        conn = self.bridge_connection()     # before: the management API lists it late
+        eid, body, _ = self.publish_event("document.uploaded")
+        first = self.rx.wait_count("/a", 1, T_DELIVER, "the slow request to be in flight")[0]
+        name, lost_i, lost = self.drop_connection(conn)
+        self.assertGreaterEqual(lost.get("in_flight", 0), 1,
+                                "precondition: the delivery was in flight when the "
+                                "connection dropped: %r" % lost)
+        self.wait_log("ready", after=lost_i)
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER, "the event to be delivered again "
+                                  "after the reconnect")
+        line = self.wait_logged(1, event=eid, outcome="delivered")[0]
+        self.assertEqual((line.get("attempt"), line.get("status")), (1, 200))
+        self.assert_settled(["a"])
+        reqs = self.rx.for_path("/a")
+        self.assertEqual({r.delivery for r in reqs}, {first.delivery},
+                         "a redelivery keeps the delivery id (receivers drop duplicates)")
+        self.assertEqual([r.attempt for r in reqs], [1] * len(reqs),
+                         "a redelivery after a dropped connection is not a new attempt")
+        for r in reqs:
+            self.assertEqual(r.body, body)
+            self.assertTrue(verify_signature(r.body.decode(), r.h("X-HealthSync-Signature"),
+                                             s["secret"]))
+        self.assertEqual(len(self.bridge.deliveries(event=eid, outcome="delivered")), 1)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [],
+                         "a dropped connection must not park the event")
+
+
+class ReloadBrokerTests(ResilienceCase):
+    """SIGHUP reloads that involve the broker: one it refuses, one that removes
+    a subscription."""
+
+    DELIVERY = ReloadTests.DELIVERY
+    rewrite = ReloadTests.rewrite
+    log_index = ReloadTests.log_index
+    sighup = ReloadTests.sighup
+    wait_ready_after = ReloadTests.wait_ready_after
+
+    def test_reload_refused_by_broker_is_rejected_and_old_config_keeps_delivering(self):
+        a = self.hook("a", ["document.*"])
+        self.start_bridge([a], delivery=self.DELIVERY)     # delivery_limit: default 20
+        e0, _, _ = self.publish_event("document.uploaded")
+        self.wait_logged(1, event=e0, outcome="delivered")
+        # the new file is valid, but x-delivery-limit differs from the existing queue's
+        path = self.config([dict(a, url=self.rx.url("/new"))],
+                           delivery=dict(self.DELIVERY, delivery_limit=5))
+        self.assertEqual(path, self.bridge.conf)
+        start = len(self.bridge.lines()) - 1
+        self.bridge.signal(signal.SIGHUP)
+
+        def rejected():
+            applied = self.logs("reload", start, outcome="applied")
+            if applied:
+                raise AssertionError("the broker-refused config was applied: %r" % (applied,))
+            got = [(i, o) for i, o in self.logs("reload", start)
+                   if str(o.get("outcome", "")).startswith("rejected")]
+            return got[0] if got else None
+        self.assertTrue(self.bridge.running())
+        idx, line = wait_until(rejected, T_DELIVER, 'a "reload" line with outcome "rejected..."',
+                               detail=lambda: self.bridge.stderr_text()[-3000:])
+        self.assertEqual(line.get("level"), "error")
+        broker = [o for _, o in self.logs("broker", start) if "hsbridge.a" in str(o.get("error"))]
+        self.assertTrue(broker, "a log line must name the refused queue: %r"
+                        % self.bridge.lines()[start + 1:])
+        err = str(broker[0].get("error"))
+        self.assertIn("x-delivery-limit", err, "it must name the argument that differs")
+        self.assertTrue("policy" in err or "delete" in err, "it must say how to fix it")
+        self.wait_log("ready", after=idx)
+        self.assertEqual(self.mgmt.queue(self.vhost, "hsbridge.a")["arguments"]
+                         .get("x-delivery-limit"), 20, "the existing queue is left alone")
+
+        e1, body1, _ = self.publish_event("document.updated")
+        r = self.rx.wait_count("/a", 2, T_DELIVER, "delivery with the old config")[1]
+        self.assertEqual(r.body, body1)
+        self.wait_logged(1, event=e1, outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(self.rx.for_path("/new"), [], "the refused config must not apply")
+        self.assertEqual(self.logs("reload", start, outcome="applied"), [])
+
+    def test_reload_removing_subscription_keeps_its_queue_but_unbinds_it(self):
+        a = self.hook("a", ["#"])
+        b = self.hook("b", ["document.*", "analysis.*"])
+        self.start_bridge([a, b], delivery=self.DELIVERY)
+        e0, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/b", 1, T_DELIVER)
+        self.wait_logged(2, event=e0, outcome="delivered")
+        self.rewrite([a])
+        self.sighup("accepted")
+        self.assertIsNotNone(self.mgmt.queue(self.vhost, "hsbridge.b"),
+                             "a removed subscription's queue is kept")
+        self.assertIsNotNone(self.mgmt.queue(self.vhost, "hsbridge.b.parked"),
+                             "a removed subscription's parked queue is kept")
+        only_default = [("", "hsbridge.b")]
+        last = {}
+
+        def unbound():
+            last["b"] = sorted((x["source"], x["routing_key"])
+                               for x in self.mgmt.bindings(self.vhost, "hsbridge.b"))
+            return last["b"] == only_default
+        wait_until(unbound, 10, "hsbridge.b to keep only the default binding",
+                   detail=lambda: "bindings: %r" % last.get("b"))
+        wait_until(lambda: not [x for x in self.mgmt.consumers(self.vhost)
+                                if x["queue"]["name"] == "hsbridge.b"], 10,
+                   "no consumer on hsbridge.b after its removal")
+        self.assertEqual(sorted(o.get("pattern") for _, o in self.logs("unbind", queue="hsbridge.b")),
+                         ["analysis.*", "document.*"])
+        self.assertEqual(sorted(x["routing_key"] for x in self.mgmt.bindings(self.vhost, "hsbridge.a")
+                                if x["source"] == EXCHANGE), ["#"],
+                         "the remaining subscription keeps its binding")
+        e1, _, _ = self.publish_event("document.updated")
+        e2, _, _ = self.publish_event("analysis.completed")
+        self.rx.wait_count("/a", 3, T_DELIVER)
+        self.wait_logged(1, event=e1, sub="a", outcome="delivered")
+        self.wait_logged(1, event=e2, sub="a", outcome="delivered")
+        self.assert_settled(["a"])
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.b", 5), [],
+                         "a removed subscription must not capture new events")
+        self.assertIsNotNone(self.mgmt.queue(self.vhost, "hsbridge.b"))
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/b")], [e0])
+        self.assertEqual(sorted(json.loads(r.body)["id"] for r in self.rx.for_path("/a")),
+                         sorted([e0, e1, e2]))
+
+
+class RestartTests(ResilienceCase):
+    """kill -9 with a delivery in flight: RabbitMQ redelivers to the next
+    process; a redelivery is not a new attempt; a message that keeps killing
+    the bridge is parked by RabbitMQ (x-delivery-limit)."""
+
+    HANG = 60.0   # longer than the test: the bridge never gets an answer
+
+    def test_kill9_in_flight_redelivered_after_restart_same_delivery_id_and_attempt(self):
+        # attempt 1 fails, attempt 2 hangs; the process dies during attempt 2
+        self.rx.script("/a", [500, R(200, sleep=self.HANG)], default=200)
+        s = self.hook("a", ["document.*"], timeout_ms=60000)
+        self.start_bridge([s])
+        eid, body, ts = self.publish_event("document.uploaded")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER, "attempt 2 to be in flight")
+        self.assertEqual([r.attempt for r in reqs], [1, 2])
+        self.bridge.kill9()
+        self.assertEqual(self.bridge.deliveries(event=eid, attempt=2), [],
+                         "precondition: attempt 2 never completed")
+        self.restart_bridge("bridge2")
+        reqs = self.rx.wait_count("/a", 3, T_DELIVER, "the redelivery after the restart")
+        r = reqs[2]
+        self.assertEqual(r.h("X-HealthSync-Attempt"), "2",
+                         "a redelivery is not a new attempt (attempt 2 was never decided)")
+        self.assertEqual(r.delivery, reqs[0].delivery, "same delivery id after the restart")
+        self.assertEqual(r.h("webhook-id"), reqs[0].delivery)
+        self.assertEqual(r.body, body)
+        self.assertTrue(verify_signature(r.body.decode(), r.h("X-HealthSync-Signature"),
+                                         s["secret"]))
+        line = self.wait_logged(1, event=eid, outcome="delivered")[0]
+        self.assertEqual((line.get("attempt"), line.get("status")), (2, 200))
+        self.assert_settled(["a"])
+        self.assertEqual(len(self.rx.for_path("/a")), 3)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+    def test_poison_message_that_keeps_killing_the_bridge_is_parked_by_delivery_limit(self):
+        self.rx.script("/a", [], default=R(200, sleep=self.HANG))
+        s = self.hook("a", ["document.*"], timeout_ms=60000)
+        self.start_bridge([s], delivery={"delivery_limit": 1})
+        eid, body, ts = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER, "the first delivery to be in flight")
+        self.bridge.kill9()
+        self.restart_bridge("bridge2")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER, "the redelivery after the first restart")
+        self.assertEqual([r.attempt for r in reqs], [1, 1])
+        self.assertEqual(reqs[1].delivery, reqs[0].delivery)
+        self.bridge.kill9()     # returned a second time: over x-delivery-limit 1
+        parked = []
+        wait_until(lambda: parked.extend(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5))
+                   or parked, T_DELIVER,
+                   "RabbitMQ to dead-letter the poison message into hsbridge.a.parked")
+        self.assertEqual(len(parked), 1)
+        m = parked[0]
+        self.assertEqual(m["body"], body)
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        deaths = (m["properties"].get("headers") or {}).get("x-death") or []
+        self.assertEqual([(d.get("reason"), d.get("queue")) for d in deaths],
+                         [("delivery_limit", "hsbridge.a")])
+        # a fresh bridge does not see it again: a later event is the next thing POSTed
+        self.rx.script("/a", [], default=200)
+        self.restart_bridge("bridge3")
+        e2, body2, _ = self.publish_event("document.updated")
+        self.wait_logged(1, event=e2, outcome="delivered")
+        self.assert_settled(["a"])
+        ids = [json.loads(r.body)["id"] for r in self.rx.for_path("/a")]
+        self.assertEqual(ids, [eid, eid, e2], "the parked poison message was POSTed again")
+
+
 if __name__ == "__main__":
     unittest.main()
