@@ -213,25 +213,23 @@ class Mgmt:
         self.req("DELETE", "/vhosts/" + q(vhost), ok=(200, 201, 204, 404))
 
     # objects
-    def queue(self, vhost, name):
-        """Queue object or None if it does not exist."""
-        status, raw = self.raw("GET", "/queues/%s/%s" % (q(vhost), q(name)))
+    def _object(self, kind, vhost, name):
+        """A queue or exchange object, or None if it does not exist."""
+        status, raw = self.raw("GET", "/%ss/%s/%s" % (kind, q(vhost), q(name)))
         if status == 404:
             return None
         if status != 200:
-            raise MgmtError("GET queue %s -> %d %s" % (name, status, raw[:300]))
+            raise MgmtError("GET %s %s -> %d %s" % (kind, name, status, raw[:300]))
         return json.loads(raw)
+
+    def queue(self, vhost, name):
+        return self._object("queue", vhost, name)
 
     def queues(self, vhost):
         return self.req("GET", "/queues/%s" % q(vhost))
 
     def exchange(self, vhost, name):
-        status, raw = self.raw("GET", "/exchanges/%s/%s" % (q(vhost), q(name)))
-        if status == 404:
-            return None
-        if status != 200:
-            raise MgmtError("GET exchange %s -> %d %s" % (name, status, raw[:300]))
-        return json.loads(raw)
+        return self._object("exchange", vhost, name)
 
     def bindings(self, vhost, queue):
         return self.req("GET", "/queues/%s/%s/bindings" % (q(vhost), q(queue)))
