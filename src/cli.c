@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "hsbridge/bridge.h"
 #include "hsbridge/broker.h"
@@ -103,17 +104,22 @@ static void redact_url(const char *url, char *buf, size_t len)
 	curl_url_cleanup(u);
 }
 
-/* The broker URL without its credentials: scheme://host:port/vhost. */
+/* The broker URL without its password: scheme://host:port, vhost and user,
+ * from the parsed URL so that no spelling of the password slips through. */
 static void redact_amqp_url(const char *url, char *buf, size_t len)
 {
-	const char *scheme_end = strstr(url, "://");
-	const char *host = scheme_end ? scheme_end + 3 : url;
-	const char *at = strchr(host, '@');
-	const char *slash = strchr(host, '/');
+	struct amqp_connection_info ci;
+	size_t n = strlen(url);
+	char *copy = strdup(url);
 
-	if (at && (!slash || at < slash))
-		host = at + 1;
-	snprintf(buf, len, "%.*s%s", scheme_end ? (int)(scheme_end - url + 3) : 0, url, host);
+	if (copy && amqp_parse_url(copy, &ci) == AMQP_STATUS_OK)
+		snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", ci.ssl ? "amqps" : "amqp",
+			 ci.host, ci.port, ci.vhost, ci.user);
+	else
+		snprintf(buf, len, "(invalid URL)");
+	if (copy)
+		OPENSSL_cleanse(copy, n);
+	free(copy);
 }
 
 static int cmd_check(const struct cfg *cfg)
@@ -170,7 +176,8 @@ static int connect_channel(const struct cfg *cfg, const char *name, bool confirm
 	char err[BRK_ERR_MAX];
 	int rc;
 
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, name, b, err, sizeof(err));
+	rc =
+	    brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, name, b, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_channel_open(*b, 1, err, sizeof(err));
 	if (rc == 0 && confirm)
@@ -430,6 +437,7 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 	struct brk *b = NULL;
 	char queue[BRK_NAME_MAX], parked[BRK_NAME_MAX];
 	char err[BRK_ERR_MAX];
+	uint32_t waiting = 0, consumers = 0;
 	long moved = 0;
 	int rc;
 
@@ -440,7 +448,16 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 		return rc;
 	brk_sub_queue(cfg, s->name, queue, sizeof(queue));
 	brk_parked_queue(cfg, s->name, parked, sizeof(parked));
-	while (limit < 0 || moved < limit) {
+	/* Only what is parked now: a message that is parked again at once (410,
+	 * invalid payload) while a bridge runs must not make this loop forever. */
+	if (brk_queue_counts(b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsbridge: %s: %s\n", parked, err);
+		brk_close(b);
+		return EX_UNAVAILABLE_;
+	}
+	if (limit < 0 || (unsigned long)limit > waiting)
+		limit = (long)waiting;
+	while (moved < limit) {
 		struct brk_event ev;
 		amqp_basic_properties_t p;
 		amqp_table_entry_t *kept = NULL;
@@ -473,10 +490,12 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 		rc = brk_publish(b, 1, "", queue, true, &p, ev.message.body.bytes,
 				 ev.message.body.len);
 		free(kept);
-		if (rc == 0)
+		if (rc == 0) {
 			rc = await_confirm(b, &returned, err, sizeof(err));
-		else
+		} else {
 			snprintf(err, sizeof(err), "connection lost while publishing");
+			rc = EX_UNAVAILABLE_;
+		}
 		if (rc == 0 && returned) {
 			snprintf(err, sizeof(err),
 				 "queue %s does not exist (run hsbridge topology)", queue);

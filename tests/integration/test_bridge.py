@@ -1137,6 +1137,23 @@ class ReplayTests(BridgeCase):
                          "parked queue must be empty after a successful replay")
         self.assertEqual(len(self.rx.for_path("/a")), 4, "delivered once after the replay")
 
+    def test_replay_moves_only_what_was_parked_when_it_started(self):
+        # 410 parks again at once: a replay that drained the queue until empty
+        # would feed the running bridge forever.
+        self.rx.script("/a", [], default=R(410, body=b"gone"))
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"retry_delays": REPLAY_DELAYS})
+        evs = [self.publish_full("document.uploaded", {}) for _ in range(3)]
+        for eid, _, _ in evs:
+            self.wait_logged(1, event=eid, outcome="parked", reason="gone")
+        cp = run_cli(self.bridge.conf, ["replay", "a"], timeout=30)
+        self.assert_no_secret(cp.stdout, cp.stderr)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertEqual(cp.stdout.strip(), "replayed 3 messages from hsbridge.a.parked to hsbridge.a")
+        for eid, _, _ in evs:
+            self.wait_logged(2, event=eid, outcome="parked", reason="gone")
+        self.assertEqual(len(self.rx.for_path("/a")), 6, "each event POSTed once more, no more")
+
     def test_replay_removes_x_death_of_delivery_limit_parked_message(self):
         # RabbitMQ itself parks it: x-delivery-limit 1, returned twice
         conf = self.config([self.sub("a", ["document.*"])], delivery={"delivery_limit": 1})
