@@ -411,16 +411,21 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const char *name,
 				     const char *value)
 {
-	char line[1024];
+	size_t len = strlen(name) + 2 + strlen(value) + 1;
+	char *line;
 	struct curl_slist *n;
 
 	if (!*ok)
 		return list;
-	if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >= sizeof(line)) {
+	/* Sized to fit: webhook-signature grows with every previous secret. */
+	line = malloc(len);
+	if (!line) {
 		*ok = false;
 		return list;
 	}
+	snprintf(line, len, "%s: %s", name, value);
 	n = curl_slist_append(list, line);
+	free(line);
 	if (!n) {
 		*ok = false;
 		return list;
@@ -686,10 +691,11 @@ static int open_session(struct bridge *br)
 
 	br->broken = false;
 	br->err[0] = '\0';
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, "hsbridge run", &br->brk, err,
-			 sizeof(err));
+	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, "hsbridge run", &br->brk,
+			 err, sizeof(err));
 	if (rc != 0)
 		goto fail;
+	log_msg(LOG_INFO, "connected");
 	rc = brk_channel_open(br->brk, PUB_CH, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_declare_topology(br->brk, PUB_CH, cfg, err, sizeof(err));
@@ -818,6 +824,8 @@ static void unbind_retired(struct bridge *br)
 	char queue[BRK_NAME_MAX];
 	char err[BRK_ERR_MAX];
 
+	bool all = true;
+
 	if (!old)
 		return;
 	for (size_t i = 0; i < old->n_subs && !br->broken; i++) {
@@ -832,20 +840,24 @@ static void unbind_retired(struct bridge *br)
 		for (size_t j = 0; j < os->n_events && !br->broken; j++) {
 			if (same_place && ns->active && has_pattern(ns, os->events[j]))
 				continue;
-			if (brk_bind(br->brk, PUB_CH, queue, old->exchange, os->events[j], false, err,
-				     sizeof(err)) != 0) {
+			if (brk_bind(br->brk, PUB_CH, queue, old->exchange, os->events[j], false,
+				     err, sizeof(err)) != 0) {
 				log_line(LOG_ERROR, "unbind", LOG_S("queue", queue),
 					 LOG_S("pattern", os->events[j]), LOG_S("error", err));
-				/* The channel lost confirm mode: start over. */
+				/* The channel lost confirm mode: start over, and
+				 * try the unbinding again with the next session. */
 				mark_broken(br, "unbinding after a reload failed");
+				all = false;
 			} else {
 				log_line(LOG_INFO, "unbind", LOG_S("queue", queue),
 					 LOG_S("pattern", os->events[j]));
 			}
 		}
 	}
-	cfg_free(br->retired);
-	br->retired = NULL;
+	if (all && !br->broken) {
+		cfg_free(br->retired);
+		br->retired = NULL;
+	}
 }
 
 /* Swaps in the staged config once nothing borrows the running one. A config
@@ -900,7 +912,7 @@ int bridge_run(struct cfg **cfgp)
 	memset(&br, 0, sizeof(br));
 	br.disp = disp_new();
 	if (!br.disp || bind_config(&br, *cfgp) != 0) {
-		rc = 71;
+		rc = 75; /* out of memory: temporary, by sysexits */
 		goto out;
 	}
 	rc = open_session(&br);
@@ -923,7 +935,9 @@ int bridge_run(struct cfg **cfgp)
 			reload_requested = 0;
 			stage_reload(&br, &staged);
 		}
-		if (staged && !stopping && br.alive == 0) {
+		/* Deliveries that arrived during the consumer cancels sit in
+		 * rabbitmq-c's buffer: take them in before closing. */
+		if (staged && !stopping && br.alive == 0 && !(br.brk && brk_buffered(br.brk))) {
 			apply_reload(&br, cfgp, &staged);
 			reconnect_at = 0;
 			backoff = 500;

@@ -9,6 +9,8 @@
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+
 struct brk {
 	amqp_connection_state_t conn;
 	bool broken; /* no polite close possible any more */
@@ -83,8 +85,8 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	return BRK_ERR_CONNECTION;
 }
 
-int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk **out, char *err,
-		size_t errlen)
+int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
+		struct brk **out, char *err, size_t errlen)
 {
 	struct amqp_connection_info ci;
 	struct brk *b = NULL;
@@ -95,6 +97,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 	amqp_table_entry_t prop;
 	amqp_table_t props;
 	int rc = BRK_ERR_CONNECTION;
+	int status;
 
 	*out = NULL;
 	if (!copy)
@@ -114,6 +117,14 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 		goto out;
 	if (ci.ssl) {
 		sock = amqp_ssl_socket_new(b->conn);
+		/* librabbitmq 0.11 loads no default trust store: without a CA
+		 * bundle every peer fails verification. */
+		if (sock && amqp_ssl_socket_set_cacert(sock, ca_file ? ca_file : SYSTEM_CA_FILE) !=
+				AMQP_STATUS_OK) {
+			set_err(err, errlen, "cannot read the CA bundle %s%s",
+				ca_file ? ca_file : SYSTEM_CA_FILE, NULL);
+			goto out;
+		}
 		if (sock) {
 			amqp_ssl_socket_set_verify_peer(sock, 1);
 			amqp_ssl_socket_set_verify_hostname(sock, 1);
@@ -125,8 +136,10 @@ int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk *
 		set_err(err, errlen, "cannot create a socket for %s%s", where, NULL);
 		goto out;
 	}
-	if (amqp_socket_open_noblock(sock, ci.host, ci.port, &tv) != AMQP_STATUS_OK) {
-		set_err(err, errlen, "cannot connect to the broker at %s%s", where, NULL);
+	status = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	if (status != AMQP_STATUS_OK) {
+		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
+			amqp_error_string2(status));
 		goto out;
 	}
 	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
@@ -555,7 +568,7 @@ int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char
 		/* Inactive: keep the queue, stop capturing new events. */
 		for (size_t j = 0; rc == 0 && j < s->n_events; j++)
 			rc = brk_bind(b, ch, name, cfg->exchange, s->events[j], s->active, err,
-					errlen);
+				      errlen);
 		if (rc != 0)
 			return rc;
 	}

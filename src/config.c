@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <amqp.h>
 #include <curl/curl.h>
 #include <libconfig.h>
 #include <openssl/crypto.h>
@@ -60,7 +61,8 @@ static const struct int_key int_keys[] = {
 
 /* The keys each group may hold; anything else is a typo and an error. */
 static const char *const top_keys[] = {"broker", "delivery", "log", "subscriptions", NULL};
-static const char *const broker_keys[] = {"url", "exchange", "prefix", "heartbeat_s", NULL};
+static const char *const broker_keys[] = {"url",	 "exchange", "prefix",
+					  "heartbeat_s", "ca_file",  NULL};
 static const char *const delivery_keys[] = {"timeout_ms",     "retry_delays",	"max_in_flight",
 					    "max_body_bytes", "delivery_limit", NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -321,6 +323,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->path);
 	/* The broker url carries the broker password. */
 	scrub_free(cfg->broker_url);
+	free(cfg->ca_file);
 	free(cfg->exchange);
 	free(cfg->prefix);
 	free(cfg);
@@ -649,6 +652,22 @@ static bool webhook_key_ok(const char *secret)
 
 /* ---- sections ----------------------------------------------------------- */
 
+/* What the bridge will parse when it connects: a URL that fails there must
+ * fail here, as a configuration error with its line. */
+static bool valid_amqp_url(const char *url)
+{
+	struct amqp_connection_info ci;
+	size_t len = strlen(url);
+	char *copy = strdup(url);
+	bool ok = copy && amqp_parse_url(copy, &ci) == AMQP_STATUS_OK;
+
+	/* Parsing cut the copy with NULs: wipe all of it, password included. */
+	if (copy)
+		OPENSSL_cleanse(copy, len);
+	free(copy);
+	return ok;
+}
+
 static int dup_to(struct loader *ld, char **dst, const char *src)
 {
 	*dst = strdup(src);
@@ -661,6 +680,7 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 	const char *url = DEFAULT_BROKER_URL;
 	const char *exchange = DEFAULT_EXCHANGE;
 	const char *prefix = DEFAULT_PREFIX;
+	const char *ca_file = NULL;
 	const config_setting_t *at = NULL;
 	long long heartbeat = int_keys[I_HEARTBEAT].def;
 
@@ -673,6 +693,17 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 			return -1;
 		if (!starts_with(url, "amqp://") && !starts_with(url, "amqps://"))
 			return fail(ld, at, "url must start with amqp:// or amqps://");
+		if (!valid_amqp_url(url))
+			return fail(
+			    ld, at,
+			    "url is not a valid AMQP URL (amqp://user:password@host:port/vhost; "
+			    "write a / or @ inside the password as %%2F or %%40)");
+		if (config_setting_get_member(g, "ca_file")) {
+			if (get_string(ld, g, "ca_file", &ca_file, &at) != 0)
+				return -1;
+			if (!*ca_file || access(ca_file, R_OK) != 0)
+				return fail(ld, at, "ca_file must name a readable PEM file");
+		}
 		if (get_string(ld, g, "exchange", &exchange, &at) != 0)
 			return -1;
 		if (!valid_amqp_name(exchange, EXCHANGE_MAX))
@@ -689,7 +720,8 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 	}
 	cfg->heartbeat_s = (int)heartbeat;
 	if (dup_to(ld, &cfg->broker_url, url) != 0 || dup_to(ld, &cfg->exchange, exchange) != 0 ||
-	    dup_to(ld, &cfg->prefix, prefix) != 0)
+	    dup_to(ld, &cfg->prefix, prefix) != 0 ||
+	    (ca_file && dup_to(ld, &cfg->ca_file, ca_file) != 0))
 		return -1;
 	return 0;
 }

@@ -199,9 +199,10 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 		if (x->has_retry_after) {
 			curl_off_t secs = 0;
 
+			/* A day is past any schedule; clamp before scaling. */
 			if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK &&
 			    secs >= 0)
-				res.retry_after_ms = (long)secs * 1000;
+				res.retry_after_ms = (long)(secs > 86400 ? 86400 : secs) * 1000;
 		}
 	} else {
 		snprintf(res.error, sizeof(res.error), "%s",

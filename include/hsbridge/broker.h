@@ -44,9 +44,11 @@ struct brk_event {
 };
 
 /* Connects and logs in. url is an amqp:// or amqps:// URL whose password
- * never appears in err. Returns 0 and *out, or a negative code and err. */
-int brk_connect(const char *url, int heartbeat_s, const char *name, struct brk **out, char *err,
-		size_t errlen) __attribute__((warn_unused_result));
+ * never appears in err; for amqps://, peers are verified against ca_file
+ * (NULL: the system's bundle). Returns 0 and *out, or a negative code and
+ * err. */
+int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
+		struct brk **out, char *err, size_t errlen) __attribute__((warn_unused_result));
 /* Closes politely (when the connection still works) and frees. NULL is fine. */
 void brk_close(struct brk *b);
 

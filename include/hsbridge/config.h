@@ -28,6 +28,7 @@ struct cfg {
 	char *path;
 	/* broker */
 	char *broker_url;
+	char *ca_file; /* PEM bundle for amqps://; NULL: the system's */
 	char *exchange;
 	char *prefix;
 	int heartbeat_s;

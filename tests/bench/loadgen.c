@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	body = malloc((size_t)pad + 256);
 	if (!body)
 		return 70;
-	if (brk_connect(argv[1], 0, "hsb-loadgen", &b, err, sizeof(err)) != 0 ||
+	if (brk_connect(argv[1], 0, NULL, "hsb-loadgen", &b, err, sizeof(err)) != 0 ||
 	    brk_channel_open(b, 1, err, sizeof(err)) != 0 ||
 	    brk_confirm_select(b, 1, err, sizeof(err)) != 0) {
 		fprintf(stderr, "loadgen: %s\n", err);

@@ -724,6 +724,39 @@ static void broker_url_needs_amqp_scheme_and_is_never_repeated(void **state)
 	cfg_free(cfg);
 }
 
+static void broker_url_that_amqp_cannot_parse_is_an_error_on_its_line(void **state)
+{
+	(void)state;
+	/* An unescaped / in the password would make the connection fail with
+	 * exit 69 at run time; it is a configuration error, found by check. */
+	expect_fail("broker: {\n  url = \"amqp://guest:pa/" SECRET "@h:5672/v\";\n};\n" ONE_SUB(""),
+		    2, "broker.url is not a valid AMQP URL");
+	expect_fail("broker: {\n\n  url = \"amqp://h:notaport/\";\n};\n" ONE_SUB(""), 3,
+		    "broker.url is not a valid AMQP URL");
+}
+
+static void broker_ca_file_must_be_readable_and_is_kept(void **state)
+{
+	struct cfg *cfg;
+	char text[512];
+	char ca[160];
+
+	(void)state;
+	expect_fail("broker: {\n  ca_file = \"/nonexistent/ca.pem\";\n};\n" ONE_SUB(""), 2,
+		    "broker.ca_file must name a readable PEM file");
+	expect_fail("broker: {\n  ca_file = 3;\n};\n" ONE_SUB(""), 2, "broker.ca_file");
+	path_in_dir("ca.pem", ca, sizeof(ca));
+	write_text(ca, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+	snprintf(text, sizeof(text), "broker: { url = \"amqps://h/\"; ca_file = \"%s\"; };\n%s", ca,
+		 ONE_SUB(""));
+	cfg = load_ok(text);
+	assert_string_equal(cfg->ca_file, ca);
+	cfg_free(cfg);
+	cfg = load_ok(ONE_SUB(""));
+	assert_null(cfg->ca_file);
+	cfg_free(cfg);
+}
+
 static void exchange_and_prefix_charset_is_enforced(void **state)
 {
 	static const char *const bad[] = {"", "has space", "slash/y", "star*", "ümlaut", "a\\nb"};
@@ -1590,6 +1623,8 @@ int main(void)
 	    cmocka_unit_test(integer_bounds_are_enforced),
 	    cmocka_unit_test(integer_literals_that_libconfig_would_truncate_are_rejected),
 	    cmocka_unit_test(broker_url_needs_amqp_scheme_and_is_never_repeated),
+	    cmocka_unit_test(broker_url_that_amqp_cannot_parse_is_an_error_on_its_line),
+	    cmocka_unit_test(broker_ca_file_must_be_readable_and_is_kept),
 	    cmocka_unit_test(exchange_and_prefix_charset_is_enforced),
 	    cmocka_unit_test(retry_delay_that_is_not_a_duration_names_its_element_line),
 	    cmocka_unit_test(duplicate_retry_delays_are_an_error),
