@@ -42,6 +42,18 @@ struct sub_rt {
 	char parked[BRK_NAME_MAX];
 };
 
+/* Where a retried or parked copy goes and what it carries (DESIGN section
+ * 4). Kept with the delivery so that a copy the broker refused can be
+ * published again. */
+struct copy_info {
+	char exchange[BRK_NAME_MAX];
+	char routing_key[BRK_NAME_MAX];
+	unsigned attempts;
+	int last_status;
+	char last_error[CURL_ERROR_SIZE + 32];
+	const char *reason; /* parked only; a static string */
+};
+
 /* One message taken from a subscription queue, alive until it is acked. */
 struct delivery {
 	struct bridge *br;
@@ -53,9 +65,12 @@ struct delivery {
 	bool prepared;
 	unsigned attempt;
 	char id[37];
+	struct copy_info copy;
+	unsigned refusals;     /* times the broker refused the copy */
+	long long due_ms;      /* when a refused copy is published again */
 	uint64_t pub_seq;      /* its retry/parked copy, while awaiting the confirm */
 	bool returned;	       /* the broker found no queue for the copy */
-	struct delivery *next; /* in the confirm list */
+	struct delivery *next; /* in the confirm or the held list */
 };
 
 struct bridge {
@@ -65,6 +80,7 @@ struct bridge {
 	struct sub_rt *subs;
 	uint64_t pub_seq;
 	struct delivery *confirm_head;
+	struct delivery *held_head; /* refused copies waiting to be published again */
 	size_t alive;
 	bool redeclare; /* a copy came back unroutable: someone deleted a queue */
 	/* The config before a reload, until a session with the new one has
@@ -201,19 +217,11 @@ static void ack_original(struct bridge *br, struct delivery *d)
 		mark_broken(br, "connection lost while acking");
 }
 
-/* What a retried or parked copy carries (DESIGN section 4). */
-struct copy_info {
-	unsigned attempts;
-	int last_status;
-	const char *last_error;
-	const char *reason; /* parked only */
-};
-
-/* Publishes the copy of d on the confirm channel and queues d until the
- * broker confirms it; d is acked then, never before. */
-static void publish_copy(struct bridge *br, struct delivery *d, const char *exchange,
-			 const char *routing_key, const struct copy_info *info)
+/* Publishes the copy d->copy describes on the confirm channel and queues d
+ * until the broker confirms it; d is acked then, never before. */
+static void publish_copy(struct bridge *br, struct delivery *d)
 {
+	const struct copy_info *info = &d->copy;
 	const amqp_basic_properties_t *orig = &d->msg.properties;
 	amqp_basic_properties_t p;
 	amqp_table_entry_t *entries = NULL;
@@ -251,9 +259,8 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		entries[n++] = brk_entry_i64("hsbridge-last-status", info->last_status);
 	}
 	/* For an invalid payload this says what is wrong with it. */
-	if (info->attempts > 0 || (info->last_error && info->last_error[0]))
-		entries[n++] =
-		    brk_entry_str("hsbridge-last-error", info->last_error ? info->last_error : "");
+	if (info->attempts > 0 || info->last_error[0])
+		entries[n++] = brk_entry_str("hsbridge-last-error", info->last_error);
 	if (info->reason) {
 		entries[n++] = brk_entry_str("hsbridge-parked-reason", info->reason);
 		entries[n++] = brk_entry_str("hsbridge-parked-at", now);
@@ -300,7 +307,8 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 		len = d->msg.body.len;
 	}
 
-	if (brk_publish(br->brk, PUB_CH, exchange, routing_key, true, &p, body, len) != 0) {
+	if (brk_publish(br->brk, PUB_CH, info->exchange, info->routing_key, true, &p, body, len) !=
+	    0) {
 		free(entries);
 		mark_broken(br, "connection lost while publishing a copy");
 		delivery_free(d);
@@ -312,9 +320,12 @@ static void publish_copy(struct bridge *br, struct delivery *d, const char *exch
 	br->confirm_head = d;
 }
 
-static void park(struct bridge *br, struct delivery *d, const struct copy_info *info)
+static void park(struct bridge *br, struct delivery *d, const char *reason)
 {
-	publish_copy(br, d, "", d->sub->parked, info);
+	snprintf(d->copy.exchange, sizeof(d->copy.exchange), "%s", "");
+	snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->parked);
+	d->copy.reason = reason;
+	publish_copy(br, d);
 }
 
 static void log_invalid(struct delivery *d, const char *reason)
@@ -348,11 +359,9 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 	struct bridge *br = arg;
 	const struct cfg *cfg = br->cfg;
 	struct pol_decision dec;
-	struct copy_info info = {0};
 	char error[CURL_ERROR_SIZE + 32];
 	char response[512];
 	char next[32] = "";
-	char exchange[BRK_NAME_MAX];
 
 	if (!res) {
 		/* Cancelled because the connection went away: the broker
@@ -389,21 +398,21 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 		delivery_free(d);
 		return;
 	}
-	info.attempts = d->attempt;
-	info.last_status = res->status;
-	info.last_error = error;
+	d->copy.attempts = d->attempt;
+	d->copy.last_status = res->status;
+	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", error);
 	switch (dec.action) {
 	case POL_ACK:
 		ack_original(br, d);
 		delivery_free(d);
 		break;
 	case POL_RETRY:
-		brk_retry_name(cfg, dec.delay_index, exchange, sizeof(exchange));
-		publish_copy(br, d, exchange, d->sub->queue, &info);
+		brk_retry_name(cfg, dec.delay_index, d->copy.exchange, sizeof(d->copy.exchange));
+		snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->queue);
+		publish_copy(br, d);
 		break;
 	case POL_PARK:
-		info.reason = pol_reason_name(dec.reason);
-		park(br, d, &info);
+		park(br, d, pol_reason_name(dec.reason));
 		break;
 	}
 }
@@ -507,7 +516,6 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 	char *mid = NULL;
 	char *type = NULL;
 	enum ev_status st;
-	struct copy_info info = {0};
 
 	if (!sub) {
 		brk_event_clear(ev);
@@ -549,17 +557,46 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 	free(mid);
 	free(type);
 	if (st != EV_OK) {
-		info.reason = pol_reason_name(st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE
-								 : POL_REASON_INVALID_PAYLOAD);
-		info.last_error = d->ev.reason;
-		log_invalid(d, info.reason);
-		park(br, d, &info);
+		const char *reason = pol_reason_name(
+		    st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE : POL_REASON_INVALID_PAYLOAD);
+
+		snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
+		log_invalid(d, reason);
+		park(br, d, reason);
 		return;
 	}
 	d->prepared = true;
 	d->attempt = attempts_so_far(&d->msg.properties) + 1;
 	ev_delivery_id(sub->cfg->name, d->ev.id, d->id);
 	start_attempt(br, d);
+}
+
+#define REFUSED_BACKOFF_MIN_MS 500
+#define REFUSED_BACKOFF_MAX_MS 30000
+
+/* A copy the broker refused (nacked, or returned for want of a queue) is
+ * published again after a backoff. The original stays unacked meanwhile:
+ * nothing is lost, the endpoint sees no extra POST, the queue's delivery
+ * count does not grow, and max_in_flight holds back new work. */
+static void hold_refused(struct bridge *br, struct delivery *d)
+{
+	long long backoff = REFUSED_BACKOFF_MIN_MS;
+
+	for (unsigned i = 0; i < d->refusals && backoff < REFUSED_BACKOFF_MAX_MS; i++)
+		backoff *= 2;
+	if (backoff > REFUSED_BACKOFF_MAX_MS)
+		backoff = REFUSED_BACKOFF_MAX_MS;
+	d->refusals++;
+	log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
+		 LOG_S("event", d->prepared ? d->ev.id : NULL), LOG_S("to", d->copy.exchange),
+		 LOG_S("routing_key", d->copy.routing_key),
+		 LOG_S("error", d->returned ? "no queue took the copy; declaring the topology again"
+					    : "the broker nacked the copy"),
+		 LOG_I("retry_in_ms", backoff));
+	d->returned = false;
+	d->due_ms = mono_ms() + backoff;
+	d->next = br->held_head;
+	br->held_head = d;
 }
 
 static void on_confirm(struct bridge *br, const struct brk_event *ev)
@@ -578,21 +615,28 @@ static void on_confirm(struct bridge *br, const struct brk_event *ev)
 		*pp = d->next;
 		if (ev->ack && !d->returned) {
 			ack_original(br, d);
+			delivery_free(d);
 		} else {
-			/* The broker would not take the copy: hand the
-			 * original back so that nothing is lost. */
-			log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
-				 LOG_S("event", d->prepared ? d->ev.id : NULL),
-				 LOG_S("error",
-				       d->returned ? "no queue took the retry/parked copy; "
-						     "declaring the topology again, the message "
-						     "goes back to its queue"
-						   : "the broker nacked the retry/parked copy; the "
-						     "message goes back to its queue"));
-			if (brk_nack(br->brk, d->sub->channel, d->tag, true) != 0)
-				mark_broken(br, "connection lost while nacking");
+			hold_refused(br, d);
 		}
-		delivery_free(d);
+	}
+}
+
+/* Publishes again the refused copies whose backoff is over. */
+static void publish_held(struct bridge *br)
+{
+	struct delivery **pp = &br->held_head;
+	long long now = mono_ms();
+
+	while (*pp && !br->broken) {
+		struct delivery *d = *pp;
+
+		if (d->due_ms > now) {
+			pp = &d->next;
+			continue;
+		}
+		*pp = d->next;
+		publish_copy(br, d);
 	}
 }
 
@@ -674,6 +718,12 @@ static void drop_session(struct bridge *br)
 		br->confirm_head = d->next;
 		delivery_free(d);
 	}
+	while (br->held_head) {
+		struct delivery *d = br->held_head;
+
+		br->held_head = d->next;
+		delivery_free(d);
+	}
 	brk_close(br->brk);
 	br->brk = NULL;
 	br->pub_seq = 0;
@@ -737,6 +787,12 @@ static int wait_ms(const struct bridge *br)
 
 	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
 		ms = br->cfg->heartbeat_s * 500;
+	for (const struct delivery *d = br->held_head; d; d = d->next) {
+		long long left = d->due_ms - mono_ms();
+
+		if (left < ms)
+			ms = left < 0 ? 0 : (int)left;
+	}
 	if (br->brk && brk_buffered(br->brk))
 		ms = 0;
 	return ms;
@@ -963,6 +1019,7 @@ int bridge_run(struct cfg **cfgp)
 		}
 		pump_broker(&br);
 		disp_collect(br.disp, on_http_done, &br);
+		publish_held(&br);
 		if (br.broken) {
 			log_line(LOG_ERROR, "connection lost", LOG_S("error", br.err),
 				 LOG_I("in_flight", (long long)br.alive));

@@ -203,6 +203,14 @@ class Mgmt:
             raise MgmtError("management API %s %s -> %d %s" % (method, path, status, raw[:500]))
         return json.loads(raw) if raw else None
 
+    # policies
+    def set_policy(self, vhost, name, pattern, definition, apply_to="queues"):
+        self.req("PUT", "/policies/%s/%s" % (q(vhost), q(name)),
+                 {"pattern": pattern, "definition": definition, "apply-to": apply_to})
+
+    def delete_policy(self, vhost, name):
+        self.req("DELETE", "/policies/%s/%s" % (q(vhost), q(name)), ok=(200, 204, 404))
+
     # vhosts
     def create_vhost(self, vhost):
         self.req("PUT", "/vhosts/" + q(vhost), {})
