@@ -20,6 +20,7 @@
 #include "hsbridge/dispatch.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
+#include "hsbridge/mgmt.h"
 
 enum {
 	EX_OK_ = 0,
@@ -372,11 +373,21 @@ out:
 	return rc;
 }
 
+/* What the management API adds to a status: unacked counts and the list of
+ * queues, for orphans. Optional: without it status shows what AMQP can. */
+struct status_extra {
+	struct mgmt_queue *queues;
+	size_t n;
+	bool ok;
+};
+
 /* Prints one queue's depth; a missing queue is said, not fatal. */
-static int print_queue(struct brk *b, const char *label, const char *queue, bool consumers)
+static int print_queue(struct brk *b, const struct status_extra *x, const char *label,
+		       const char *queue, bool consumers)
 {
 	uint32_t messages = 0, n_consumers = 0;
 	char err[BRK_ERR_MAX];
+	const struct mgmt_queue *m = x->ok ? mgmt_find(x->queues, x->n, queue) : NULL;
 	int rc = brk_queue_counts(b, 1, queue, &messages, &n_consumers, err, sizeof(err));
 
 	if (rc == BRK_ERR_CHANNEL) {
@@ -387,35 +398,93 @@ static int print_queue(struct brk *b, const char *label, const char *queue, bool
 		fprintf(stderr, "hsbridge: %s\n", err);
 		return rc;
 	}
-	if (consumers)
+	if (consumers && m)
+		printf("  %-8s %s: %u ready, %lld unacked, %u consumers\n", label, queue, messages,
+		       m->unacked, n_consumers);
+	else if (consumers)
 		printf("  %-8s %s: %u ready, %u consumers\n", label, queue, messages, n_consumers);
 	else
 		printf("  %-8s %s: %u\n", label, queue, messages);
 	return 0;
 }
 
+/* Whether name is a queue this config declares. */
+static bool configured_queue(const struct cfg *cfg, const char *name)
+{
+	char q[BRK_NAME_MAX];
+
+	for (size_t i = 0; i < cfg->n_subs; i++) {
+		brk_sub_queue(cfg, cfg->subs[i].name, q, sizeof(q));
+		if (strcmp(q, name) == 0)
+			return true;
+		brk_parked_queue(cfg, cfg->subs[i].name, q, sizeof(q));
+		if (strcmp(q, name) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < cfg->n_delays; i++) {
+		brk_retry_name(cfg, i, q, sizeof(q));
+		if (strcmp(q, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Queues under the prefix that the config no longer names: subscriptions
+ * removed from it, or delays dropped from the schedule. */
+static void print_orphans(const struct cfg *cfg, const struct status_extra *x)
+{
+	size_t plen = strlen(cfg->prefix);
+	bool header = false;
+
+	for (size_t i = 0; i < x->n; i++) {
+		const struct mgmt_queue *m = &x->queues[i];
+
+		if (strncmp(m->name, cfg->prefix, plen) != 0 || m->name[plen] != '.' ||
+		    configured_queue(cfg, m->name))
+			continue;
+		if (!header)
+			printf("orphaned (not in the config; kept, delete by hand once drained)\n");
+		header = true;
+		printf("  %-8s %s: %lld ready, %lld unacked, %lld consumers\n", "orphan", m->name,
+		       m->ready, m->unacked, m->consumers);
+	}
+}
+
 static int cmd_status(const struct cfg *cfg)
 {
 	struct brk *b = NULL;
+	struct status_extra x = {0};
 	char name[BRK_NAME_MAX];
+	char err[256];
+	char base[512];
 	int rc = connect_channel(cfg, "hsbridge status", false, &b);
 
 	if (rc != EX_OK_)
 		return rc;
+	x.ok = mgmt_list_queues(cfg, &x.queues, &x.n, err, sizeof(err)) == 0;
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
 		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
 		brk_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
-		rc = print_queue(b, "queue", name, true);
+		rc = print_queue(b, &x, "queue", name, true);
 		brk_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
 		if (rc == 0)
-			rc = print_queue(b, "parked", name, false);
+			rc = print_queue(b, &x, "parked", name, false);
 	}
 	if (rc == 0 && cfg->n_delays)
 		printf("retry queues (all subscriptions)\n");
 	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++) {
 		brk_retry_name(cfg, i, name, sizeof(name));
-		rc = print_queue(b, "waiting", name, false);
+		rc = print_queue(b, &x, "waiting", name, false);
 	}
+	if (rc == 0 && x.ok) {
+		print_orphans(cfg, &x);
+	} else if (rc == 0) {
+		mgmt_base_url(cfg, base, sizeof(base));
+		printf("(no unacked counts or orphaned queues: the management API at %s did not "
+		       "answer: %s; set broker.management_url)\n",
+		       base, err);
+	}
+	mgmt_free_queues(x.queues, x.n);
 	brk_close(b);
 	return rc == 0 ? EX_OK_ : EX_UNAVAILABLE_;
 }

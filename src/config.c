@@ -61,8 +61,8 @@ static const struct int_key int_keys[] = {
 
 /* The keys each group may hold; anything else is a typo and an error. */
 static const char *const top_keys[] = {"broker", "delivery", "log", "subscriptions", NULL};
-static const char *const broker_keys[] = {"url",	 "exchange", "prefix",
-					  "heartbeat_s", "ca_file",  NULL};
+static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
+					  "ca_file", "management_url", NULL};
 static const char *const delivery_keys[] = {"timeout_ms",     "retry_delays",	"max_in_flight",
 					    "max_body_bytes", "delivery_limit", NULL};
 static const char *const log_keys[] = {"level", NULL};
@@ -324,6 +324,7 @@ void cfg_free(struct cfg *cfg)
 	/* The broker url carries the broker password. */
 	scrub_free(cfg->broker_url);
 	free(cfg->ca_file);
+	free(cfg->management_url);
 	free(cfg->exchange);
 	free(cfg->prefix);
 	free(cfg);
@@ -681,6 +682,7 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 	const char *exchange = DEFAULT_EXCHANGE;
 	const char *prefix = DEFAULT_PREFIX;
 	const char *ca_file = NULL;
+	const char *mgmt_url = NULL;
 	const config_setting_t *at = NULL;
 	long long heartbeat = int_keys[I_HEARTBEAT].def;
 
@@ -698,6 +700,13 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 			    ld, at,
 			    "url is not a valid AMQP URL (amqp://user:password@host:port/vhost; "
 			    "write a / or @ inside the password as %%2F or %%40)");
+		if (config_setting_get_member(g, "management_url")) {
+			if (get_string(ld, g, "management_url", &mgmt_url, &at) != 0)
+				return -1;
+			if (!starts_with(mgmt_url, "http://") && !starts_with(mgmt_url, "https://"))
+				return fail(ld, at,
+					    "management_url must start with http:// or https://");
+		}
 		if (config_setting_get_member(g, "ca_file")) {
 			if (get_string(ld, g, "ca_file", &ca_file, &at) != 0)
 				return -1;
@@ -721,7 +730,8 @@ static int load_broker(struct loader *ld, const config_setting_t *g)
 	cfg->heartbeat_s = (int)heartbeat;
 	if (dup_to(ld, &cfg->broker_url, url) != 0 || dup_to(ld, &cfg->exchange, exchange) != 0 ||
 	    dup_to(ld, &cfg->prefix, prefix) != 0 ||
-	    (ca_file && dup_to(ld, &cfg->ca_file, ca_file) != 0))
+	    (ca_file && dup_to(ld, &cfg->ca_file, ca_file) != 0) ||
+	    (mgmt_url && dup_to(ld, &cfg->management_url, mgmt_url) != 0))
 		return -1;
 	return 0;
 }

@@ -28,7 +28,8 @@ struct cfg {
 	char *path;
 	/* broker */
 	char *broker_url;
-	char *ca_file; /* PEM bundle for amqps://; NULL: the system's */
+	char *ca_file;	      /* PEM bundle for amqps://; NULL: the system's */
+	char *management_url; /* for `status`; NULL: http://<broker host>:15672 */
 	char *exchange;
 	char *prefix;
 	int heartbeat_s;

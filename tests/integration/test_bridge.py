@@ -1333,6 +1333,41 @@ class StatusTests(BridgeCase):
         cp = self.cli(conf, "status")
         self.assertEqual(cp.returncode, 69, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
 
+    def test_status_lists_unacked_and_orphans_from_the_management_api(self):
+        mgmt = {"management_url": "http://127.0.0.1:%d" % Env.mgmt_port}
+        a, b = self.hook("a", ["document.*"]), self.hook("b", ["document.*"])
+        # hsbridge.b exists from an earlier config; this one has only a
+        self.cli(self.config([a, b], delivery={"retry_delays": list(DELAYS)}, broker=mgmt),
+                 "topology")
+        self.rx.script("/a", [], default=R(200, sleep=30.0))
+        self.start_bridge([a], broker=mgmt)
+        eid, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER, "the slow delivery to be in flight")
+        last = {}
+
+        def shows_unacked():
+            last["out"] = self.status(self.bridge.conf)
+            return re.search(r"hsbridge\.a: 0 ready, 1 unacked, 1 consumers", last["out"])
+        # the management API's statistics lag by several seconds
+        wait_until(shows_unacked, 30, "status to show the delivery in flight as unacked",
+                   interval=0.5, detail=lambda: last.get("out"))
+        out = last["out"]
+        self.assertRegex(out, r"(?m)^orphaned ")
+        orphans = re.findall(r"(?m)^  orphan +(\S+):", out)
+        self.assertEqual(sorted(orphans), ["hsbridge.b", "hsbridge.b.parked"])
+        self.assertNotIn("did not answer", out)
+        # still bound from the earlier config, nobody consumes it: the event waits there
+        self.assertRegex(out, r"orphan +hsbridge\.b: 1 ready")
+
+    def test_status_without_management_api_says_so_and_still_exits_0(self):
+        conf = self.config([self.sub("a")],
+                           broker={"management_url": "http://127.0.0.1:%d" % free_port()})
+        self.cli(conf, "topology")
+        out = self.status(conf)
+        self.assertIn("0 ready, 0 consumers", out)
+        self.assertRegex(out, r"no unacked counts or orphaned queues: the management API at "
+                              r"http://127\.0\.0\.1:\d+ did not answer")
+
     def test_status_reflects_ready_consumers_parked_and_retry_waiting(self):
         a, b = self.hook("a", ["document.*"]), self.hook("b", ["#"], active=False)
         self.start_bridge([a, b], delivery={"retry_delays": ["100ms", "1h"]})

@@ -757,6 +757,22 @@ static void broker_ca_file_must_be_readable_and_is_kept(void **state)
 	cfg_free(cfg);
 }
 
+static void broker_management_url_must_be_http_and_is_kept(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	expect_fail("broker: {\n  management_url = \"ftp://h:15672\";\n};\n" ONE_SUB(""), 2,
+		    "broker.management_url must start with http:// or https://");
+	cfg =
+	    load_ok("broker: { management_url = \"https://mq.internal:15671/\"; };\n" ONE_SUB(""));
+	assert_string_equal(cfg->management_url, "https://mq.internal:15671/");
+	cfg_free(cfg);
+	cfg = load_ok(ONE_SUB(""));
+	assert_null(cfg->management_url);
+	cfg_free(cfg);
+}
+
 static void exchange_and_prefix_charset_is_enforced(void **state)
 {
 	static const char *const bad[] = {"", "has space", "slash/y", "star*", "ümlaut", "a\\nb"};
@@ -1625,6 +1641,7 @@ int main(void)
 	    cmocka_unit_test(broker_url_needs_amqp_scheme_and_is_never_repeated),
 	    cmocka_unit_test(broker_url_that_amqp_cannot_parse_is_an_error_on_its_line),
 	    cmocka_unit_test(broker_ca_file_must_be_readable_and_is_kept),
+	    cmocka_unit_test(broker_management_url_must_be_http_and_is_kept),
 	    cmocka_unit_test(exchange_and_prefix_charset_is_enforced),
 	    cmocka_unit_test(retry_delay_that_is_not_a_duration_names_its_element_line),
 	    cmocka_unit_test(duplicate_retry_delays_are_an_error),

@@ -1,0 +1,204 @@
+/* mgmt: one blocking GET against the management API, parsed with yajl. Used
+ * by `hsbridge status` only; the bridge itself never depends on it. */
+#include "hsbridge/mgmt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <amqp.h>
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <yajl/yajl_tree.h>
+
+#define MGMT_DEFAULT_PORT 15672
+#define MGMT_BODY_MAX (16 * 1024 * 1024)
+#define MGMT_TIMEOUT_MS 5000
+
+struct body {
+	char *data;
+	size_t len;
+	int too_big;
+};
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct body *b = userp;
+	size_t n = size * nmemb;
+	char *grown;
+
+	if (b->len + n > MGMT_BODY_MAX) {
+		b->too_big = 1;
+		return 0;
+	}
+	grown = realloc(b->data, b->len + n + 1);
+	if (!grown)
+		return 0;
+	b->data = grown;
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* The broker URL parsed into a copy the caller wipes and frees. */
+static char *parse_broker(const struct cfg *cfg, struct amqp_connection_info *ci)
+{
+	char *copy = strdup(cfg->broker_url);
+
+	if (copy && amqp_parse_url(copy, ci) != AMQP_STATUS_OK) {
+		OPENSSL_cleanse(copy, strlen(cfg->broker_url));
+		free(copy);
+		return NULL;
+	}
+	return copy;
+}
+
+static void wipe(char *copy, const struct cfg *cfg)
+{
+	if (copy) {
+		OPENSSL_cleanse(copy, strlen(cfg->broker_url));
+		free(copy);
+	}
+}
+
+void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len)
+{
+	struct amqp_connection_info ci;
+	char *copy;
+	size_t n;
+
+	if (cfg->management_url) {
+		snprintf(buf, len, "%s", cfg->management_url);
+	} else if ((copy = parse_broker(cfg, &ci)) != NULL) {
+		snprintf(buf, len, "http://%s:%d", ci.host, MGMT_DEFAULT_PORT);
+		wipe(copy, cfg);
+	} else {
+		snprintf(buf, len, "http://127.0.0.1:%d", MGMT_DEFAULT_PORT);
+	}
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '/')
+		buf[n - 1] = '\0';
+}
+
+static long long num(yajl_val obj, const char *key)
+{
+	const char *path[] = {key, NULL};
+	yajl_val v = yajl_tree_get(obj, path, yajl_t_number);
+
+	return v && YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+}
+
+static int parse_queues(const char *json, struct mgmt_queue **out, size_t *n, char *err,
+			size_t errlen)
+{
+	char why[128];
+	yajl_val root = yajl_tree_parse(json, why, sizeof(why));
+	struct mgmt_queue *q = NULL;
+	size_t count = 0;
+	int rc = -1;
+
+	if (!root || !YAJL_IS_ARRAY(root)) {
+		snprintf(err, errlen, "the management API answered something else than a list");
+		goto out;
+	}
+	q = calloc(root->u.array.len + 1, sizeof(*q));
+	if (!q)
+		goto out;
+	for (size_t i = 0; i < root->u.array.len; i++) {
+		yajl_val item = root->u.array.values[i];
+		const char *path[] = {"name", NULL};
+		yajl_val name = yajl_tree_get(item, path, yajl_t_string);
+
+		if (!name || !YAJL_IS_STRING(name))
+			continue;
+		q[count].name = strdup(name->u.string);
+		if (!q[count].name)
+			goto out;
+		q[count].ready = num(item, "messages_ready");
+		q[count].unacked = num(item, "messages_unacknowledged");
+		q[count].consumers = num(item, "consumers");
+		count++;
+	}
+	*out = q;
+	*n = count;
+	q = NULL;
+	rc = 0;
+out:
+	mgmt_free_queues(q, count);
+	yajl_tree_free(root);
+	return rc;
+}
+
+int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, char *err,
+		     size_t errlen)
+{
+	struct amqp_connection_info ci;
+	struct body body = {0};
+	char base[512], url[1024];
+	char *copy = parse_broker(cfg, &ci);
+	char *vhost = NULL;
+	CURL *easy = NULL;
+	CURLcode code;
+	long status = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	mgmt_base_url(cfg, base, sizeof(base));
+	easy = curl_easy_init();
+	if (!copy || !easy) {
+		snprintf(err, errlen, "cannot prepare the request");
+		goto out;
+	}
+	vhost = curl_easy_escape(easy, ci.vhost, 0);
+	if (!vhost)
+		goto out;
+	snprintf(url, sizeof(url),
+		 "%s/api/queues/%s?columns=name,messages_ready,messages_unacknowledged,consumers",
+		 base, vhost);
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_USERNAME, ci.user);
+	curl_easy_setopt(easy, CURLOPT_PASSWORD, ci.password);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)MGMT_TIMEOUT_MS);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+	code = curl_easy_perform(easy);
+	if (code != CURLE_OK) {
+		snprintf(err, errlen, "%s",
+			 body.too_big ? "answer too large" : curl_easy_strerror(code));
+		goto out;
+	}
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200 || !body.data) {
+		snprintf(err, errlen, "HTTP %ld", status);
+		goto out;
+	}
+	rc = parse_queues(body.data, out, n, err, errlen);
+out:
+	curl_free(vhost);
+	curl_easy_cleanup(easy);
+	wipe(copy, cfg);
+	free(body.data);
+	return rc;
+}
+
+void mgmt_free_queues(struct mgmt_queue *q, size_t n)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(q[i].name);
+	free(q);
+}
+
+const struct mgmt_queue *mgmt_find(const struct mgmt_queue *q, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(q[i].name, name) == 0)
+			return &q[i];
+	}
+	return NULL;
+}
