@@ -19,6 +19,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import string
 import subprocess
 import threading
@@ -367,8 +368,10 @@ class Receiver:
     order for that path, then `default` answers. A response is an int status
     or R(status, headers, sleep, body)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP."""
         self.lock = threading.Lock()
+        self.scheme = "https" if tls else "http"
         self.requests = []
         self._scripts = {}
         self._defaults = {}
@@ -421,6 +424,10 @@ class Receiver:
             do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
@@ -428,7 +435,7 @@ class Receiver:
         self.thread.start()
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
+        return "%s://127.0.0.1:%d%s" % (self.scheme, self.port, path)
 
     def script(self, path, responses=(), default=200):
         with self.lock:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -775,6 +776,22 @@ class RetryTests(BridgeCase):
                         line)
         self.assert_settled(["a"])
         self.assertEqual(len(self.rx.for_path("/a")), 2)
+
+    def test_untrusted_tls_certificate_is_a_failure_and_nothing_is_sent(self):
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        tls_rx = Receiver(tls=(cert, key))
+        self.addCleanup(tls_rx.stop)
+        tls_rx.script("/a", [], default=200)
+        self.start_bridge([self.sub("a", ["document.*"], url=tls_rx.url("/a"))])
+        eid, body, ts = self.publish_event("document.uploaded")
+        first = self.wait_logged(1, event=eid, attempt=1)[0]
+        self.assertEqual((first.get("status"), first.get("outcome")), (0, "retry"))
+        self.assertIn("certificate", first.get("error", "").lower())
+        self.assertEqual(tls_rx.all(), [], "no request may reach an endpoint whose certificate "
+                                           "does not verify")
 
     def test_timeout_is_a_failure_and_retried(self):
         self.rx.script("/a", [R(200, sleep=2.0)], default=200)
