@@ -83,6 +83,7 @@ struct bridge {
 	struct delivery *held_head; /* refused copies waiting to be published again */
 	size_t alive;
 	bool redeclare; /* a copy came back unroutable: someone deleted a queue */
+	bool blocked;	/* a broker alarm: publishing would only pile up */
 	/* The config before a reload, until a session with the new one has
 	 * unbound the patterns the new one dropped. */
 	struct cfg *retired;
@@ -222,6 +223,16 @@ static void ack_original(struct bridge *br, struct delivery *d)
 static void publish_copy(struct bridge *br, struct delivery *d)
 {
 	const struct copy_info *info = &d->copy;
+
+	/* The broker does not read a blocked connection: hold the copy (the
+	 * original stays unacked) instead of filling the socket until the
+	 * loop itself blocks on a write. */
+	if (br->blocked) {
+		d->due_ms = mono_ms() + 1000;
+		d->next = br->held_head;
+		br->held_head = d;
+		return;
+	}
 	const amqp_basic_properties_t *orig = &d->msg.properties;
 	amqp_basic_properties_t p;
 	amqp_table_entry_t *entries = NULL;
@@ -628,7 +639,7 @@ static void publish_held(struct bridge *br)
 	struct delivery **pp = &br->held_head;
 	long long now = mono_ms();
 
-	while (*pp && !br->broken) {
+	while (*pp && !br->broken && !br->blocked) {
 		struct delivery *d = *pp;
 
 		if (d->due_ms > now) {
@@ -691,6 +702,16 @@ static void pump_broker(struct bridge *br)
 			if (ev.channel == PUB_CH)
 				on_confirm(br, &ev);
 			break;
+		case BRK_BLOCKED:
+			br->blocked = true;
+			log_line(LOG_WARN, "blocked", LOG_S("reason", ev.text),
+				 LOG_S("effect", "retry/parked copies are held until the broker "
+						 "unblocks the connection"));
+			break;
+		case BRK_UNBLOCKED:
+			br->blocked = false;
+			log_msg(LOG_INFO, "unblocked");
+			break;
 		case BRK_CANCEL:
 			mark_broken(br, "the broker cancelled a consumer (was a queue deleted?)");
 			break;
@@ -727,6 +748,7 @@ static void drop_session(struct bridge *br)
 	brk_close(br->brk);
 	br->brk = NULL;
 	br->pub_seq = 0;
+	br->blocked = false;
 	for (size_t i = 0; i < br->cfg->n_subs; i++)
 		br->subs[i].channel = 0;
 }

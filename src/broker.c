@@ -94,7 +94,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	char *copy = strdup(url);
 	char where[300];
 	struct timeval tv = {.tv_sec = 10};
-	amqp_table_entry_t prop;
+	amqp_table_entry_t prop[2];
+	amqp_table_entry_t caps[2];
 	amqp_table_t props;
 	int rc = BRK_ERR_CONNECTION;
 	int status;
@@ -143,11 +144,24 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 		goto out;
 	}
 	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
-	prop.key = amqp_cstring_bytes("connection_name");
-	prop.value.kind = AMQP_FIELD_KIND_UTF8;
-	prop.value.value.bytes = amqp_cstring_bytes(name);
-	props.num_entries = 1;
-	props.entries = &prop;
+	/* Without these capabilities the broker neither tells a consumer that
+	 * its queue was deleted nor that the connection is blocked by an alarm:
+	 * the bridge would sit idle, or freeze on a write, without knowing. */
+	caps[0].key = amqp_cstring_bytes("consumer_cancel_notify");
+	caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	caps[0].value.value.boolean = 1;
+	caps[1].key = amqp_cstring_bytes("connection.blocked");
+	caps[1].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	caps[1].value.value.boolean = 1;
+	prop[0].key = amqp_cstring_bytes("connection_name");
+	prop[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	prop[0].value.value.bytes = amqp_cstring_bytes(name);
+	prop[1].key = amqp_cstring_bytes("capabilities");
+	prop[1].value.kind = AMQP_FIELD_KIND_TABLE;
+	prop[1].value.value.table.num_entries = 2;
+	prop[1].value.value.table.entries = caps;
+	props.num_entries = 2;
+	props.entries = prop;
 	if (amqp_login_with_properties(b->conn, ci.vhost, 0, 131072, heartbeat_s, &props,
 				       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
 		.reply_type != AMQP_RESPONSE_NORMAL) {
@@ -334,6 +348,16 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 	}
 	case AMQP_BASIC_CANCEL_METHOD:
 		ev->kind = BRK_CANCEL;
+		return 0;
+	case AMQP_CONNECTION_BLOCKED_METHOD: {
+		amqp_connection_blocked_t *bl = frame->payload.method.decoded;
+
+		bytes_str(bl->reason, ev->text, sizeof(ev->text));
+		ev->kind = BRK_BLOCKED;
+		return 0;
+	}
+	case AMQP_CONNECTION_UNBLOCKED_METHOD:
+		ev->kind = BRK_UNBLOCKED;
 		return 0;
 	case AMQP_CHANNEL_CLOSE_METHOD: {
 		amqp_channel_close_t *c = frame->payload.method.decoded;

@@ -23,12 +23,14 @@ enum {
 struct brk;
 
 enum brk_event_kind {
-	BRK_NONE,     /* nothing buffered or readable right now */
-	BRK_DELIVERY, /* basic.deliver with its message */
-	BRK_CONFIRM,  /* publisher confirm: ack or nack of delivery_tag */
-	BRK_RETURN,   /* a mandatory publish came back unroutable */
-	BRK_CANCEL,   /* the broker cancelled a consumer (its queue was deleted) */
-	BRK_OTHER,    /* anything else, already handled */
+	BRK_NONE,      /* nothing buffered or readable right now */
+	BRK_DELIVERY,  /* basic.deliver with its message */
+	BRK_CONFIRM,   /* publisher confirm: ack or nack of delivery_tag */
+	BRK_RETURN,    /* a mandatory publish came back unroutable */
+	BRK_CANCEL,    /* the broker cancelled a consumer (its queue was deleted) */
+	BRK_BLOCKED,   /* a resource alarm: the broker stops reading this connection */
+	BRK_UNBLOCKED, /* the alarm is over */
+	BRK_OTHER,     /* anything else, already handled */
 };
 
 struct brk_event {
@@ -40,7 +42,7 @@ struct brk_event {
 	bool redelivered;	/* BRK_DELIVERY */
 	char *routing_key;	/* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
 	amqp_message_t message; /* BRK_DELIVERY, BRK_RETURN; owned, freed by brk_event_clear */
-	char text[BRK_ERR_MAX]; /* BRK_RETURN: the broker's reply text */
+	char text[BRK_ERR_MAX]; /* BRK_RETURN: the reply text; BRK_BLOCKED: the reason */
 };
 
 /* Connects and logs in. url is an amqp:// or amqps:// URL whose password

@@ -33,7 +33,8 @@ ENV_HELP = (
     "the integration suite needs a running RabbitMQ node and the hsbridge binary: "
     "set HSB_AMQP_PORT (AMQP port on 127.0.0.1), HSB_MGMT_PORT (management API "
     "port on 127.0.0.1, guest/guest) and HSBRIDGE_BIN (path to the hsbridge "
-    "binary); scripts/test starts a node and exports them")
+    "binary), HSB_NODE and HSB_RABBIT_DIR (the node's name and folder, for "
+    "rabbitmqctl); scripts/test starts a node and exports them")
 
 
 class Env:
@@ -43,16 +44,25 @@ class Env:
     source_dir = None
 
 
+def rabbitmqctl(*args):
+    """rabbitmqctl against the suite's node (its cookie lives in its folder)."""
+    return subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", Env.node] + list(args),
+                          env=dict(os.environ, HOME=Env.rabbit_dir), capture_output=True,
+                          text=True, timeout=60, check=True)
+
+
 def load_env():
     """Fill Env from the environment or raise RuntimeError (a failure, not a skip)."""
-    missing = [v for v in ("HSB_AMQP_PORT", "HSB_MGMT_PORT", "HSBRIDGE_BIN")
-               if not os.environ.get(v)]
+    missing = [v for v in ("HSB_AMQP_PORT", "HSB_MGMT_PORT", "HSBRIDGE_BIN", "HSB_NODE",
+                           "HSB_RABBIT_DIR") if not os.environ.get(v)]
     if missing:
         raise RuntimeError("missing environment variable(s) %s: %s"
                            % (", ".join(missing), ENV_HELP))
     Env.amqp_port = int(os.environ["HSB_AMQP_PORT"])
     Env.mgmt_port = int(os.environ["HSB_MGMT_PORT"])
     Env.bin = os.environ["HSBRIDGE_BIN"]
+    Env.node = os.environ["HSB_NODE"]
+    Env.rabbit_dir = os.environ["HSB_RABBIT_DIR"]
     Env.source_dir = os.environ.get("HSB_SOURCE_DIR", "")
     if not (os.path.isfile(Env.bin) and os.access(Env.bin, os.X_OK)):
         raise RuntimeError("HSBRIDGE_BIN=%r is not an executable file: %s" % (Env.bin, ENV_HELP))

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hsb_harness import (  # noqa: E402
     BridgeProc, Env, Mgmt, R, Receiver, free_port, is_uuid5, load_env,
-    new_event_id, new_whsec, parse_json_lines, rand_alnum, render_config,
+    new_event_id, new_whsec, parse_json_lines, rabbitmqctl, rand_alnum, render_config,
     run_cli, standard_webhooks_sig, verify_signature, wait_until)
 
 EXCHANGE = "healthsync.events"
@@ -1769,6 +1769,42 @@ class RefusedCopyTests(ResilienceCase):
                          "a refused copy must not make the endpoint see the attempt again")
         self.assertEqual(self.logs("connection lost"), [])
         self.assert_settled(["a"])
+
+
+class BlockedConnectionTests(ResilienceCase):
+    """A memory alarm blocks publishing connections: the bridge hears
+    connection.blocked, holds its copies instead of writing into a socket the
+    broker no longer reads, and goes on once unblocked. Nothing is lost."""
+
+    def test_copies_wait_while_blocked_and_flow_once_unblocked(self):
+        self.rx.script("/a", [R(500, sleep=1.0)], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body, ts = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER, "attempt 1 to be in flight")
+        self.addCleanup(rabbitmqctl, "set_vm_memory_high_watermark", "0.4")
+        rabbitmqctl("set_vm_memory_high_watermark", "0.0001")
+        self.wait_log("blocked", n=1)
+        self.assertEqual(len(self.rx.for_path("/a")), 1, "no retry while the broker is blocked")
+        rabbitmqctl("set_vm_memory_high_watermark", "0.4")
+        self.wait_log("unblocked", n=1)
+        self.wait_log("delivery", n=1, event=eid, outcome="delivered")
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [1, 2])
+        self.assertEqual(self.logs("connection lost"), [])
+        self.assert_settled(["a"])
+
+
+class ConsumerCancelTests(ResilienceCase):
+    """A subscription queue deleted under the bridge: the broker cancels the
+    consumer, the bridge reconnects, declares the queue again and consumes."""
+
+    def test_deleted_subscription_queue_is_declared_again_and_consumed(self):
+        self.start_bridge([self.hook("a", ["document.*"])])
+        self.mgmt.delete_queue(self.vhost, "hsbridge.a")
+        self.wait_log("connection lost", n=1)
+        self.wait_log("ready", n=2)
+        eid, body, ts = self.publish_event("document.uploaded")
+        self.wait_log("delivery", n=1, event=eid, outcome="delivered")
+        self.assertEqual(self.rx.for_path("/a")[0].body, body)
 
 
 class ReconnectTests(ResilienceCase):
