@@ -869,7 +869,9 @@ static void stage_reload(struct bridge *br, struct cfg **staged)
 
 	if (cfg_load(br->cfg->path, &next, err, sizeof(err)) != 0) {
 		log_line(LOG_ERROR, "reload",
-			 LOG_S("outcome", "rejected; the running config stays"),
+			 LOG_S("outcome", *staged ? "rejected; the config accepted before it still "
+						    "applies"
+						  : "rejected; the running config stays"),
 			 LOG_S("error", err));
 		return;
 	}
