@@ -809,7 +809,8 @@ static int wait_ms(const struct bridge *br)
 
 	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
 		ms = br->cfg->heartbeat_s * 500;
-	for (const struct delivery *d = br->held_head; d; d = d->next) {
+	/* While blocked, held copies wait for "unblocked", not for a time. */
+	for (const struct delivery *d = br->blocked ? NULL : br->held_head; d; d = d->next) {
 		long long left = d->due_ms - mono_ms();
 
 		if (left < ms)
