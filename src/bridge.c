@@ -665,7 +665,7 @@ static void on_return(struct bridge *br, const struct brk_event *ev)
 }
 
 /* Puts back what an operator deleted under a running bridge, so that the
- * handed-back message finds its queues on the next attempt. */
+ * refused copy finds its queue when it is published again. */
 static void redeclare_topology(struct bridge *br)
 {
 	char err[BRK_ERR_MAX];
@@ -683,7 +683,6 @@ static void pump_broker(struct bridge *br)
 {
 	struct brk_event ev;
 	char err[BRK_ERR_MAX];
-
 	bool idle = false;
 
 	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken && !idle; i++) {
