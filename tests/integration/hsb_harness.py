@@ -278,17 +278,21 @@ class Mgmt:
                  {"durable": durable, "auto_delete": False, "arguments": arguments or {}})
 
     # messages
-    def peek(self, vhost, queue, count=1):
-        """Read up to count messages and requeue them (like get, but not
-        destructive; on a quorum queue each peek counts as a redelivery)."""
+    def _get(self, vhost, queue, count, ackmode):
+        """basic.get through the API; each message gets 'body', its raw bytes."""
         msgs = self.req("POST", "/queues/%s/%s/get" % (q(vhost), q(queue)), {
-            "count": count, "ackmode": "ack_requeue_true", "encoding": "auto"})
+            "count": count, "ackmode": ackmode, "encoding": "auto"})
         for m in msgs:
             if m.get("payload_encoding") == "base64":
                 m["body"] = base64.b64decode(m["payload"])
             else:
                 m["body"] = m["payload"].encode("utf-8")
         return msgs
+
+    def peek(self, vhost, queue, count=1):
+        """Read up to count messages and requeue them (like get, but not
+        destructive; on a quorum queue each peek counts as a redelivery)."""
+        return self._get(vhost, queue, count, "ack_requeue_true")
 
     def reject_requeue(self, vhost, queue, count=1):
         """basic.get then basic.reject(requeue=true): a return that counts
@@ -313,14 +317,7 @@ class Mgmt:
     def get(self, vhost, queue, count=1):
         """Destructively read up to count messages. Each returned dict gets
         an extra key 'body' with the raw payload bytes."""
-        msgs = self.req("POST", "/queues/%s/%s/get" % (q(vhost), q(queue)), {
-            "count": count, "ackmode": "ack_requeue_false", "encoding": "auto"})
-        for m in msgs:
-            if m.get("payload_encoding") == "base64":
-                m["body"] = base64.b64decode(m["payload"])
-            else:
-                m["body"] = m["payload"].encode("utf-8")
-        return msgs
+        return self._get(vhost, queue, count, "ack_requeue_false")
 
 
 # ---------------------------------------------------------------- HTTP receiver
