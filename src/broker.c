@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <amqp_ssl_socket.h>
+#include <openssl/crypto.h>
 #include <amqp_tcp_socket.h>
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -85,13 +86,35 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	return BRK_ERR_CONNECTION;
 }
 
+int brk_url_parse(const char *url, struct brk_url *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->len = strlen(url);
+	u->buf = strdup(url);
+	/* amqp_parse_url decodes in place; the copy keeps the caller's URL. */
+	if (!u->buf || amqp_parse_url(u->buf, &u->ci) != AMQP_STATUS_OK) {
+		brk_url_clear(u);
+		return -1;
+	}
+	return 0;
+}
+
+void brk_url_clear(struct brk_url *u)
+{
+	/* Parsing cut the copy with NULs: wipe all of it, password included. */
+	if (u->buf)
+		OPENSSL_cleanse(u->buf, u->len);
+	free(u->buf);
+	memset(u, 0, sizeof(*u));
+}
+
 int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
 		struct brk **out, char *err, size_t errlen)
 {
-	struct amqp_connection_info ci;
+	struct brk_url u;
+	struct amqp_connection_info *ci = &u.ci;
 	struct brk *b = NULL;
 	amqp_socket_t *sock;
-	char *copy = strdup(url);
 	char where[300];
 	struct timeval tv = {.tv_sec = 10};
 	amqp_table_entry_t prop[2];
@@ -101,22 +124,19 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	int status;
 
 	*out = NULL;
-	if (!copy)
-		goto out;
-	/* amqp_parse_url decodes in place; the copy keeps the caller's URL. */
-	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK) {
+	if (brk_url_parse(url, &u) != 0) {
 		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL%s%s", NULL,
 			NULL);
 		goto out;
 	}
-	snprintf(where, sizeof(where), "%s:%d", ci.host, ci.port);
+	snprintf(where, sizeof(where), "%s:%d", ci->host, ci->port);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		goto out;
 	b->conn = amqp_new_connection();
 	if (!b->conn)
 		goto out;
-	if (ci.ssl) {
+	if (ci->ssl) {
 		sock = amqp_ssl_socket_new(b->conn);
 		/* librabbitmq 0.11 loads no default trust store: without a CA
 		 * bundle every peer fails verification. */
@@ -137,7 +157,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 		set_err(err, errlen, "cannot create a socket for %s%s", where, NULL);
 		goto out;
 	}
-	status = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
 	if (status != AMQP_STATUS_OK) {
 		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
 			amqp_error_string2(status));
@@ -162,8 +182,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	prop[1].value.value.table.entries = caps;
 	props.num_entries = 2;
 	props.entries = prop;
-	if (amqp_login_with_properties(b->conn, ci.vhost, 0, 131072, heartbeat_s, &props,
-				       AMQP_SASL_METHOD_PLAIN, ci.user, ci.password)
+	if (amqp_login_with_properties(b->conn, ci->vhost, 0, 131072, heartbeat_s, &props,
+				       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password)
 		.reply_type != AMQP_RESPONSE_NORMAL) {
 		set_err(err, errlen,
 			"the broker at %s refused the login (check user, password and vhost%s)",
@@ -179,7 +199,7 @@ out:
 			amqp_destroy_connection(b->conn);
 		free(b);
 	}
-	free(copy);
+	brk_url_clear(&u);
 	return rc;
 }
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 
 #include "hsbridge/bridge.h"
 #include "hsbridge/broker.h"
@@ -109,18 +108,15 @@ static void redact_url(const char *url, char *buf, size_t len)
  * from the parsed URL so that no spelling of the password slips through. */
 static void redact_amqp_url(const char *url, char *buf, size_t len)
 {
-	struct amqp_connection_info ci;
-	size_t n = strlen(url);
-	char *copy = strdup(url);
+	struct brk_url u;
 
-	if (copy && amqp_parse_url(copy, &ci) == AMQP_STATUS_OK)
-		snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", ci.ssl ? "amqps" : "amqp",
-			 ci.host, ci.port, ci.vhost, ci.user);
-	else
+	if (brk_url_parse(url, &u) != 0) {
 		snprintf(buf, len, "(invalid URL)");
-	if (copy)
-		OPENSSL_cleanse(copy, n);
-	free(copy);
+		return;
+	}
+	snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp", u.ci.host,
+		 u.ci.port, u.ci.vhost, u.ci.user);
+	brk_url_clear(&u);
 }
 
 static int cmd_check(const struct cfg *cfg)

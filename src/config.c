@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <amqp.h>
 #include <curl/curl.h>
 #include <libconfig.h>
 #include <openssl/crypto.h>
 
+#include "hsbridge/broker.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/signature.h"
@@ -657,16 +657,12 @@ static bool webhook_key_ok(const char *secret)
  * fail here, as a configuration error with its line. */
 static bool valid_amqp_url(const char *url)
 {
-	struct amqp_connection_info ci;
-	size_t len = strlen(url);
-	char *copy = strdup(url);
-	bool ok = copy && amqp_parse_url(copy, &ci) == AMQP_STATUS_OK;
+	struct brk_url u;
 
-	/* Parsing cut the copy with NULs: wipe all of it, password included. */
-	if (copy)
-		OPENSSL_cleanse(copy, len);
-	free(copy);
-	return ok;
+	if (brk_url_parse(url, &u) != 0)
+		return false;
+	brk_url_clear(&u);
+	return true;
 }
 
 static int dup_to(struct loader *ld, char **dst, const char *src)

@@ -2,14 +2,15 @@
  * by `hsbridge status` only; the bridge itself never depends on it. */
 #include "hsbridge/mgmt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <amqp.h>
 #include <curl/curl.h>
-#include <openssl/crypto.h>
 #include <yajl/yajl_tree.h>
+
+#include "hsbridge/broker.h"
 
 #define MGMT_DEFAULT_PORT 15672
 #define MGMT_BODY_MAX (16 * 1024 * 1024)
@@ -41,38 +42,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* The broker URL parsed into a copy the caller wipes and frees. */
-static char *parse_broker(const struct cfg *cfg, struct amqp_connection_info *ci)
-{
-	char *copy = strdup(cfg->broker_url);
-
-	if (copy && amqp_parse_url(copy, ci) != AMQP_STATUS_OK) {
-		OPENSSL_cleanse(copy, strlen(cfg->broker_url));
-		free(copy);
-		return NULL;
-	}
-	return copy;
-}
-
-static void wipe(char *copy, const struct cfg *cfg)
-{
-	if (copy) {
-		OPENSSL_cleanse(copy, strlen(cfg->broker_url));
-		free(copy);
-	}
-}
-
 void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len)
 {
-	struct amqp_connection_info ci;
-	char *copy;
+	struct brk_url u;
 	size_t n;
 
 	if (cfg->management_url) {
 		snprintf(buf, len, "%s", cfg->management_url);
-	} else if ((copy = parse_broker(cfg, &ci)) != NULL) {
-		snprintf(buf, len, "http://%s:%d", ci.host, MGMT_DEFAULT_PORT);
-		wipe(copy, cfg);
+	} else if (brk_url_parse(cfg->broker_url, &u) == 0) {
+		snprintf(buf, len, "http://%s:%d", u.ci.host, MGMT_DEFAULT_PORT);
+		brk_url_clear(&u);
 	} else {
 		snprintf(buf, len, "http://127.0.0.1:%d", MGMT_DEFAULT_PORT);
 	}
@@ -133,10 +112,10 @@ out:
 int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, char *err,
 		     size_t errlen)
 {
-	struct amqp_connection_info ci;
+	struct brk_url u;
 	struct body body = {0};
 	char base[512], url[1024];
-	char *copy = parse_broker(cfg, &ci);
+	bool parsed = brk_url_parse(cfg->broker_url, &u) == 0;
 	char *vhost = NULL;
 	CURL *easy = NULL;
 	CURLcode code;
@@ -147,11 +126,11 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 	*n = 0;
 	mgmt_base_url(cfg, base, sizeof(base));
 	easy = curl_easy_init();
-	if (!copy || !easy) {
+	if (!parsed || !easy) {
 		snprintf(err, errlen, "cannot prepare the request");
 		goto out;
 	}
-	vhost = curl_easy_escape(easy, ci.vhost, 0);
+	vhost = curl_easy_escape(easy, u.ci.vhost, 0);
 	if (!vhost)
 		goto out;
 	snprintf(url, sizeof(url),
@@ -159,8 +138,8 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 		 base, vhost);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_USERNAME, ci.user);
-	curl_easy_setopt(easy, CURLOPT_PASSWORD, ci.password);
+	curl_easy_setopt(easy, CURLOPT_USERNAME, u.ci.user);
+	curl_easy_setopt(easy, CURLOPT_PASSWORD, u.ci.password);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)MGMT_TIMEOUT_MS);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -180,7 +159,7 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 out:
 	curl_free(vhost);
 	curl_easy_cleanup(easy);
-	wipe(copy, cfg);
+	brk_url_clear(&u);
 	free(body.data);
 	return rc;
 }
