@@ -3,7 +3,6 @@
  * policy and acked only once its fate is final or confirmed by the broker. */
 #include "hsbridge/bridge.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -218,6 +217,15 @@ static void ack_original(struct bridge *br, struct delivery *d)
 		mark_broken(br, "connection lost while acking");
 }
 
+/* Parks d in the held list until due_ms (or, while blocked, until the
+ * broker unblocks); its original stays unacked. */
+static void hold(struct bridge *br, struct delivery *d, long long due_ms)
+{
+	d->due_ms = due_ms;
+	d->next = br->held_head;
+	br->held_head = d;
+}
+
 /* Publishes the copy d->copy describes on the confirm channel and queues d
  * until the broker confirms it; d is acked then, never before. */
 static void publish_copy(struct bridge *br, struct delivery *d)
@@ -228,9 +236,7 @@ static void publish_copy(struct bridge *br, struct delivery *d)
 	 * original stays unacked) instead of filling the socket until the
 	 * loop itself blocks on a write. */
 	if (br->blocked) {
-		d->due_ms = mono_ms() + 1000;
-		d->next = br->held_head;
-		br->held_head = d;
+		hold(br, d, mono_ms() + 1000);
 		return;
 	}
 	const amqp_basic_properties_t *orig = &d->msg.properties;
@@ -337,17 +343,6 @@ static void park(struct bridge *br, struct delivery *d, const char *reason)
 	snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->parked);
 	d->copy.reason = reason;
 	publish_copy(br, d);
-}
-
-static void log_invalid(struct delivery *d, const char *reason)
-{
-	char *mid =
-	    prop_str(&d->msg.properties, AMQP_BASIC_MESSAGE_ID_FLAG, d->msg.properties.message_id);
-
-	log_line(LOG_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
-		 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
-		 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
-	free(mid);
 }
 
 /* The start of a receiver's answer, for the log: printable ASCII only, so a
@@ -565,17 +560,20 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 			   : 0;
 	in.now = wall_s();
 	st = ev_prepare(&in, &d->ev);
-	free(mid);
 	free(type);
 	if (st != EV_OK) {
 		const char *reason = pol_reason_name(
 		    st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE : POL_REASON_INVALID_PAYLOAD);
 
+		log_line(LOG_WARN, "parked", LOG_S("sub", sub->cfg->name), LOG_S("event", mid),
+			 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
+			 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
+		free(mid);
 		snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
-		log_invalid(d, reason);
 		park(br, d, reason);
 		return;
 	}
+	free(mid);
 	d->prepared = true;
 	d->attempt = attempts_so_far(&d->msg.properties) + 1;
 	ev_delivery_id(sub->cfg->name, d->ev.id, d->id);
@@ -605,9 +603,7 @@ static void hold_refused(struct bridge *br, struct delivery *d)
 					    : "the broker nacked the copy"),
 		 LOG_I("retry_in_ms", backoff));
 	d->returned = false;
-	d->due_ms = mono_ms() + backoff;
-	d->next = br->held_head;
-	br->held_head = d;
+	hold(br, d, mono_ms() + backoff);
 }
 
 static void on_confirm(struct bridge *br, const struct brk_event *ev)
@@ -727,23 +723,23 @@ static void pump_broker(struct bridge *br)
 		redeclare_topology(br);
 }
 
+static void free_list(struct delivery **head)
+{
+	while (*head) {
+		struct delivery *d = *head;
+
+		*head = d->next;
+		delivery_free(d);
+	}
+}
+
 /* Forgets everything tied to the connection: unacked messages go back to
  * their queues on the broker's side when the connection closes. */
 static void drop_session(struct bridge *br)
 {
 	disp_cancel_all(br->disp, on_http_done, br);
-	while (br->confirm_head) {
-		struct delivery *d = br->confirm_head;
-
-		br->confirm_head = d->next;
-		delivery_free(d);
-	}
-	while (br->held_head) {
-		struct delivery *d = br->held_head;
-
-		br->held_head = d->next;
-		delivery_free(d);
-	}
+	free_list(&br->confirm_head);
+	free_list(&br->held_head);
 	brk_close(br->brk);
 	br->brk = NULL;
 	br->pub_seq = 0;
