@@ -513,19 +513,19 @@ class BridgeProc:
                                      start_new_session=True)
         return self
 
-    def stderr_bytes(self):
+    @staticmethod
+    def _read(path):
         try:
-            with open(self.stderr_path, "rb") as f:
+            with open(path, "rb") as f:
                 return f.read()
         except FileNotFoundError:
             return b""
 
+    def stderr_bytes(self):
+        return self._read(self.stderr_path)
+
     def stdout_bytes(self):
-        try:
-            with open(self.stdout_path, "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return b""
+        return self._read(self.stdout_path)
 
     def stderr_text(self):
         return self.stderr_bytes().decode("utf-8", "replace")
