@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include "hsbridge/broker.h"
@@ -387,7 +388,7 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 	if (dec.action == POL_RETRY)
 		cfg_format_duration(cfg->retry_delays_ms[dec.delay_index], next, sizeof(next));
 
-	log_line(dec.action == POL_ACK ? LOG_INFO : LOG_WARN, "delivery",
+	log_line(dec.action == POL_ACK ? LOGL_INFO : LOGL_WARN, "delivery",
 		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
 		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
 		 LOG_I("status", res->status), LOG_I("ms", res->ms),
@@ -565,7 +566,7 @@ static void on_delivery(struct bridge *br, struct brk_event *ev)
 		const char *reason = pol_reason_name(
 		    st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE : POL_REASON_INVALID_PAYLOAD);
 
-		log_line(LOG_WARN, "parked", LOG_S("sub", sub->cfg->name), LOG_S("event", mid),
+		log_line(LOGL_WARN, "parked", LOG_S("sub", sub->cfg->name), LOG_S("event", mid),
 			 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
 			 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
 		free(mid);
@@ -596,7 +597,7 @@ static void hold_refused(struct bridge *br, struct delivery *d)
 	if (backoff > REFUSED_BACKOFF_MAX_MS)
 		backoff = REFUSED_BACKOFF_MAX_MS;
 	d->refusals++;
-	log_line(LOG_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
+	log_line(LOGL_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
 		 LOG_S("event", d->prepared ? d->ev.id : NULL), LOG_S("to", d->copy.exchange),
 		 LOG_S("routing_key", d->copy.routing_key),
 		 LOG_S("error", d->returned ? "no queue took the copy; declaring the topology again"
@@ -668,10 +669,10 @@ static void redeclare_topology(struct bridge *br)
 
 	br->redeclare = false;
 	if (brk_declare_topology(br->brk, PUB_CH, br->cfg, err, sizeof(err)) != 0) {
-		log_line(LOG_ERROR, "topology", LOG_S("error", err));
+		log_line(LOGL_ERROR, "topology", LOG_S("error", err));
 		mark_broken(br, "declaring the topology again failed");
 	} else {
-		log_line(LOG_WARN, "topology", LOG_S("outcome", "declared again"));
+		log_line(LOGL_WARN, "topology", LOG_S("outcome", "declared again"));
 	}
 }
 
@@ -699,13 +700,13 @@ static void pump_broker(struct bridge *br)
 			break;
 		case BRK_BLOCKED:
 			br->blocked = true;
-			log_line(LOG_WARN, "blocked", LOG_S("reason", ev.text),
+			log_line(LOGL_WARN, "blocked", LOG_S("reason", ev.text),
 				 LOG_S("effect", "retry/parked copies are held until the broker "
 						 "unblocks the connection"));
 			break;
 		case BRK_UNBLOCKED:
 			br->blocked = false;
-			log_msg(LOG_INFO, "unblocked");
+			log_msg(LOGL_INFO, "unblocked");
 			break;
 		case BRK_CANCEL:
 			mark_broken(br, "the broker cancelled a consumer (was a queue deleted?)");
@@ -748,7 +749,7 @@ static void drop_session(struct bridge *br)
 		br->subs[i].channel = 0;
 }
 
-/* Connects, declares the topology and starts consuming. Returns 0, 69 or 78. */
+/* Connects, declares the topology and starts consuming. Returns 0, EX_UNAVAILABLE or EX_CONFIG. */
 static int open_session(struct bridge *br)
 {
 	const struct cfg *cfg = br->cfg;
@@ -762,7 +763,7 @@ static int open_session(struct bridge *br)
 			 err, sizeof(err));
 	if (rc != 0)
 		goto fail;
-	log_msg(LOG_INFO, "connected");
+	log_msg(LOGL_INFO, "connected");
 	rc = brk_channel_open(br->brk, PUB_CH, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_declare_topology(br->brk, PUB_CH, cfg, err, sizeof(err));
@@ -781,21 +782,21 @@ static int open_session(struct bridge *br)
 			rc = brk_consume(br->brk, ch, s->queue, s->queue, err, sizeof(err));
 		if (rc == 0) {
 			s->channel = ch++;
-			log_line(LOG_INFO, "consuming", LOG_S("sub", s->cfg->name),
+			log_line(LOGL_INFO, "consuming", LOG_S("sub", s->cfg->name),
 				 LOG_S("queue", s->queue),
 				 LOG_I("max_in_flight", s->cfg->max_in_flight));
 		}
 	}
 	if (rc == 0) {
-		log_line(LOG_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
+		log_line(LOGL_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
 			 LOG_S("version", HSB_VERSION));
 		return 0;
 	}
 fail:
-	log_line(LOG_ERROR, "broker", LOG_S("error", err));
+	log_line(LOGL_ERROR, "broker", LOG_S("error", err));
 	if (br->brk)
 		drop_session(br);
-	return rc == BRK_ERR_CHANNEL ? 78 : 69;
+	return rc == BRK_ERR_CHANNEL ? EX_CONFIG : EX_UNAVAILABLE;
 }
 
 static int wait_ms(const struct bridge *br)
@@ -864,7 +865,7 @@ static void stage_reload(struct bridge *br, struct cfg **staged)
 	char err[1024];
 
 	if (cfg_load(br->cfg->path, &next, err, sizeof(err)) != 0) {
-		log_line(LOG_ERROR, "reload",
+		log_line(LOGL_ERROR, "reload",
 			 LOG_S("outcome", *staged ? "rejected; the config accepted before it still "
 						    "applies"
 						  : "rejected; the running config stays"),
@@ -872,10 +873,10 @@ static void stage_reload(struct bridge *br, struct cfg **staged)
 		return;
 	}
 	for (size_t i = 0; i < next->n_warnings; i++)
-		log_line(LOG_WARN, "config", LOG_S("warning", next->warnings[i]));
+		log_line(LOGL_WARN, "config", LOG_S("warning", next->warnings[i]));
 	cfg_free(*staged);
 	*staged = next;
-	log_line(LOG_INFO, "reload", LOG_S("outcome", "accepted; draining in-flight deliveries"),
+	log_line(LOGL_INFO, "reload", LOG_S("outcome", "accepted; draining in-flight deliveries"),
 		 LOG_I("in_flight", (long long)br->alive));
 	stop_consuming(br);
 }
@@ -918,14 +919,14 @@ static void unbind_retired(struct bridge *br)
 				continue;
 			if (brk_bind(br->brk, PUB_CH, queue, old->exchange, os->events[j], false,
 				     err, sizeof(err)) != 0) {
-				log_line(LOG_ERROR, "unbind", LOG_S("queue", queue),
+				log_line(LOGL_ERROR, "unbind", LOG_S("queue", queue),
 					 LOG_S("pattern", os->events[j]), LOG_S("error", err));
 				/* The channel lost confirm mode: start over, and
 				 * try the unbinding again with the next session. */
 				mark_broken(br, "unbinding after a reload failed");
 				all = false;
 			} else {
-				log_line(LOG_INFO, "unbind", LOG_S("queue", queue),
+				log_line(LOGL_INFO, "unbind", LOG_S("queue", queue),
 					 LOG_S("pattern", os->events[j]));
 			}
 		}
@@ -952,8 +953,8 @@ static void apply_reload(struct bridge *br, struct cfg **cfgp, struct cfg **stag
 		return;
 	}
 	rc = open_session(br);
-	if (rc == 78 && bind_config(br, old) == 0) {
-		log_line(LOG_ERROR, "reload",
+	if (rc == EX_CONFIG && bind_config(br, old) == 0) {
+		log_line(LOGL_ERROR, "reload",
 			 LOG_S("outcome", "rejected; the running config stays"),
 			 LOG_S("error", "the broker refused the new config's topology (see the "
 					"broker line before this one)"));
@@ -969,7 +970,7 @@ static void apply_reload(struct bridge *br, struct cfg **cfgp, struct cfg **stag
 		cfg_free(old);
 	else
 		br->retired = old;
-	log_line(LOG_INFO, "reload", LOG_S("outcome", "applied"),
+	log_line(LOGL_INFO, "reload", LOG_S("outcome", "applied"),
 		 LOG_I("subscriptions", (long long)br->cfg->n_subs));
 	if (rc == 0)
 		unbind_retired(br);
@@ -988,7 +989,7 @@ int bridge_run(struct cfg **cfgp)
 	memset(&br, 0, sizeof(br));
 	br.disp = disp_new();
 	if (!br.disp || bind_config(&br, *cfgp) != 0) {
-		rc = 75; /* out of memory: temporary, by sysexits */
+		rc = EX_TEMPFAIL; /* out of memory: temporary */
 		goto out;
 	}
 	rc = open_session(&br);
@@ -1001,7 +1002,7 @@ int bridge_run(struct cfg **cfgp)
 		if (stop_requested && !stopping) {
 			stopping = true;
 			stop_deadline = mono_ms() + max_timeout_ms(br.cfg) + 5000;
-			log_line(LOG_INFO, "shutdown", LOG_S("phase", "stop consuming"),
+			log_line(LOGL_INFO, "shutdown", LOG_S("phase", "stop consuming"),
 				 LOG_I("in_flight", (long long)br.alive));
 			stop_consuming(&br);
 		}
@@ -1022,7 +1023,7 @@ int bridge_run(struct cfg **cfgp)
 			if (stopping)
 				break;
 			if (mono_ms() >= reconnect_at) {
-				log_msg(LOG_WARN, "reconnecting");
+				log_msg(LOGL_WARN, "reconnecting");
 				if (open_session(&br) == 0) {
 					unbind_retired(&br);
 					backoff = 500;
@@ -1041,7 +1042,7 @@ int bridge_run(struct cfg **cfgp)
 		disp_collect(br.disp, on_http_done, &br);
 		publish_held(&br);
 		if (br.broken) {
-			log_line(LOG_ERROR, "connection lost", LOG_S("error", br.err),
+			log_line(LOGL_ERROR, "connection lost", LOG_S("error", br.err),
 				 LOG_I("in_flight", (long long)br.alive));
 			drop_session(&br);
 			reconnect_at = mono_ms() + backoff;
@@ -1052,7 +1053,7 @@ int bridge_run(struct cfg **cfgp)
 		wfd.revents = 0;
 		disp_wait(br.disp, &wfd, 1, wait_ms(&br));
 	}
-	log_line(LOG_INFO, "shutdown", LOG_S("phase", "done"),
+	log_line(LOGL_INFO, "shutdown", LOG_S("phase", "done"),
 		 LOG_I("handed_back", (long long)br.alive));
 	rc = 0;
 out:

@@ -1,6 +1,7 @@
 /* broker: everything that speaks AMQP, through rabbitmq-c. */
 #include "hsbridge/broker.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,18 @@ struct brk {
 	bool broken; /* no polite close possible any more */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
-	if (err && errlen)
-		snprintf(err, errlen, fmt, a ? a : "", b ? b : "");
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
 
 static void bytes_str(amqp_bytes_t bytes, char *buf, size_t len)
@@ -43,7 +52,7 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	case AMQP_RESPONSE_NORMAL:
 		return 0;
 	case AMQP_RESPONSE_NONE:
-		set_err(err, errlen, "%s: no reply from the broker%s", what, NULL);
+		set_err(err, errlen, "%s: no reply from the broker", what);
 		b->broken = true;
 		return BRK_ERR_CONNECTION;
 	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
@@ -79,7 +88,7 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 			b->broken = true;
 			return BRK_ERR_CONNECTION;
 		}
-		set_err(err, errlen, "%s: unexpected reply from the broker%s", what, NULL);
+		set_err(err, errlen, "%s: unexpected reply from the broker", what);
 		b->broken = true;
 		return BRK_ERR_CONNECTION;
 	}
@@ -125,8 +134,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 
 	*out = NULL;
 	if (brk_url_parse(url, &u) != 0) {
-		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL%s%s", NULL,
-			NULL);
+		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL");
 		goto out;
 	}
 	snprintf(where, sizeof(where), "%s:%d", ci->host, ci->port);
@@ -142,8 +150,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 		 * bundle every peer fails verification. */
 		if (sock && amqp_ssl_socket_set_cacert(sock, ca_file ? ca_file : SYSTEM_CA_FILE) !=
 				AMQP_STATUS_OK) {
-			set_err(err, errlen, "cannot read the CA bundle %s%s",
-				ca_file ? ca_file : SYSTEM_CA_FILE, NULL);
+			set_err(err, errlen, "cannot read the CA bundle %s",
+				ca_file ? ca_file : SYSTEM_CA_FILE);
 			goto out;
 		}
 		if (sock) {
@@ -154,7 +162,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 		sock = amqp_tcp_socket_new(b->conn);
 	}
 	if (!sock) {
-		set_err(err, errlen, "cannot create a socket for %s%s", where, NULL);
+		set_err(err, errlen, "cannot create a socket for %s", where);
 		goto out;
 	}
 	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
@@ -186,8 +194,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 				       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password)
 		.reply_type != AMQP_RESPONSE_NORMAL) {
 		set_err(err, errlen,
-			"the broker at %s refused the login (check user, password and vhost%s)",
-			where, NULL);
+			"the broker at %s refused the login (check user, password and vhost)",
+			where);
 		goto out;
 	}
 	*out = b;
@@ -306,11 +314,10 @@ static int read_content(struct brk *b, struct brk_event *ev, char *err, size_t e
 
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		b->broken = true;
-		set_err(err, errlen, "reading a message: %s%s",
+		set_err(err, errlen, "reading a message: %s",
 			r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
 			    ? amqp_error_string2(r.library_error)
-			    : "unexpected frame",
-			NULL);
+			    : "unexpected frame");
 		return BRK_ERR_CONNECTION;
 	}
 	return 0;
@@ -384,7 +391,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		amqp_channel_close_ok_t ok = {0};
 
 		bytes_str(c->reply_text, text, sizeof(text));
-		set_err(err, errlen, "the broker closed a channel: %s%s", text, NULL);
+		set_err(err, errlen, "the broker closed a channel: %s", text);
 		amqp_send_method(b->conn, frame->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
 		/* Our channels carry unacked deliveries and confirms: start over. */
 		return BRK_ERR_CONNECTION;
@@ -394,7 +401,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		amqp_connection_close_ok_t ok = {0};
 
 		bytes_str(c->reply_text, text, sizeof(text));
-		set_err(err, errlen, "the broker closed the connection: %s%s", text, NULL);
+		set_err(err, errlen, "the broker closed the connection: %s", text);
 		amqp_send_method(b->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
 		b->broken = true;
 		return BRK_ERR_CONNECTION;
@@ -416,7 +423,7 @@ int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, siz
 	if (r == AMQP_STATUS_TIMEOUT)
 		return 0;
 	if (r != AMQP_STATUS_OK) {
-		set_err(err, errlen, "connection lost: %s%s", amqp_error_string2(r), NULL);
+		set_err(err, errlen, "connection lost: %s", amqp_error_string2(r));
 		b->broken = true;
 		return BRK_ERR_CONNECTION;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,16 +21,6 @@
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
-
-enum {
-	EX_OK_ = 0,
-	EX_USAGE_ = 64,
-	EX_DATAERR_ = 65,
-	EX_UNAVAILABLE_ = 69,
-	EX_SOFTWARE_ = 70,
-	EX_TEMPFAIL_ = 75,
-	EX_CONFIG_ = 78,
-};
 
 #define CONFIRM_TIMEOUT_MS 10000
 
@@ -165,7 +156,7 @@ static int cmd_check(const struct cfg *cfg)
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 static int connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
@@ -183,9 +174,9 @@ static int connect_channel(const struct cfg *cfg, const char *name, bool confirm
 		fprintf(stderr, "hsbridge: %s\n", err);
 		brk_close(*b);
 		*b = NULL;
-		return EX_UNAVAILABLE_;
+		return EX_UNAVAILABLE;
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 static int cmd_topology(const struct cfg *cfg)
@@ -194,17 +185,17 @@ static int cmd_topology(const struct cfg *cfg)
 	char err[BRK_ERR_MAX];
 	int rc = connect_channel(cfg, "hsbridge topology", false, &b);
 
-	if (rc != EX_OK_)
+	if (rc != EX_OK)
 		return rc;
 	rc = brk_declare_topology(b, 1, cfg, err, sizeof(err));
 	brk_close(b);
 	if (rc != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
-		return rc == BRK_ERR_CHANNEL ? EX_CONFIG_ : EX_UNAVAILABLE_;
+		return rc == BRK_ERR_CHANNEL ? EX_CONFIG : EX_UNAVAILABLE;
 	}
 	printf("topology declared: exchange %s, %zu retry queues, %zu subscriptions\n",
 	       cfg->exchange, cfg->n_delays, cfg->n_subs);
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* All of standard input, NUL-terminated. NULL on error. */
@@ -256,7 +247,7 @@ static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen
 		long elapsed;
 
 		if (brk_wait(b, &ev, 500, err, errlen) != 0)
-			return EX_UNAVAILABLE_;
+			return EX_UNAVAILABLE;
 		if (ev.kind == BRK_RETURN) {
 			*returned = true;
 		} else if (ev.kind == BRK_CONFIRM) {
@@ -265,7 +256,7 @@ static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen
 			brk_event_clear(&ev);
 			if (!ack)
 				snprintf(err, errlen, "the broker refused the event (nack)");
-			return ack ? EX_OK_ : EX_TEMPFAIL_;
+			return ack ? EX_OK : EX_TEMPFAIL;
 		}
 		brk_event_clear(&ev);
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -274,7 +265,7 @@ static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen
 		if (elapsed > CONFIRM_TIMEOUT_MS) {
 			snprintf(err, errlen, "no publisher confirm within %d ms",
 				 CONFIRM_TIMEOUT_MS);
-			return EX_TEMPFAIL_;
+			return EX_TEMPFAIL;
 		}
 	}
 }
@@ -298,7 +289,7 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 			"hsbridge: \"%s\" is not an event type (words of a-z0-9_- joined by "
 			"dots, e.g. document.uploaded)\n",
 			type);
-		return EX_DATAERR_;
+		return EX_DATAERR;
 	}
 	if (json) {
 		input = strdup(json);
@@ -308,7 +299,7 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 	}
 	if (!input) {
 		fprintf(stderr, "hsbridge: cannot read the event: %s\n", strerror(errno));
-		return EX_DATAERR_;
+		return EX_DATAERR;
 	}
 	memset(&in, 0, sizeof(in));
 	in.body = input;
@@ -324,18 +315,18 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 	case EV_TOO_LARGE:
 	case EV_INVALID:
 		fprintf(stderr, "hsbridge: invalid event: %s\n", ev.reason);
-		rc = EX_DATAERR_;
+		rc = EX_DATAERR;
 		goto out;
 	}
 	if (strcmp(ev.type, type) != 0) {
 		fprintf(stderr, "hsbridge: invalid event: its type \"%s\" differs from %s\n",
 			ev.type, type);
-		rc = EX_DATAERR_;
+		rc = EX_DATAERR;
 		goto out;
 	}
 
 	rc = connect_channel(cfg, "hsbridge publish", true, &b);
-	if (rc != EX_OK_)
+	if (rc != EX_OK)
 		goto out;
 	memset(&p, 0, sizeof(p));
 	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
@@ -348,11 +339,11 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 	/* mandatory: a returned message tells that no subscription captured it. */
 	if (brk_publish(b, 1, cfg->exchange, type, true, &p, ev.body, ev.len) != 0) {
 		fprintf(stderr, "hsbridge: connection lost while publishing\n");
-		rc = EX_UNAVAILABLE_;
+		rc = EX_UNAVAILABLE;
 		goto out;
 	}
 	rc = await_confirm(b, &returned, err, sizeof(err));
-	if (rc != EX_OK_) {
+	if (rc != EX_OK) {
 		fprintf(stderr, "hsbridge: %s\n", err);
 		goto out;
 	}
@@ -455,7 +446,7 @@ static int cmd_status(const struct cfg *cfg)
 	char base[512];
 	int rc = connect_channel(cfg, "hsbridge status", false, &b);
 
-	if (rc != EX_OK_)
+	if (rc != EX_OK)
 		return rc;
 	x.ok = mgmt_list_queues(cfg, &x.queues, &x.n, err, sizeof(err)) == 0;
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
@@ -482,7 +473,7 @@ static int cmd_status(const struct cfg *cfg)
 	}
 	mgmt_free_queues(x.queues, x.n);
 	brk_close(b);
-	return rc == 0 ? EX_OK_ : EX_UNAVAILABLE_;
+	return rc == 0 ? EX_OK : EX_UNAVAILABLE;
 }
 
 static const struct cfg_sub *find_sub_or_complain(const struct cfg *cfg, const char *name)
@@ -507,9 +498,9 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 	int rc;
 
 	if (!s)
-		return EX_USAGE_;
+		return EX_USAGE;
 	rc = connect_channel(cfg, "hsbridge replay", true, &b);
-	if (rc != EX_OK_)
+	if (rc != EX_OK)
 		return rc;
 	brk_sub_queue(cfg, s->name, queue, sizeof(queue));
 	brk_parked_queue(cfg, s->name, parked, sizeof(parked));
@@ -518,7 +509,7 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 	if (brk_queue_counts(b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hsbridge: %s: %s\n", parked, err);
 		brk_close(b);
-		return EX_UNAVAILABLE_;
+		return EX_UNAVAILABLE;
 	}
 	if (limit < 0 || (unsigned long)limit > waiting)
 		limit = (long)waiting;
@@ -531,7 +522,7 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 
 		if (brk_get(b, 1, parked, &ev, err, sizeof(err)) != 0) {
 			fprintf(stderr, "hsbridge: %s\n", err);
-			rc = EX_UNAVAILABLE_;
+			rc = EX_UNAVAILABLE;
 			break;
 		}
 		if (ev.kind != BRK_DELIVERY)
@@ -559,12 +550,12 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 			rc = await_confirm(b, &returned, err, sizeof(err));
 		} else {
 			snprintf(err, sizeof(err), "connection lost while publishing");
-			rc = EX_UNAVAILABLE_;
+			rc = EX_UNAVAILABLE;
 		}
 		if (rc == 0 && returned) {
 			snprintf(err, sizeof(err),
 				 "queue %s does not exist (run hsbridge topology)", queue);
-			rc = EX_UNAVAILABLE_;
+			rc = EX_UNAVAILABLE;
 		}
 		if (rc != 0) {
 			/* Not acked: the message stays parked. */
@@ -577,7 +568,7 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 				"hsbridge: connection lost while acking; the message may now "
 				"be both replayed and parked\n");
 			brk_event_clear(&ev);
-			rc = EX_UNAVAILABLE_;
+			rc = EX_UNAVAILABLE;
 			break;
 		}
 		brk_event_clear(&ev);
@@ -628,11 +619,11 @@ static int cmd_test_event(const struct cfg *cfg, const char *sub_name)
 	char id[40], created[32], delivery[37];
 	char *body = NULL;
 	long long now = (long long)time(NULL);
-	int rc = EX_SOFTWARE_;
+	int rc = EX_SOFTWARE;
 	int n;
 
 	if (!s)
-		return EX_USAGE_;
+		return EX_USAGE;
 	memset(&t, 0, sizeof(t));
 	if (ev_new_id(id, sizeof(id)) != 0)
 		goto out;
@@ -662,11 +653,11 @@ static int cmd_test_event(const struct cfg *cfg, const char *sub_name)
 	printf("event:    %s (webhook.test)\ndelivery: %s\n", id, delivery);
 	if (t.status == 0) {
 		printf("status:   no response (%s)\ntime:     %ld ms\n", t.error, t.ms);
-		rc = EX_TEMPFAIL_;
+		rc = EX_TEMPFAIL;
 		goto out;
 	}
 	printf("status:   %d\ntime:     %ld ms\nbody:     %s\n", t.status, t.ms, t.body);
-	rc = (t.status >= 200 && t.status <= 299) ? EX_OK_ : EX_TEMPFAIL_;
+	rc = (t.status >= 200 && t.status <= 299) ? EX_OK : EX_TEMPFAIL;
 out:
 	disp_free(d);
 	free(body);
@@ -676,7 +667,7 @@ out:
 static int cmd_run(struct cfg **cfgp)
 {
 	for (size_t i = 0; i < (*cfgp)->n_warnings; i++)
-		log_line(LOG_WARN, "config", LOG_S("warning", (*cfgp)->warnings[i]));
+		log_line(LOGL_WARN, "config", LOG_S("warning", (*cfgp)->warnings[i]));
 	install_signals();
 	return bridge_run(cfgp);
 }
@@ -751,34 +742,34 @@ int cli_main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EX_OK_;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return EX_USAGE_;
+			return EX_USAGE;
 		}
 	}
 	if (optind < argc)
 		cmd = argv[optind++];
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
 		usage(stdout);
-		return EX_OK_;
+		return EX_OK;
 	}
 	if (!known_command(cmd)) {
 		fprintf(stderr, "hsbridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
-		return EX_USAGE_;
+		return EX_USAGE;
 	}
 	if (parse_operands(cmd, argc - optind, argv + optind, &operand, &json, &limit) != 0) {
 		usage(stderr);
-		return EX_USAGE_;
+		return EX_USAGE;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "hsbridge: libcurl failed to initialise\n");
-		return EX_SOFTWARE_;
+		return EX_SOFTWARE;
 	}
 	if (cfg_load(path, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
-		rc = EX_CONFIG_;
+		rc = EX_CONFIG;
 		goto out;
 	}
 	log_set_level(cfg->log_level);

@@ -107,6 +107,9 @@ static void set_where(struct loader *ld, const char *fmt, ...)
 
 /* "<path>:<line>: <where><message>", or "<path>: …" when no line applies. */
 static void vformat(const struct loader *ld, unsigned line, char *buf, size_t len, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void vformat(const struct loader *ld, unsigned line, char *buf, size_t len, const char *fmt,
 		    va_list ap)
 {
 	int n;
@@ -810,7 +813,7 @@ static int load_log(struct loader *ld, const config_setting_t *g)
 	const config_setting_t *at = NULL;
 
 	set_where(ld, "log.");
-	ld->cfg->log_level = LOG_INFO;
+	ld->cfg->log_level = LOGL_INFO;
 	if (!g)
 		return 0;
 	if (check_keys(ld, g, log_keys, "log") != 0)

@@ -8,7 +8,7 @@
 
 #include <yajl/yajl_gen.h>
 
-static enum log_level min_level = LOG_INFO;
+static enum log_level min_level = LOGL_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -38,11 +38,15 @@ void log_timestamp(char *buf, size_t len)
 	struct timespec ts;
 	struct tm tm;
 	char base[32];
+	int ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+	/* strftime bounds the base; the millisecond part is 0..999. */
+	if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		base[0] = '\0';
+	ms = (int)(ts.tv_nsec / 1000000L) % 1000;
+	snprintf(buf, len, "%.24s.%03dZ", base, ms);
 }
 
 static void gen_str(yajl_gen g, const char *s)
@@ -71,7 +75,7 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
 	gen_str(g, "msg");
 	gen_str(g, msg);
 	for (size_t i = 0; i < n; i++) {
-		if (fields[i].kind == LOG_STR) {
+		if (fields[i].kind == LOGF_STR) {
 			if (!fields[i].s)
 				continue;
 			gen_str(g, fields[i].key);

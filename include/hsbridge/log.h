@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { LOGL_DEBUG, LOGL_INFO, LOGL_WARN, LOGL_ERROR };
 
-enum log_kind { LOG_STR, LOG_INT };
+enum log_kind { LOGF_STR, LOGF_INT };
 
 /* One key/value pair of a log line. Strings are borrowed for the call. */
 struct log_field {
@@ -17,8 +17,8 @@ struct log_field {
 	long long i;
 };
 
-#define LOG_S(k, v) ((struct log_field){.key = (k), .kind = LOG_STR, .s = (v)})
-#define LOG_I(k, v) ((struct log_field){.key = (k), .kind = LOG_INT, .i = (long long)(v)})
+#define LOG_S(k, v) ((struct log_field){.key = (k), .kind = LOGF_STR, .s = (v)})
+#define LOG_I(k, v) ((struct log_field){.key = (k), .kind = LOGF_INT, .i = (long long)(v)})
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -35,7 +35,7 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
 	((const struct log_field[]){__VA_ARGS__}),                                                 \
 	    (sizeof((const struct log_field[]){__VA_ARGS__}) / sizeof(struct log_field))
 
-/* log_line(LOG_INFO, "connected", LOG_S("url", u), LOG_I("subs", 3)); */
+/* log_line(LOGL_INFO, "connected", LOG_S("url", u), LOG_I("subs", 3)); */
 #define log_line(level, msg, ...) log_emit((level), (msg), LOG_FIELDS(__VA_ARGS__))
 #define log_msg(level, msg) log_emit((level), (msg), NULL, 0)
 

@@ -225,7 +225,7 @@ static void full_config_reads_every_field(void **state)
 	assert_int_equal(cfg->max_in_flight, 32);
 	assert_int_equal(cfg->max_body_bytes, 2048);
 	assert_int_equal(cfg->delivery_limit, 7);
-	assert_int_equal(cfg->log_level, LOG_DEBUG);
+	assert_int_equal(cfg->log_level, LOGL_DEBUG);
 	assert_int_equal(cfg->n_warnings, 0);
 	assert_int_equal(cfg->n_subs, 2);
 
@@ -287,7 +287,7 @@ static void minimal_config_applies_defaults(void **state)
 	assert_int_equal(cfg->max_in_flight, 64);
 	assert_int_equal(cfg->max_body_bytes, 1048576);
 	assert_int_equal(cfg->delivery_limit, 20);
-	assert_int_equal(cfg->log_level, LOG_INFO);
+	assert_int_equal(cfg->log_level, LOGL_INFO);
 	assert_int_equal(cfg->n_warnings, 0);
 	assert_int_equal(cfg->n_subs, 1);
 	s = &cfg->subs[0];
@@ -308,7 +308,7 @@ static void empty_groups_apply_defaults(void **state)
 	cfg = load_ok("broker: {};\ndelivery: {};\nlog: {};\n" ONE_SUB(""));
 	assert_string_equal(cfg->exchange, "healthsync.events");
 	assert_int_equal(cfg->n_delays, 4);
-	assert_int_equal(cfg->log_level, LOG_INFO);
+	assert_int_equal(cfg->log_level, LOGL_INFO);
 	cfg_free(cfg);
 }
 
@@ -686,8 +686,8 @@ static void integer_literals_that_libconfig_would_truncate_are_rejected(void **s
 	    "0x100000001",
 	    "0xFFFFFFFF",
 	    "99999999999999999999L",
-	    "123456789012345678901234567890123456789012345678901234567890"
-	    "1234567890123456789012345678901234567890"};
+	    ("123456789012345678901234567890123456789012345678901234567890"
+	     "1234567890123456789012345678901234567890")};
 	char text[512];
 	struct cfg *cfg;
 	size_t i;
@@ -872,7 +872,7 @@ static void log_level_accepts_the_four_names(void **state)
 		const char *name;
 		enum log_level level;
 	} ok[] = {
-	    {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARN}, {"error", LOG_ERROR}};
+	    {"debug", LOGL_DEBUG}, {"info", LOGL_INFO}, {"warn", LOGL_WARN}, {"error", LOGL_ERROR}};
 	static const char *const bad[] = {"", "INFO", "warning", "trace", "info "};
 	char text[512];
 	size_t i;
