@@ -17,6 +17,7 @@
 #include "hsbridge/log.h"
 #include "hsbridge/policy.h"
 #include "hsbridge/signature.h"
+#include "hsbridge/topology.h"
 
 #define PUB_CH 1
 #define MAX_FRAMES_PER_TURN 256
@@ -414,7 +415,7 @@ static void on_http_done(void *user, const struct disp_result *res, void *arg)
 		delivery_free(d);
 		break;
 	case POL_RETRY:
-		brk_retry_name(cfg, dec.delay_index, d->copy.exchange, sizeof(d->copy.exchange));
+		topo_retry_name(cfg, dec.delay_index, d->copy.exchange, sizeof(d->copy.exchange));
 		snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->queue);
 		publish_copy(br, d);
 		break;
@@ -668,7 +669,7 @@ static void redeclare_topology(struct bridge *br)
 	char err[BRK_ERR_MAX];
 
 	br->redeclare = false;
-	if (brk_declare_topology(br->brk, PUB_CH, br->cfg, err, sizeof(err)) != 0) {
+	if (topo_declare(br->brk, PUB_CH, br->cfg, err, sizeof(err)) != 0) {
 		log_line(LOGL_ERROR, "topology", LOG_S("error", err));
 		mark_broken(br, "declaring the topology again failed");
 	} else {
@@ -766,7 +767,7 @@ static int open_session(struct bridge *br)
 	log_msg(LOGL_INFO, "connected");
 	rc = brk_channel_open(br->brk, PUB_CH, err, sizeof(err));
 	if (rc == 0)
-		rc = brk_declare_topology(br->brk, PUB_CH, cfg, err, sizeof(err));
+		rc = topo_declare(br->brk, PUB_CH, cfg, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_confirm_select(br->brk, PUB_CH, err, sizeof(err));
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
@@ -848,8 +849,8 @@ static int bind_config(struct bridge *br, struct cfg *cfg)
 		return -1;
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
-		brk_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
-		brk_parked_queue(cfg, cfg->subs[i].name, subs[i].parked, sizeof(subs[i].parked));
+		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
+		topo_parked_queue(cfg, cfg->subs[i].name, subs[i].parked, sizeof(subs[i].parked));
 	}
 	free(br->subs);
 	br->subs = subs;
@@ -913,7 +914,7 @@ static void unbind_retired(struct bridge *br)
 
 		if (!os->active)
 			continue;
-		brk_sub_queue(old, os->name, queue, sizeof(queue));
+		topo_sub_queue(old, os->name, queue, sizeof(queue));
 		for (size_t j = 0; j < os->n_events && !br->broken; j++) {
 			if (same_place && ns->active && has_pattern(ns, os->events[j]))
 				continue;

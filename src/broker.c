@@ -482,24 +482,6 @@ int brk_queue_counts(struct brk *b, uint16_t ch, const char *queue, uint32_t *me
 	return rc;
 }
 
-void brk_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.%s", cfg->prefix, sub);
-}
-
-void brk_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s.%s.parked", cfg->prefix, sub);
-}
-
-void brk_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len)
-{
-	char label[32];
-
-	cfg_format_duration(cfg->retry_delays_ms[delay_index], label, sizeof(label));
-	snprintf(buf, len, "%s.retry.%s", cfg->prefix, label);
-}
-
 amqp_table_entry_t brk_entry_str(const char *key, const char *value)
 {
 	amqp_table_entry_t e;
@@ -520,8 +502,8 @@ amqp_table_entry_t brk_entry_i64(const char *key, int64_t value)
 	return e;
 }
 
-static int declare_exchange(struct brk *b, uint16_t ch, const char *name, const char *type,
-			    char *err, size_t errlen)
+int brk_declare_exchange(struct brk *b, uint16_t ch, const char *name, const char *type, char *err,
+			 size_t errlen)
 {
 	char what[BRK_NAME_MAX + 32];
 
@@ -531,8 +513,8 @@ static int declare_exchange(struct brk *b, uint16_t ch, const char *name, const 
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
 }
 
-static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
-			 int n_args, char *err, size_t errlen)
+int brk_declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
+		      int n_args, char *err, size_t errlen)
 {
 	amqp_table_t table = {.num_entries = n_args, .entries = args};
 	char why[BRK_ERR_MAX];
@@ -571,57 +553,4 @@ int brk_bind(struct brk *b, uint16_t ch, const char *queue, const char *exchange
 				  amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
 				  amqp_empty_table);
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
-}
-
-int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
-			 size_t errlen)
-{
-	char name[BRK_NAME_MAX];
-	char parked[BRK_NAME_MAX];
-	int rc;
-
-	rc = declare_exchange(b, ch, cfg->exchange, "topic", err, errlen);
-	if (rc != 0)
-		return rc;
-	for (size_t i = 0; i < cfg->n_delays; i++) {
-		amqp_table_entry_t args[] = {
-		    brk_entry_str("x-queue-type", "quorum"),
-		    brk_entry_i64("x-message-ttl", cfg->retry_delays_ms[i]),
-		    brk_entry_str("x-dead-letter-exchange", ""),
-		    brk_entry_str("x-dead-letter-strategy", "at-least-once"),
-		    brk_entry_str("x-overflow", "reject-publish"),
-		};
-
-		brk_retry_name(cfg, i, name, sizeof(name));
-		rc = declare_exchange(b, ch, name, "fanout", err, errlen);
-		if (rc == 0)
-			rc = declare_queue(b, ch, name, args, 5, err, errlen);
-		if (rc == 0)
-			rc = brk_bind(b, ch, name, name, "", true, err, errlen);
-		if (rc != 0)
-			return rc;
-	}
-	for (size_t i = 0; i < cfg->n_subs; i++) {
-		const struct cfg_sub *s = &cfg->subs[i];
-		amqp_table_entry_t parked_args[] = {brk_entry_str("x-queue-type", "quorum")};
-
-		brk_sub_queue(cfg, s->name, name, sizeof(name));
-		brk_parked_queue(cfg, s->name, parked, sizeof(parked));
-		amqp_table_entry_t args[] = {
-		    brk_entry_str("x-queue-type", "quorum"),
-		    brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
-		    brk_entry_str("x-dead-letter-exchange", ""),
-		    brk_entry_str("x-dead-letter-routing-key", parked),
-		};
-		rc = declare_queue(b, ch, parked, parked_args, 1, err, errlen);
-		if (rc == 0)
-			rc = declare_queue(b, ch, name, args, 4, err, errlen);
-		/* Inactive: keep the queue, stop capturing new events. */
-		for (size_t j = 0; rc == 0 && j < s->n_events; j++)
-			rc = brk_bind(b, ch, name, cfg->exchange, s->events[j], s->active, err,
-				      errlen);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
 }

@@ -21,6 +21,7 @@
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
+#include "hsbridge/topology.h"
 
 #define CONFIRM_TIMEOUT_MS 10000
 
@@ -133,7 +134,7 @@ static int cmd_check(const struct cfg *cfg)
 	}
 	printf("; parked after %zu failed attempts\n", cfg->n_delays + 1);
 	for (size_t i = 0; i < cfg->n_delays; i++) {
-		brk_retry_name(cfg, i, name, sizeof(name));
+		topo_retry_name(cfg, i, name, sizeof(name));
 		printf("  retry exchange + queue %s (ttl %ld ms)\n", name, cfg->retry_delays_ms[i]);
 	}
 	printf("subscriptions: %zu\n", cfg->n_subs);
@@ -148,9 +149,9 @@ static int cmd_check(const struct cfg *cfg)
 		for (size_t j = 0; j < s->n_events; j++)
 			printf(" %s%s", s->events[j], j + 1 < s->n_events ? "," : "");
 		printf("\n");
-		brk_sub_queue(cfg, s->name, name, sizeof(name));
+		topo_sub_queue(cfg, s->name, name, sizeof(name));
 		printf("  queue:    %s%s\n", name, s->active ? "" : " (unbound)");
-		brk_parked_queue(cfg, s->name, name, sizeof(name));
+		topo_parked_queue(cfg, s->name, name, sizeof(name));
 		printf("  parked:   %s\n", name);
 		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
 		       s->timeout_ms);
@@ -187,7 +188,7 @@ static int cmd_topology(const struct cfg *cfg)
 
 	if (rc != EX_OK)
 		return rc;
-	rc = brk_declare_topology(b, 1, cfg, err, sizeof(err));
+	rc = topo_declare(b, 1, cfg, err, sizeof(err));
 	brk_close(b);
 	if (rc != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
@@ -401,15 +402,15 @@ static bool configured_queue(const struct cfg *cfg, const char *name)
 	char q[BRK_NAME_MAX];
 
 	for (size_t i = 0; i < cfg->n_subs; i++) {
-		brk_sub_queue(cfg, cfg->subs[i].name, q, sizeof(q));
+		topo_sub_queue(cfg, cfg->subs[i].name, q, sizeof(q));
 		if (strcmp(q, name) == 0)
 			return true;
-		brk_parked_queue(cfg, cfg->subs[i].name, q, sizeof(q));
+		topo_parked_queue(cfg, cfg->subs[i].name, q, sizeof(q));
 		if (strcmp(q, name) == 0)
 			return true;
 	}
 	for (size_t i = 0; i < cfg->n_delays; i++) {
-		brk_retry_name(cfg, i, q, sizeof(q));
+		topo_retry_name(cfg, i, q, sizeof(q));
 		if (strcmp(q, name) == 0)
 			return true;
 	}
@@ -451,16 +452,16 @@ static int cmd_status(const struct cfg *cfg)
 	x.ok = mgmt_list_queues(cfg, &x.queues, &x.n, err, sizeof(err)) == 0;
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
 		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
-		brk_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
+		topo_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
 		rc = print_queue(b, &x, "queue", name, true);
-		brk_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
+		topo_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
 		if (rc == 0)
 			rc = print_queue(b, &x, "parked", name, false);
 	}
 	if (rc == 0 && cfg->n_delays)
 		printf("retry queues (all subscriptions)\n");
 	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++) {
-		brk_retry_name(cfg, i, name, sizeof(name));
+		topo_retry_name(cfg, i, name, sizeof(name));
 		rc = print_queue(b, &x, "waiting", name, false);
 	}
 	if (rc == 0 && x.ok) {
@@ -502,8 +503,8 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 	rc = connect_channel(cfg, "hsbridge replay", true, &b);
 	if (rc != EX_OK)
 		return rc;
-	brk_sub_queue(cfg, s->name, queue, sizeof(queue));
-	brk_parked_queue(cfg, s->name, parked, sizeof(parked));
+	topo_sub_queue(cfg, s->name, queue, sizeof(queue));
+	topo_parked_queue(cfg, s->name, parked, sizeof(parked));
 	/* Only what is parked now: a message that is parked again at once (410,
 	 * invalid payload) while a bridge runs must not make this loop forever. */
 	if (brk_queue_counts(b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {

@@ -1,5 +1,6 @@
-/* broker: the AMQP connection (rabbitmq-c), the topology of DESIGN section 1
- * and a non-blocking reader of what the broker sends. */
+/* broker: the AMQP connection (rabbitmq-c): declarations, publishing,
+ * acks and a non-blocking reader of what the broker sends. Knows nothing of
+ * the config; the topology module says what to declare. */
 #ifndef HSBRIDGE_BROKER_H
 #define HSBRIDGE_BROKER_H
 
@@ -8,8 +9,6 @@
 #include <stdint.h>
 
 #include <amqp.h>
-
-#include "hsbridge/config.h"
 
 #define BRK_NAME_MAX 256
 #define BRK_ERR_MAX 512
@@ -121,15 +120,13 @@ int brk_bind(struct brk *b, uint16_t ch, const char *queue, const char *exchange
 amqp_table_entry_t brk_entry_str(const char *key, const char *value);
 amqp_table_entry_t brk_entry_i64(const char *key, int64_t value);
 
-/* Names of DESIGN section 1. */
-void brk_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
-void brk_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
-void brk_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len);
-
-/* Declares, idempotently, everything of DESIGN section 1 on channel ch. A
- * queue that exists with other arguments yields BRK_ERR_CHANNEL and an err
- * naming the queue, the argument and the way out. */
-int brk_declare_topology(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+/* A durable exchange of type ("topic", "fanout"), idempotently. */
+int brk_declare_exchange(struct brk *b, uint16_t ch, const char *name, const char *type, char *err,
 			 size_t errlen) __attribute__((warn_unused_result));
+/* A durable queue with args, idempotently. A queue that exists with other
+ * arguments yields BRK_ERR_CHANNEL and an err naming the queue, the
+ * argument and the way out. */
+int brk_declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
+		      int n_args, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -1,0 +1,24 @@
+/* topology: the names and the declaration of DESIGN section 1, derived from
+ * the config. Naming is pure; topo_declare speaks through the broker. */
+#ifndef HSBRIDGE_TOPOLOGY_H
+#define HSBRIDGE_TOPOLOGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsbridge/broker.h"
+#include "hsbridge/config.h"
+
+/* "<prefix>.<sub>", "<prefix>.<sub>.parked", "<prefix>.retry.<label>"
+ * (the retry exchange and its queue share the name). */
+void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
+void topo_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
+void topo_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len);
+
+/* Declares, idempotently, everything of DESIGN section 1 on channel ch. A
+ * queue that exists with other arguments yields BRK_ERR_CHANNEL and an err
+ * naming the queue, the argument and the way out. */
+int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,82 @@
+/* topology: what hsbridge declares, named from the config (DESIGN section 1). */
+#include "hsbridge/topology.h"
+
+#include <stdio.h>
+
+void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s", cfg->prefix, sub);
+}
+
+void topo_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.%s.parked", cfg->prefix, sub);
+}
+
+void topo_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len)
+{
+	char label[32];
+
+	cfg_format_duration(cfg->retry_delays_ms[delay_index], label, sizeof(label));
+	snprintf(buf, len, "%s.retry.%s", cfg->prefix, label);
+}
+
+/* A fanout exchange and a quorum queue of the same name per delay: a copy
+ * waits there for the delay, then dead-letters back by its routing key. */
+static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size_t i, char *err,
+			 size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	amqp_table_entry_t args[] = {
+	    brk_entry_str("x-queue-type", "quorum"),
+	    brk_entry_i64("x-message-ttl", cfg->retry_delays_ms[i]),
+	    brk_entry_str("x-dead-letter-exchange", ""),
+	    brk_entry_str("x-dead-letter-strategy", "at-least-once"),
+	    brk_entry_str("x-overflow", "reject-publish"),
+	};
+	int rc;
+
+	topo_retry_name(cfg, i, name, sizeof(name));
+	rc = brk_declare_exchange(b, ch, name, "fanout", err, errlen);
+	if (rc == 0)
+		rc = brk_declare_queue(b, ch, name, args, 5, err, errlen);
+	if (rc == 0)
+		rc = brk_bind(b, ch, name, name, "", true, err, errlen);
+	return rc;
+}
+
+static int declare_sub(struct brk *b, uint16_t ch, const struct cfg *cfg, const struct cfg_sub *s,
+		       char *err, size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	char parked[BRK_NAME_MAX];
+	amqp_table_entry_t parked_args[] = {brk_entry_str("x-queue-type", "quorum")};
+	int rc;
+
+	topo_sub_queue(cfg, s->name, name, sizeof(name));
+	topo_parked_queue(cfg, s->name, parked, sizeof(parked));
+	amqp_table_entry_t args[] = {
+	    brk_entry_str("x-queue-type", "quorum"),
+	    brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
+	    brk_entry_str("x-dead-letter-exchange", ""),
+	    brk_entry_str("x-dead-letter-routing-key", parked),
+	};
+	rc = brk_declare_queue(b, ch, parked, parked_args, 1, err, errlen);
+	if (rc == 0)
+		rc = brk_declare_queue(b, ch, name, args, 4, err, errlen);
+	/* Inactive: keep the queue, stop capturing new events. */
+	for (size_t j = 0; rc == 0 && j < s->n_events; j++)
+		rc = brk_bind(b, ch, name, cfg->exchange, s->events[j], s->active, err, errlen);
+	return rc;
+}
+
+int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, size_t errlen)
+{
+	int rc = brk_declare_exchange(b, ch, cfg->exchange, "topic", err, errlen);
+
+	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++)
+		rc = declare_retry(b, ch, cfg, i, err, errlen);
+	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
+		rc = declare_sub(b, ch, cfg, &cfg->subs[i], err, errlen);
+	return rc;
+}
