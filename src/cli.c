@@ -17,11 +17,13 @@
 #include "hsbridge/bridge.h"
 #include "hsbridge/broker.h"
 #include "hsbridge/config.h"
+#include "hsbridge/copy.h"
 #include "hsbridge/dispatch.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
 #include "hsbridge/topology.h"
+#include "hsbridge/webhook.h"
 
 #define CONFIRM_TIMEOUT_MS 10000
 
@@ -490,6 +492,7 @@ static const struct cfg_sub *find_sub_or_complain(const struct cfg *cfg, const c
  * queue only after the broker confirmed its copy in the subscription queue. */
 static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 {
+	const struct copy_marks no_marks = {0};
 	const struct cfg_sub *s = find_sub_or_complain(cfg, sub_name);
 	struct brk *b = NULL;
 	char queue[BRK_NAME_MAX], parked[BRK_NAME_MAX];
@@ -516,10 +519,8 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 		limit = (long)waiting;
 	while (moved < limit) {
 		struct brk_event ev;
-		amqp_basic_properties_t p;
-		amqp_table_entry_t *kept = NULL;
+		struct copy_props c;
 		bool returned = false;
-		int n = 0;
 
 		if (brk_get(b, 1, parked, &ev, err, sizeof(err)) != 0) {
 			fprintf(stderr, "hsbridge: %s\n", err);
@@ -529,24 +530,15 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 		if (ev.kind != BRK_DELIVERY)
 			break;
 		/* Attempts start over: drop the bookkeeping, keep the rest. */
-		p = ev.message.properties;
-		if (p._flags & AMQP_BASIC_HEADERS_FLAG) {
-			kept = calloc((size_t)p.headers.num_entries + 1, sizeof(*kept));
-			for (int i = 0; kept && i < p.headers.num_entries; i++) {
-				amqp_table_entry_t *e = &p.headers.entries[i];
-
-				if (!bridge_header_is_bookkeeping(e->key.bytes, e->key.len))
-					kept[n++] = *e;
-			}
-			p.headers.entries = kept;
-			p.headers.num_entries = n;
+		if (copy_build(&ev.message.properties, &no_marks, &c) != 0) {
+			fprintf(stderr, "hsbridge: out of memory\n");
+			brk_event_clear(&ev);
+			rc = EX_TEMPFAIL;
+			break;
 		}
-		p._flags &= ~(amqp_flags_t)AMQP_BASIC_EXPIRATION_FLAG;
-		p._flags |= AMQP_BASIC_DELIVERY_MODE_FLAG;
-		p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-		rc = brk_publish(b, 1, "", queue, true, &p, ev.message.body.bytes,
+		rc = brk_publish(b, 1, "", queue, true, &c.p, ev.message.body.bytes,
 				 ev.message.body.len);
-		free(kept);
+		copy_props_free(&c);
 		if (rc == 0) {
 			rc = await_confirm(b, &returned, err, sizeof(err));
 		} else {
@@ -642,7 +634,7 @@ static int cmd_test_event(const struct cfg *cfg, const char *sub_name)
 	req.url = s->url;
 	req.body = body;
 	req.len = (size_t)n;
-	req.headers = bridge_request_headers(s, "webhook.test", delivery, 1, body, (size_t)n, now);
+	req.headers = wh_request_headers(s, "webhook.test", delivery, 1, body, (size_t)n, now);
 	req.timeout_ms = s->timeout_ms;
 	req.user = &t;
 	if (!req.headers || disp_submit(d, &req) != 0)

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hsbridge/clock.h"
+
 struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
@@ -25,14 +27,6 @@ struct disp {
 	struct xfer *head; /* running transfers, for cancellation */
 	size_t running;
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct disp *disp_new(void)
 {
@@ -159,7 +153,7 @@ int disp_submit(struct disp *d, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK)
 		goto out;
-	x->start_ms = mono_ms();
+	x->start_ms = clk_mono_ms();
 	x->next = d->head;
 	if (d->head)
 		d->head->prev = x;
@@ -192,7 +186,7 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 	memset(&res, 0, sizeof(res));
 	res.retry_after_ms = -1;
-	res.ms = mono_ms() - x->start_ms;
+	res.ms = clk_mono_ms() - x->start_ms;
 	if (code == CURLE_OK) {
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		res.status = (int)status;

@@ -1,0 +1,369 @@
+/* relay: what happens to a delivery, state by state (delivery.h). Each
+ * handler does the I/O its state asks for, then moves the delivery on with
+ * dlv_move; dlv_reap, at the end of the loop's turn, frees finished ones. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge_int.h"
+#include "hsbridge/clock.h"
+#include "hsbridge/copy.h"
+#include "hsbridge/event.h"
+#include "hsbridge/log.h"
+#include "hsbridge/policy.h"
+#include "hsbridge/topology.h"
+#include "hsbridge/webhook.h"
+
+#define BLOCKED_RECHECK_MS 1000
+#define REFUSED_BACKOFF_MIN_MS 500
+#define REFUSED_BACKOFF_MAX_MS 30000
+
+/* A property as a C string, or NULL. */
+static char *prop_str(const amqp_basic_properties_t *p, amqp_flags_t flag, amqp_bytes_t b)
+{
+	if (!(p->_flags & flag))
+		return NULL;
+	return strndup(b.bytes, b.len);
+}
+
+/* ACKED when the ack went out; HANDED_BACK when the connection failed under
+ * it (the broker delivers the message again). */
+static void ack_original(struct bridge *br, struct delivery *d)
+{
+	if (brk_ack(br->brk, d->channel, d->tag) != 0) {
+		bridge_mark_broken(br, "connection lost while acking");
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		return;
+	}
+	dlv_move(&br->dlv, d, DLV_ACKED);
+}
+
+static void hold(struct bridge *br, struct delivery *d, long long due_ms)
+{
+	d->copy.due_ms = due_ms;
+	dlv_move(&br->dlv, d, DLV_HELD);
+}
+
+/* The copy's marks: a prepared envelope keeps its id, type and bytes on
+ * every attempt, so they ride in the properties. */
+static void copy_marks_of(const struct bridge *br, const struct delivery *d, const char *now,
+			  struct copy_marks *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->attempts = d->copy.attempts;
+	m->last_status = d->copy.last_status;
+	m->last_error = d->copy.last_error;
+	m->reason = d->copy.reason;
+	m->now = now;
+	/* Names the copy in a basic.return: the copy is mandatory, and one
+	 * that no queue took must not let its original be acked. */
+	m->seq = br->pub_seq + 1;
+	if (d->ev.body) {
+		m->type = d->ev.type;
+		m->message_id = d->ev.id;
+	}
+}
+
+/* Publishes d's copy on the confirm channel: CONFIRMING until the broker
+ * confirms it, and only then is the original acked. While the broker is
+ * blocked (it does not read the connection) the copy is HELD instead, so
+ * that the loop never blocks on a full socket. */
+static void publish_copy(struct bridge *br, struct delivery *d)
+{
+	struct copy_marks m;
+	struct copy_props c;
+	char now[32];
+	bool prepared = d->ev.body != NULL;
+
+	if (br->blocked) {
+		hold(br, d, clk_mono_ms() + BLOCKED_RECHECK_MS);
+		return;
+	}
+	ev_format_time(clk_wall_s(), now, sizeof(now));
+	copy_marks_of(br, d, now, &m);
+	if (copy_build(&d->msg.properties, &m, &c) != 0) {
+		bridge_mark_broken(br, "out of memory");
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		return;
+	}
+	if (brk_publish(br->brk, PUB_CH, d->copy.exchange, d->copy.routing_key, true, &c.p,
+			prepared ? d->ev.body : d->msg.body.bytes,
+			prepared ? d->ev.len : d->msg.body.len) != 0) {
+		copy_props_free(&c);
+		bridge_mark_broken(br, "connection lost while publishing a copy");
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		return;
+	}
+	copy_props_free(&c);
+	d->copy.seq = ++br->pub_seq;
+	d->copy.returned = false;
+	dlv_move(&br->dlv, d, DLV_CONFIRMING);
+}
+
+static void park(struct bridge *br, struct delivery *d, const char *reason)
+{
+	snprintf(d->copy.exchange, sizeof(d->copy.exchange), "%s", "");
+	snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->parked);
+	d->copy.reason = reason;
+	publish_copy(br, d);
+}
+
+static void retry(struct bridge *br, struct delivery *d, size_t delay_index)
+{
+	topo_retry_name(br->cfg, delay_index, d->copy.exchange, sizeof(d->copy.exchange));
+	snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->queue);
+	publish_copy(br, d);
+}
+
+/* The start of a receiver's answer, for the log: printable ASCII only, so a
+ * binary answer cannot break the JSON line. */
+static void printable(const char *src, size_t len, char *dst, size_t dstlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 1 < dstlen; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : ' ';
+	}
+	dst[n] = '\0';
+}
+
+static const char *outcome_name(enum pol_action a)
+{
+	return a == POL_ACK ? "delivered" : a == POL_RETRY ? "retry" : "parked";
+}
+
+/* One line per attempt (DESIGN section 7). */
+static void log_attempt(const struct bridge *br, const struct delivery *d,
+			const struct disp_result *res, const struct pol_decision *dec,
+			const char *error)
+{
+	char response[512];
+	char next[32] = "";
+
+	printable(res->body, res->body_len, response, sizeof(response));
+	if (dec->action == POL_RETRY)
+		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
+	log_line(dec->action == POL_ACK ? LOGL_INFO : LOGL_WARN, "delivery",
+		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
+		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
+		 LOG_I("status", res->status), LOG_I("ms", res->ms),
+		 LOG_S("outcome", outcome_name(dec->action)),
+		 LOG_S("next", dec->action == POL_RETRY ? next : NULL),
+		 LOG_S("reason", dec->action == POL_PARK ? pol_reason_name(dec->reason) : NULL),
+		 LOG_S("error", error[0] ? error : NULL),
+		 LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
+}
+
+/* POSTING -> ACKED, or a copy for a retry or the parked queue. A NULL res
+ * means the transfer was cancelled because the session ended. */
+void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
+{
+	struct delivery *d = user;
+	struct bridge *br = arg;
+	struct pol_decision dec;
+	char error[CURL_ERROR_SIZE + 32];
+
+	if (!res) {
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		return;
+	}
+	dec = pol_decide(res->status, res->retry_after_ms, d->attempt, br->cfg->retry_delays_ms,
+			 br->cfg->n_delays);
+	if (res->status == 0)
+		snprintf(error, sizeof(error), "%s", res->error);
+	else if (res->status < 200 || res->status > 299)
+		snprintf(error, sizeof(error), "HTTP %d", res->status);
+	else
+		error[0] = '\0';
+	log_attempt(br, d, res, &dec, error);
+	if (br->broken) {
+		/* No channel to ack or publish on: the broker redelivers. */
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		return;
+	}
+	d->copy.attempts = d->attempt;
+	d->copy.last_status = res->status;
+	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", error);
+	if (dec.action == POL_ACK)
+		ack_original(br, d);
+	else if (dec.action == POL_RETRY)
+		retry(br, d, dec.delay_index);
+	else
+		park(br, d, pol_reason_name(dec.reason));
+}
+
+/* RECEIVED -> POSTING. */
+static void start_attempt(struct bridge *br, struct delivery *d)
+{
+	struct disp_request req;
+
+	req.url = d->sub->cfg->url;
+	req.body = d->ev.body;
+	req.len = d->ev.len;
+	req.headers = wh_request_headers(d->sub->cfg, d->ev.type, d->id, d->attempt, d->ev.body,
+					 d->ev.len, clk_wall_s());
+	req.timeout_ms = d->sub->cfg->timeout_ms;
+	req.user = d;
+	dlv_move(&br->dlv, d, DLV_POSTING);
+	/* dispatch frees the headers even when it fails */
+	if (!req.headers || disp_submit(br->disp, &req) != 0) {
+		struct disp_result res = {.status = 0, .retry_after_ms = -1};
+
+		snprintf(res.error, sizeof(res.error), "could not start the request");
+		relay_on_http_done(d, &res, br);
+	}
+}
+
+static struct dlv_sub *sub_by_channel(struct bridge *br, uint16_t ch)
+{
+	for (size_t i = 0; i < br->cfg->n_subs; i++) {
+		if (br->subs[i].channel == ch)
+			return &br->subs[i];
+	}
+	return NULL;
+}
+
+/* Validates and completes the envelope: a valid one is POSTed, an invalid
+ * one is parked at once with the reason, never POSTed. */
+static void prepare(struct bridge *br, struct delivery *d)
+{
+	const amqp_basic_properties_t *p = &d->msg.properties;
+	char *mid = prop_str(p, AMQP_BASIC_MESSAGE_ID_FLAG, p->message_id);
+	char *type = prop_str(p, AMQP_BASIC_TYPE_FLAG, p->type);
+	struct ev_input in;
+	enum ev_status st;
+
+	memset(&in, 0, sizeof(in));
+	in.body = d->msg.body.bytes;
+	in.len = d->msg.body.len;
+	in.max_body = br->cfg->max_body_bytes;
+	in.message_id = mid;
+	in.type_prop = type;
+	/* A copy that came back from a retry queue has the queue's name as
+	 * routing key; the type property is the event type then. */
+	in.routing_key = strcmp(d->routing_key, d->sub->queue) == 0 ? NULL : d->routing_key;
+	in.timestamp = (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG) ? (long long)p->timestamp : 0;
+	in.now = clk_wall_s();
+	st = ev_prepare(&in, &d->ev);
+	free(type);
+	if (st != EV_OK) {
+		const char *reason = pol_reason_name(
+		    st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE : POL_REASON_INVALID_PAYLOAD);
+
+		log_line(LOGL_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
+			 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
+			 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
+		free(mid);
+		snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
+		park(br, d, reason);
+		return;
+	}
+	free(mid);
+	d->attempt = copy_attempts(p) + 1;
+	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
+	start_attempt(br, d);
+}
+
+void relay_on_delivery(struct bridge *br, struct brk_event *ev)
+{
+	struct dlv_sub *sub = sub_by_channel(br, ev->channel);
+	struct delivery *d;
+
+	if (!sub)
+		return;
+	d = dlv_receive(&br->dlv, sub, ev->channel, ev->delivery_tag, &ev->message,
+			&ev->routing_key);
+	if (d)
+		ev->kind = BRK_OTHER; /* the delivery owns the message now */
+	if (!d) {
+		bridge_mark_broken(br, "out of memory");
+		return;
+	}
+	prepare(br, d);
+}
+
+/* A copy the broker refused (nacked, or returned for want of a queue) is
+ * published again after a backoff. The original stays unacked meanwhile:
+ * nothing is lost, the endpoint sees no extra POST, the queue's delivery
+ * count does not grow, and max_in_flight holds back new work. */
+static void hold_refused(struct bridge *br, struct delivery *d)
+{
+	long long backoff = REFUSED_BACKOFF_MIN_MS;
+
+	for (unsigned i = 0; i < d->copy.refusals && backoff < REFUSED_BACKOFF_MAX_MS; i++)
+		backoff *= 2;
+	if (backoff > REFUSED_BACKOFF_MAX_MS)
+		backoff = REFUSED_BACKOFF_MAX_MS;
+	d->copy.refusals++;
+	log_line(LOGL_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
+		 LOG_S("event", d->ev.body ? d->ev.id : NULL), LOG_S("to", d->copy.exchange),
+		 LOG_S("routing_key", d->copy.routing_key),
+		 LOG_S("error", d->copy.returned
+				    ? "no queue took the copy; declaring the topology again"
+				    : "the broker nacked the copy"),
+		 LOG_I("retry_in_ms", backoff));
+	hold(br, d, clk_mono_ms() + backoff);
+}
+
+/* CONFIRMING -> ACKED, or HELD when refused. One confirm with multiple set
+ * settles every copy up to its sequence number. */
+void relay_on_confirm(struct bridge *br, const struct brk_event *ev)
+{
+	struct delivery *next;
+
+	for (struct delivery *d = br->dlv.head[DLV_CONFIRMING]; d; d = next) {
+		next = d->next;
+		if (ev->multiple ? d->copy.seq > ev->delivery_tag : d->copy.seq != ev->delivery_tag)
+			continue;
+		if (ev->ack && !d->copy.returned)
+			ack_original(br, d);
+		else
+			hold_refused(br, d);
+	}
+}
+
+/* A returned copy is followed by its confirm: mark it, so that the confirm
+ * holds it instead of acking the original. */
+void relay_on_return(struct bridge *br, const struct brk_event *ev)
+{
+	uint64_t seq = copy_header_uint(&ev->message.properties, "hsbridge-copy", UINT64_MAX);
+	struct delivery *d = dlv_find_confirming(&br->dlv, seq);
+
+	if (d) {
+		d->copy.returned = true;
+		br->redeclare = true;
+	}
+}
+
+/* HELD -> CONFIRMING for the copies whose backoff is over. */
+void relay_publish_held(struct bridge *br)
+{
+	long long now = clk_mono_ms();
+	struct delivery *next;
+
+	for (struct delivery *d = br->dlv.head[DLV_HELD]; d && !br->broken && !br->blocked;
+	     d = next) {
+		next = d->next;
+		if (d->copy.due_ms <= now)
+			publish_copy(br, d);
+	}
+}
+
+int relay_held_wait_ms(const struct bridge *br, int max_ms)
+{
+	long long now = clk_mono_ms();
+	int ms = max_ms;
+
+	/* While blocked, held copies wait for "unblocked", not for a time. */
+	if (br->blocked)
+		return ms;
+	for (const struct delivery *d = br->dlv.head[DLV_HELD]; d; d = d->next) {
+		long long left = d->copy.due_ms - now;
+
+		if (left < ms)
+			ms = left < 0 ? 0 : (int)left;
+	}
+	return ms;
+}
