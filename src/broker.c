@@ -323,6 +323,15 @@ static int read_content(struct brk *b, struct brk_event *ev, char *err, size_t e
 	return 0;
 }
 
+/* A publisher confirm: ack or nack of one tag, or of all up to it. */
+static void set_confirm(struct brk_event *ev, bool ack, uint64_t tag, amqp_boolean_t multiple)
+{
+	ev->kind = BRK_CONFIRM;
+	ev->ack = ack;
+	ev->delivery_tag = tag;
+	ev->multiple = multiple != 0;
+}
+
 static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev, char *err,
 			size_t errlen)
 {
@@ -349,19 +358,13 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 	case AMQP_BASIC_ACK_METHOD: {
 		amqp_basic_ack_t *a = frame->payload.method.decoded;
 
-		ev->kind = BRK_CONFIRM;
-		ev->ack = true;
-		ev->delivery_tag = a->delivery_tag;
-		ev->multiple = a->multiple;
+		set_confirm(ev, true, a->delivery_tag, a->multiple);
 		return 0;
 	}
 	case AMQP_BASIC_NACK_METHOD: {
 		amqp_basic_nack_t *n = frame->payload.method.decoded;
 
-		ev->kind = BRK_CONFIRM;
-		ev->ack = false;
-		ev->delivery_tag = n->delivery_tag;
-		ev->multiple = n->multiple;
+		set_confirm(ev, false, n->delivery_tag, n->multiple);
 		return 0;
 	}
 	case AMQP_BASIC_RETURN_METHOD: {
