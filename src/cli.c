@@ -21,6 +21,7 @@
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
+#include "hsbridge/url.h"
 
 #define CONFIRM_TIMEOUT_MS 10000
 
@@ -99,15 +100,15 @@ static void redact_url(const char *url, char *buf, size_t len)
  * from the parsed URL so that no spelling of the password slips through. */
 static void redact_amqp_url(const char *url, char *buf, size_t len)
 {
-	struct brk_url u;
+	struct url_amqp u;
 
-	if (brk_url_parse(url, &u) != 0) {
+	if (url_amqp_parse(url, &u) != 0) {
 		snprintf(buf, len, "(invalid URL)");
 		return;
 	}
 	snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp", u.ci.host,
 		 u.ci.port, u.ci.vhost, u.ci.user);
-	brk_url_clear(&u);
+	url_amqp_clear(&u);
 }
 
 static int cmd_check(const struct cfg *cfg)

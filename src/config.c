@@ -15,10 +15,10 @@
 #include <libconfig.h>
 #include <openssl/crypto.h>
 
-#include "hsbridge/broker.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/signature.h"
+#include "hsbridge/url.h"
 
 /* A config file is a few kilobytes; the cap keeps a wrong path (a log, a
  * device) from being slurped. */
@@ -660,11 +660,11 @@ static bool webhook_key_ok(const char *secret)
  * fail here, as a configuration error with its line. */
 static bool valid_amqp_url(const char *url)
 {
-	struct brk_url u;
+	struct url_amqp u;
 
-	if (brk_url_parse(url, &u) != 0)
+	if (url_amqp_parse(url, &u) != 0)
 		return false;
-	brk_url_clear(&u);
+	url_amqp_clear(&u);
 	return true;
 }
 
