@@ -8,8 +8,9 @@
 #include <sys/time.h>
 
 #include <amqp_ssl_socket.h>
-#include <openssl/crypto.h>
 #include <amqp_tcp_socket.h>
+
+#include "hsbridge/url.h"
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
@@ -95,32 +96,10 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	return BRK_ERR_CONNECTION;
 }
 
-int brk_url_parse(const char *url, struct brk_url *u)
-{
-	memset(u, 0, sizeof(*u));
-	u->len = strlen(url);
-	u->buf = strdup(url);
-	/* amqp_parse_url decodes in place; the copy keeps the caller's URL. */
-	if (!u->buf || amqp_parse_url(u->buf, &u->ci) != AMQP_STATUS_OK) {
-		brk_url_clear(u);
-		return -1;
-	}
-	return 0;
-}
-
-void brk_url_clear(struct brk_url *u)
-{
-	/* Parsing cut the copy with NULs: wipe all of it, password included. */
-	if (u->buf)
-		OPENSSL_cleanse(u->buf, u->len);
-	free(u->buf);
-	memset(u, 0, sizeof(*u));
-}
-
 int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
 		struct brk **out, char *err, size_t errlen)
 {
-	struct brk_url u;
+	struct url_amqp u;
 	struct amqp_connection_info *ci = &u.ci;
 	struct brk *b = NULL;
 	amqp_socket_t *sock;
@@ -133,7 +112,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	int status;
 
 	*out = NULL;
-	if (brk_url_parse(url, &u) != 0) {
+	if (url_amqp_parse(url, &u) != 0) {
 		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL");
 		goto out;
 	}
@@ -207,7 +186,7 @@ out:
 			amqp_destroy_connection(b->conn);
 		free(b);
 	}
-	brk_url_clear(&u);
+	url_amqp_clear(&u);
 	return rc;
 }
 

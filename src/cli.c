@@ -18,37 +18,28 @@
 #include "hsbridge/broker.h"
 #include "hsbridge/config.h"
 #include "hsbridge/copy.h"
-#include "hsbridge/dispatch.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
 #include "hsbridge/topology.h"
-#include "hsbridge/webhook.h"
+#include "hsbridge/url.h"
+
+#include "cli_int.h"
 
 #define CONFIRM_TIMEOUT_MS 10000
+/* Where the help of each command starts in the usage text. */
+#define USAGE_COLUMN 23
 
-static const char usage_text[] =
-    "usage: hsbridge [-c FILE] [COMMAND]\n"
-    "\n"
-    "commands:\n"
-    "  run                  the bridge, in the foreground (default)\n"
-    "  check                validate the config and print what the bridge would do\n"
-    "  topology             declare exchanges, queues and bindings, then exit\n"
-    "  status               per subscription: ready and parked messages, consumers;\n"
-    "                       messages waiting in the retry queues\n"
-    "  publish TYPE [JSON]  publish an event as a service would (JSON from the\n"
-    "                       argument or standard input)\n"
-    "  test-event SUB       POST a signed webhook.test event to SUB now; print the\n"
-    "                       status, time and response body\n"
-    "  replay SUB [--limit N]  move parked messages back into SUB's queue, attempts\n"
-    "                       reset\n"
-    "\n"
-    "The config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n";
-
-static void usage(FILE *to)
-{
-	fputs(usage_text, to);
-}
+/* One command, written once: usage, recognition, operands and dispatch all
+ * come from its row in commands[] (at the end of this file). */
+struct command {
+	const char *name;
+	const char *operands; /* their usage text, "" for none */
+	int min, max;	      /* how many operands */
+	const char *option;   /* an option with a count after the operands, or NULL */
+	int (*run)(struct cfg **cfgp, const struct cli_args *a);
+	const char *help; /* the usage line; each '\n' continues it, indented */
+};
 
 static void on_stop_signal(int sig)
 {
@@ -102,23 +93,25 @@ static void redact_url(const char *url, char *buf, size_t len)
  * from the parsed URL so that no spelling of the password slips through. */
 static void redact_amqp_url(const char *url, char *buf, size_t len)
 {
-	struct brk_url u;
+	struct url_amqp u;
 
-	if (brk_url_parse(url, &u) != 0) {
+	if (url_amqp_parse(url, &u) != 0) {
 		snprintf(buf, len, "(invalid URL)");
 		return;
 	}
 	snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp", u.ci.host,
 		 u.ci.port, u.ci.vhost, u.ci.user);
-	brk_url_clear(&u);
+	url_amqp_clear(&u);
 }
 
-static int cmd_check(const struct cfg *cfg)
+static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 {
+	const struct cfg *cfg = *cfgp;
 	char buf[BRK_NAME_MAX + 64];
 	char label[32];
 	char name[BRK_NAME_MAX];
 
+	(void)a;
 	printf("config %s is valid\n", cfg->path);
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		printf("warning: %s\n", cfg->warnings[i]);
@@ -182,12 +175,14 @@ static int connect_channel(const struct cfg *cfg, const char *name, bool confirm
 	return EX_OK;
 }
 
-static int cmd_topology(const struct cfg *cfg)
+static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
 {
+	const struct cfg *cfg = *cfgp;
 	struct brk *b = NULL;
 	char err[BRK_ERR_MAX];
 	int rc = connect_channel(cfg, "hsbridge topology", false, &b);
 
+	(void)a;
 	if (rc != EX_OK)
 		return rc;
 	rc = topo_declare(b, 1, cfg, err, sizeof(err));
@@ -273,20 +268,15 @@ static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen
 	}
 }
 
-static int cmd_publish(const struct cfg *cfg, const char *type, const char *json)
+/* The event publish sends: type checked, the JSON from json or standard
+ * input prepared as the bridge would receive it, and its type the same as
+ * type. EX_OK with *ev and *input (caller frees both), or EX_DATAERR. */
+static int prepare_event(const struct cfg *cfg, const char *type, const char *json, long long now,
+			 struct ev_event *ev, char **input)
 {
 	struct ev_input in;
-	struct ev_event ev;
-	amqp_basic_properties_t p;
-	struct brk *b = NULL;
-	char *input = NULL;
 	size_t len;
-	char err[BRK_ERR_MAX];
-	bool returned = false;
-	long long now = (long long)time(NULL);
-	int rc;
 
-	memset(&ev, 0, sizeof(ev));
 	if (!valid_type(type)) {
 		fprintf(stderr,
 			"hsbridge: \"%s\" is not an event type (words of a-z0-9_- joined by "
@@ -295,50 +285,74 @@ static int cmd_publish(const struct cfg *cfg, const char *type, const char *json
 		return EX_DATAERR;
 	}
 	if (json) {
-		input = strdup(json);
+		*input = strdup(json);
 		len = strlen(json);
 	} else {
-		input = read_all(stdin, &len);
+		*input = read_all(stdin, &len);
 	}
-	if (!input) {
+	if (!*input) {
 		fprintf(stderr, "hsbridge: cannot read the event: %s\n", strerror(errno));
 		return EX_DATAERR;
 	}
 	memset(&in, 0, sizeof(in));
-	in.body = input;
+	in.body = *input;
 	in.len = len;
 	in.max_body = cfg->max_body_bytes;
 	in.type_prop = type;
 	in.routing_key = type;
 	in.timestamp = now;
 	in.now = now;
-	switch (ev_prepare(&in, &ev)) {
+	switch (ev_prepare(&in, ev)) {
 	case EV_OK:
 		break;
 	case EV_TOO_LARGE:
 	case EV_INVALID:
-		fprintf(stderr, "hsbridge: invalid event: %s\n", ev.reason);
-		rc = EX_DATAERR;
-		goto out;
+		fprintf(stderr, "hsbridge: invalid event: %s\n", ev->reason);
+		return EX_DATAERR;
 	}
-	if (strcmp(ev.type, type) != 0) {
+	if (strcmp(ev->type, type) != 0) {
 		fprintf(stderr, "hsbridge: invalid event: its type \"%s\" differs from %s\n",
-			ev.type, type);
-		rc = EX_DATAERR;
-		goto out;
+			ev->type, type);
+		return EX_DATAERR;
 	}
+	return EX_OK;
+}
 
+/* The properties of DESIGN section 2, as a service sets them. */
+static void event_properties(amqp_basic_properties_t *p, const struct ev_event *ev,
+			     const char *type, long long now)
+{
+	memset(p, 0, sizeof(*p));
+	p->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+		    AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG;
+	p->content_type = amqp_cstring_bytes("application/json");
+	p->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	p->message_id = amqp_cstring_bytes(ev->id);
+	p->timestamp = (uint64_t)now;
+	p->type = amqp_cstring_bytes(type);
+}
+
+static int cmd_publish(struct cfg **cfgp, const struct cli_args *a)
+{
+	const struct cfg *cfg = *cfgp;
+	const char *type = a->operand[0];
+	struct ev_event ev;
+	amqp_basic_properties_t p;
+	struct brk *b = NULL;
+	char *input = NULL;
+	char err[BRK_ERR_MAX];
+	bool returned = false;
+	long long now = (long long)time(NULL);
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	rc = prepare_event(cfg, type, a->operand[1], now, &ev, &input);
+	if (rc != EX_OK)
+		goto out;
 	rc = connect_channel(cfg, "hsbridge publish", true, &b);
 	if (rc != EX_OK)
 		goto out;
-	memset(&p, 0, sizeof(p));
-	p._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-		   AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_TYPE_FLAG;
-	p.content_type = amqp_cstring_bytes("application/json");
-	p.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-	p.message_id = amqp_cstring_bytes(ev.id);
-	p.timestamp = (uint64_t)now;
-	p.type = amqp_cstring_bytes(type);
+	event_properties(&p, &ev, type, now);
 	/* mandatory: a returned message tells that no subscription captured it. */
 	if (brk_publish(b, 1, cfg->exchange, type, true, &p, ev.body, ev.len) != 0) {
 		fprintf(stderr, "hsbridge: connection lost while publishing\n");
@@ -440,8 +454,9 @@ static void print_orphans(const struct cfg *cfg, const struct status_extra *x)
 	}
 }
 
-static int cmd_status(const struct cfg *cfg)
+static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
 {
+	const struct cfg *cfg = *cfgp;
 	struct brk *b = NULL;
 	struct status_extra x = {0};
 	char name[BRK_NAME_MAX];
@@ -449,6 +464,7 @@ static int cmd_status(const struct cfg *cfg)
 	char base[512];
 	int rc = connect_channel(cfg, "hsbridge status", false, &b);
 
+	(void)a;
 	if (rc != EX_OK)
 		return rc;
 	x.ok = mgmt_list_queues(cfg, &x.queues, &x.n, err, sizeof(err)) == 0;
@@ -479,7 +495,7 @@ static int cmd_status(const struct cfg *cfg)
 	return rc == 0 ? EX_OK : EX_UNAVAILABLE;
 }
 
-static const struct cfg_sub *find_sub_or_complain(const struct cfg *cfg, const char *name)
+const struct cfg_sub *cli_find_sub(const struct cfg *cfg, const char *name)
 {
 	const struct cfg_sub *s = cfg_find_sub(cfg, name);
 
@@ -488,35 +504,51 @@ static const struct cfg_sub *find_sub_or_complain(const struct cfg *cfg, const c
 	return s;
 }
 
+/* Connects for a replay of sub: its queue and parked queue names, and how
+ * many to move: at most what is parked now, so that a message parked again
+ * at once (410, invalid payload) while a bridge runs cannot make the replay
+ * loop forever. */
+static int replay_start(const struct cfg *cfg, const struct cfg_sub *s, struct brk **b,
+			char queue[BRK_NAME_MAX], char parked[BRK_NAME_MAX], long *limit)
+{
+	char err[BRK_ERR_MAX];
+	uint32_t waiting = 0, consumers = 0;
+	int rc = connect_channel(cfg, "hsbridge replay", true, b);
+
+	if (rc != EX_OK)
+		return rc;
+	topo_sub_queue(cfg, s->name, queue, BRK_NAME_MAX);
+	topo_parked_queue(cfg, s->name, parked, BRK_NAME_MAX);
+	if (brk_queue_counts(*b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hsbridge: %s: %s\n", parked, err);
+		brk_close(*b);
+		*b = NULL;
+		return EX_UNAVAILABLE;
+	}
+	if (*limit < 0 || (unsigned long)*limit > waiting)
+		*limit = (long)waiting;
+	return EX_OK;
+}
+
 /* Moves parked messages back, one at a time: each is acked in the parked
  * queue only after the broker confirmed its copy in the subscription queue. */
-static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
+static int cmd_replay(struct cfg **cfgp, const struct cli_args *a)
 {
 	const struct copy_marks no_marks = {0};
-	const struct cfg_sub *s = find_sub_or_complain(cfg, sub_name);
+	const struct cfg *cfg = *cfgp;
+	const struct cfg_sub *s = cli_find_sub(cfg, a->operand[0]);
 	struct brk *b = NULL;
 	char queue[BRK_NAME_MAX], parked[BRK_NAME_MAX];
 	char err[BRK_ERR_MAX];
-	uint32_t waiting = 0, consumers = 0;
+	long limit = a->limit;
 	long moved = 0;
 	int rc;
 
 	if (!s)
 		return EX_USAGE;
-	rc = connect_channel(cfg, "hsbridge replay", true, &b);
+	rc = replay_start(cfg, s, &b, queue, parked, &limit);
 	if (rc != EX_OK)
 		return rc;
-	topo_sub_queue(cfg, s->name, queue, sizeof(queue));
-	topo_parked_queue(cfg, s->name, parked, sizeof(parked));
-	/* Only what is parked now: a message that is parked again at once (410,
-	 * invalid payload) while a bridge runs must not make this loop forever. */
-	if (brk_queue_counts(b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsbridge: %s: %s\n", parked, err);
-		brk_close(b);
-		return EX_UNAVAILABLE;
-	}
-	if (limit < 0 || (unsigned long)limit > waiting)
-		limit = (long)waiting;
 	while (moved < limit) {
 		struct brk_event ev;
 		struct copy_props c;
@@ -573,155 +605,99 @@ static int cmd_replay(const struct cfg *cfg, const char *sub_name, long limit)
 	return rc;
 }
 
-struct test_result {
-	bool done;
-	int status;
-	long ms;
-	char error[CURL_ERROR_SIZE];
-	char body[DISP_BODY_MAX + 1];
-};
-
-static void on_test_done(void *user, const struct disp_result *res, void *arg)
+static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 {
-	struct test_result *t = user;
-
-	(void)arg;
-	t->done = true;
-	if (!res)
-		return;
-	t->status = res->status;
-	t->ms = res->ms;
-	snprintf(t->error, sizeof(t->error), "%s", res->error);
-	memcpy(t->body, res->body, res->body_len);
-	t->body[res->body_len] = '\0';
-}
-
-static const char test_event_fmt[] =
-    "{\"id\":\"%s\",\"type\":\"webhook.test\",\"created_at\":\"%s\",\"data\":"
-    "{\"object\":{\"subscription\":\"%s\",\"message\":\"This is a test event from "
-    "HealthSync.\"}}}";
-
-/* The dashboard's "Send Test Event": a signed webhook.test POST, now,
- * outside the queues. */
-static int cmd_test_event(const struct cfg *cfg, const char *sub_name)
-{
-	const struct cfg_sub *s = find_sub_or_complain(cfg, sub_name);
-	struct disp *d = NULL;
-	struct disp_request req;
-	struct test_result t;
-	char id[40], created[32], delivery[37];
-	char *body = NULL;
-	long long now = (long long)time(NULL);
-	int rc = EX_SOFTWARE;
-	int n;
-
-	if (!s)
-		return EX_USAGE;
-	memset(&t, 0, sizeof(t));
-	if (ev_new_id(id, sizeof(id)) != 0)
-		goto out;
-	ev_format_time(now, created, sizeof(created));
-	ev_delivery_id(s->name, id, delivery);
-	/* id, time and name are of safe characters: no JSON escaping needed. */
-	n = snprintf(NULL, 0, test_event_fmt, id, created, s->name);
-	body = malloc((size_t)n + 1);
-	if (!body)
-		goto out;
-	snprintf(body, (size_t)n + 1, test_event_fmt, id, created, s->name);
-	d = disp_new();
-	if (!d)
-		goto out;
-	req.url = s->url;
-	req.body = body;
-	req.len = (size_t)n;
-	req.headers = wh_request_headers(s, "webhook.test", delivery, 1, body, (size_t)n, now);
-	req.timeout_ms = s->timeout_ms;
-	req.user = &t;
-	if (!req.headers || disp_submit(d, &req) != 0)
-		goto out;
-	while (!t.done) {
-		disp_wait(d, NULL, 0, 100);
-		disp_collect(d, on_test_done, NULL);
-	}
-	printf("event:    %s (webhook.test)\ndelivery: %s\n", id, delivery);
-	if (t.status == 0) {
-		printf("status:   no response (%s)\ntime:     %ld ms\n", t.error, t.ms);
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
-	printf("status:   %d\ntime:     %ld ms\nbody:     %s\n", t.status, t.ms, t.body);
-	rc = (t.status >= 200 && t.status <= 299) ? EX_OK : EX_TEMPFAIL;
-out:
-	disp_free(d);
-	free(body);
-	return rc;
-}
-
-static int cmd_run(struct cfg **cfgp)
-{
+	(void)a;
 	for (size_t i = 0; i < (*cfgp)->n_warnings; i++)
 		log_line(LOGL_WARN, "config", LOG_S("warning", (*cfgp)->warnings[i]));
 	install_signals();
 	return bridge_run(cfgp);
 }
 
-static bool known_command(const char *cmd)
-{
-	static const char *const cmds[] = {"run",     "check",	    "topology", "status",
-					   "publish", "test-event", "replay"};
+static const struct command commands[] = {
+    {"run", "", 0, 0, NULL, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, cmd_check, "validate the config and print what the bridge would do"},
+    {"topology", "", 0, 0, NULL, cmd_topology, "declare exchanges, queues and bindings, then exit"},
+    {"status", "", 0, 0, NULL, cmd_status,
+     "per subscription: ready and parked messages, consumers;\n"
+     "messages waiting in the retry queues"},
+    {"publish", "TYPE [JSON]", 1, 2, NULL, cmd_publish,
+     "publish an event as a service would (JSON from the\n"
+     "argument or standard input)"},
+    {"test-event", "SUB", 1, 1, NULL, cli_cmd_test_event,
+     "POST a signed webhook.test event to SUB now; print the\n"
+     "status, time and response body"},
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", cmd_replay,
+     "move parked messages back into SUB's queue, attempts\n"
+     "reset"},
+};
 
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(cmd, cmds[i]) == 0)
-			return true;
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *to)
+{
+	char synopsis[64];
+
+	fputs("usage: hsbridge [-c FILE] [COMMAND]\n\ncommands:\n", to);
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		const struct command *c = &commands[i];
+
+		snprintf(synopsis, sizeof(synopsis), "%s%s%s", c->name, c->operands[0] ? " " : "",
+			 c->operands);
+		/* A synopsis too long for its column pushes the help along. */
+		fprintf(to, "  %-*s  ", USAGE_COLUMN - 4, synopsis);
+		for (const char *h = c->help; *h; h++) {
+			fputc(*h, to);
+			if (*h == '\n')
+				fprintf(to, "%*s", USAGE_COLUMN, "");
+		}
+		fputc('\n', to);
 	}
-	return false;
+	fputs("\nThe config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n", to);
 }
 
-/* The operands after the command: publish TYPE [JSON], test-event SUB,
- * replay SUB [--limit N], none for the rest. Returns 0 or -1. */
-static int parse_operands(const char *cmd, int argc, char **argv, const char **operand,
-			  const char **json, long *limit)
+static const struct command *find_command(const char *name)
 {
-	if (strcmp(cmd, "publish") == 0) {
-		if (argc < 1 || argc > 2)
-			return -1;
-		*operand = argv[0];
-		*json = argc == 2 ? argv[1] : NULL;
-		return 0;
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
 	}
-	if (strcmp(cmd, "test-event") == 0) {
-		if (argc != 1)
-			return -1;
-		*operand = argv[0];
-		return 0;
-	}
-	if (strcmp(cmd, "replay") == 0) {
+	return NULL;
+}
+
+/* The arguments after the command: min to max operands, then, for a
+ * command with an option, optionally the option and a count >= 0.
+ * Returns 0 or -1. */
+static int parse_operands(const struct command *c, int argc, char **argv, struct cli_args *a)
+{
+	int n = argc;
+
+	memset(a, 0, sizeof(*a));
+	a->limit = -1;
+	if (c->option && argc >= 2 && strcmp(argv[argc - 2], c->option) == 0) {
+		const char *count = argv[argc - 1];
 		char *end = NULL;
 
-		if (argc != 1 && argc != 3)
+		n = argc - 2;
+		errno = 0;
+		a->limit = strtol(count, &end, 10);
+		if (errno || end == count || *end || a->limit < 0)
 			return -1;
-		*operand = argv[0];
-		if (argc == 3) {
-			if (strcmp(argv[1], "--limit") != 0)
-				return -1;
-			errno = 0;
-			*limit = strtol(argv[2], &end, 10);
-			if (errno || end == argv[2] || *end || *limit < 0)
-				return -1;
-		}
-		return 0;
 	}
-	return argc == 0 ? 0 : -1;
+	if (n < c->min || n > c->max)
+		return -1;
+	for (int i = 0; i < n; i++)
+		a->operand[i] = argv[i];
+	return 0;
 }
 
 int cli_main(int argc, char **argv)
 {
 	const char *path = getenv("HSBRIDGE_CONFIG");
 	const char *cmd = "run";
+	const struct command *c;
+	struct cli_args args;
 	struct cfg *cfg = NULL;
-	const char *operand = NULL;
-	const char *json = NULL;
-	long limit = -1;
 	char err[1024];
 	int opt;
 	int rc;
@@ -747,12 +723,13 @@ int cli_main(int argc, char **argv)
 		usage(stdout);
 		return EX_OK;
 	}
-	if (!known_command(cmd)) {
+	c = find_command(cmd);
+	if (!c) {
 		fprintf(stderr, "hsbridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (parse_operands(cmd, argc - optind, argv + optind, &operand, &json, &limit) != 0) {
+	if (parse_operands(c, argc - optind, argv + optind, &args) != 0) {
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -766,20 +743,7 @@ int cli_main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cfg->log_level);
-	if (strcmp(cmd, "check") == 0)
-		rc = cmd_check(cfg);
-	else if (strcmp(cmd, "topology") == 0)
-		rc = cmd_topology(cfg);
-	else if (strcmp(cmd, "status") == 0)
-		rc = cmd_status(cfg);
-	else if (strcmp(cmd, "publish") == 0)
-		rc = cmd_publish(cfg, operand, json);
-	else if (strcmp(cmd, "test-event") == 0)
-		rc = cmd_test_event(cfg, operand);
-	else if (strcmp(cmd, "replay") == 0)
-		rc = cmd_replay(cfg, operand, limit);
-	else
-		rc = cmd_run(&cfg);
+	rc = c->run(&cfg, &args);
 out:
 	cfg_free(cfg);
 	curl_global_cleanup();

@@ -28,6 +28,9 @@
 
 /* 9999-12-31T23:59:59Z: the last instant with a four-digit year. */
 #define MAX_RFC3339_SECONDS 253402300799LL
+/* Room for a made-up event id and an RFC 3339 created_at. */
+#define ID_BUF_LEN 32
+#define TIME_BUF_LEN 32
 
 /* uuid5(NAMESPACE_URL, "https://healthsync/hsbridge/delivery") computed once
  * with python3's uuid module: 15b8880e-053a-5b4e-b167-32f8296fd920. Changing
@@ -366,14 +369,73 @@ static int fallback(const char *prop, const char *name, struct walk *w, const ch
 	return 0;
 }
 
+/* A complete envelope is delivered byte for byte: the signature covers
+ * these bytes. */
+static int copy_body(const struct ev_input *in, struct walk *w, struct ev_event *out)
+{
+	out->body = malloc(in->len + 1);
+	if (out->body == NULL) {
+		walk_fail(w, "out of memory");
+		return -1;
+	}
+	if (in->len > 0)
+		memcpy(out->body, in->body, in->len);
+	out->body[in->len] = '\0';
+	out->len = in->len;
+	out->rewritten = false;
+	return 0;
+}
+
+/* Fills the fields the envelope lacks from the AMQP properties, or makes
+ * them up (an id, now). new_id and created are where made-up values live;
+ * value[] may point into them afterwards. */
+static int fill_missing(const struct ev_input *in, struct walk *w,
+			const char *value[N_STRING_FIELDS], char new_id[ID_BUF_LEN],
+			char created[TIME_BUF_LEN])
+{
+	long long when;
+
+	if (value[F_ID] == NULL && fallback(in->message_id, "message_id", w, &value[F_ID]) != 0)
+		return -1;
+	if (value[F_ID] == NULL) {
+		if (ev_new_id(new_id, ID_BUF_LEN) != 0) {
+			walk_fail(w, "cannot generate an event id");
+			return -1;
+		}
+		value[F_ID] = new_id;
+	}
+	if (value[F_TYPE] == NULL &&
+	    fallback(in->type_prop, "type property", w, &value[F_TYPE]) != 0)
+		return -1;
+	if (value[F_TYPE] == NULL &&
+	    fallback(in->routing_key, "routing key", w, &value[F_TYPE]) != 0)
+		return -1;
+	if (value[F_TYPE] == NULL) {
+		walk_fail(w, "no event type");
+		return -1;
+	}
+	if (value[F_CREATED_AT] == NULL) {
+		/* A timestamp beyond year 9999 (milliseconds by mistake, say)
+		 * would not format as RFC 3339: fall back to now. */
+		when = in->timestamp > 0 && in->timestamp <= MAX_RFC3339_SECONDS ? in->timestamp
+										 : in->now;
+		ev_format_time(when, created, TIME_BUF_LEN);
+		if (created[0] == '\0') {
+			walk_fail(w, "cannot format created_at");
+			return -1;
+		}
+		value[F_CREATED_AT] = created;
+	}
+	return 0;
+}
+
 enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 {
 	struct walk w = {0};
 	enum ev_status status = EV_INVALID;
 	const char *value[N_STRING_FIELDS] = {NULL, NULL, NULL};
-	char new_id[32];
-	char created[32];
-	long long when;
+	char new_id[ID_BUF_LEN];
+	char created[TIME_BUF_LEN];
 
 	memset(out, 0, sizeof(*out));
 	w.reason = out->reason;
@@ -403,52 +465,11 @@ enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 	for (int f = 0; f < N_STRING_FIELDS; f++)
 		value[f] = w.value[f];
 	if (value[F_ID] != NULL && value[F_TYPE] != NULL && value[F_CREATED_AT] != NULL) {
-		/* Complete: delivered byte for byte, the signature covers these bytes. */
-		out->body = malloc(in->len + 1);
-		if (out->body == NULL) {
-			walk_fail(&w, "out of memory");
+		if (copy_body(in, &w, out) != 0)
 			goto out;
-		}
-		if (in->len > 0)
-			memcpy(out->body, in->body, in->len);
-		out->body[in->len] = '\0';
-		out->len = in->len;
-		out->rewritten = false;
 	} else {
-		if (value[F_ID] == NULL &&
-		    fallback(in->message_id, "message_id", &w, &value[F_ID]) != 0)
-			goto out;
-		if (value[F_ID] == NULL) {
-			if (ev_new_id(new_id, sizeof(new_id)) != 0) {
-				walk_fail(&w, "cannot generate an event id");
-				goto out;
-			}
-			value[F_ID] = new_id;
-		}
-		if (value[F_TYPE] == NULL &&
-		    fallback(in->type_prop, "type property", &w, &value[F_TYPE]) != 0)
-			goto out;
-		if (value[F_TYPE] == NULL &&
-		    fallback(in->routing_key, "routing key", &w, &value[F_TYPE]) != 0)
-			goto out;
-		if (value[F_TYPE] == NULL) {
-			walk_fail(&w, "no event type");
-			goto out;
-		}
-		if (value[F_CREATED_AT] == NULL) {
-			/* A timestamp beyond year 9999 (milliseconds by mistake, say)
-			 * would not format as RFC 3339: fall back to now. */
-			when = in->timestamp > 0 && in->timestamp <= MAX_RFC3339_SECONDS
-				   ? in->timestamp
-				   : in->now;
-			ev_format_time(when, created, sizeof(created));
-			if (created[0] == '\0') {
-				walk_fail(&w, "cannot format created_at");
-				goto out;
-			}
-			value[F_CREATED_AT] = created;
-		}
-		if (rewrite(&w, in->body, in->len, value, &out->body, &out->len) != 0)
+		if (fill_missing(in, &w, value, new_id, created) != 0 ||
+		    rewrite(&w, in->body, in->len, value, &out->body, &out->len) != 0)
 			goto out;
 		out->rewritten = true;
 	}

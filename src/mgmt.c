@@ -10,7 +10,7 @@
 #include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
-#include "hsbridge/broker.h"
+#include "hsbridge/url.h"
 
 #define MGMT_DEFAULT_PORT 15672
 #define MGMT_BODY_MAX (16 * 1024 * 1024)
@@ -44,14 +44,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 
 void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len)
 {
-	struct brk_url u;
+	struct url_amqp u;
 	size_t n;
 
 	if (cfg->management_url) {
 		snprintf(buf, len, "%s", cfg->management_url);
-	} else if (brk_url_parse(cfg->broker_url, &u) == 0) {
+	} else if (url_amqp_parse(cfg->broker_url, &u) == 0) {
 		snprintf(buf, len, "http://%s:%d", u.ci.host, MGMT_DEFAULT_PORT);
-		brk_url_clear(&u);
+		url_amqp_clear(&u);
 	} else {
 		snprintf(buf, len, "http://127.0.0.1:%d", MGMT_DEFAULT_PORT);
 	}
@@ -112,10 +112,10 @@ out:
 int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, char *err,
 		     size_t errlen)
 {
-	struct brk_url u;
+	struct url_amqp u;
 	struct body body = {0};
 	char base[512], url[1024];
-	bool parsed = brk_url_parse(cfg->broker_url, &u) == 0;
+	bool parsed = url_amqp_parse(cfg->broker_url, &u) == 0;
 	char *vhost = NULL;
 	CURL *easy = NULL;
 	CURLcode code;
@@ -159,7 +159,7 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 out:
 	curl_free(vhost);
 	curl_easy_cleanup(easy);
-	brk_url_clear(&u);
+	url_amqp_clear(&u);
 	free(body.data);
 	return rc;
 }

@@ -44,19 +44,6 @@ struct brk_event {
 	char text[BRK_ERR_MAX]; /* BRK_RETURN: the reply text; BRK_BLOCKED: the reason */
 };
 
-/* A broker URL taken apart. ci points into buf, a copy of the URL that
- * holds the password: release it with brk_url_clear, which wipes it. */
-struct brk_url {
-	struct amqp_connection_info ci;
-	char *buf;
-	size_t len;
-};
-
-/* Returns 0, or -1 when url is not an amqp:// or amqps:// URL amqp can parse
- * (u is then clear). */
-int brk_url_parse(const char *url, struct brk_url *u) __attribute__((warn_unused_result));
-void brk_url_clear(struct brk_url *u);
-
 /* Connects and logs in. url is an amqp:// or amqps:// URL whose password
  * never appears in err; for amqps://, peers are verified against ca_file
  * (NULL: the system's bundle). Returns 0 and *out, or a negative code and

@@ -1,0 +1,25 @@
+/* url: AMQP broker URLs taken apart. A leaf: config, broker, cli and mgmt
+ * use it; it uses only rabbitmq-c's parser and libc. */
+#ifndef HSBRIDGE_URL_H
+#define HSBRIDGE_URL_H
+
+#include <stddef.h>
+
+#include <amqp.h>
+
+/* A broker URL taken apart. ci points into buf, a copy of the URL that
+ * holds the password: release it with url_amqp_clear, which wipes it. */
+struct url_amqp {
+	struct amqp_connection_info ci;
+	char *buf;
+	size_t len;
+};
+
+/* Returns 0, or -1 when url is not an amqp:// or amqps:// URL amqp can parse
+ * (u is then clear). Missing parts take rabbitmq-c's defaults: guest:guest,
+ * localhost, 5672 (amqps: 5671), vhost "/". */
+int url_amqp_parse(const char *url, struct url_amqp *u) __attribute__((warn_unused_result));
+/* Wipes and frees the copy, then zeroes u. A clear u is fine. */
+void url_amqp_clear(struct url_amqp *u);
+
+#endif

@@ -1,0 +1,125 @@
+/* config internals, shared by the config_*.c files only: the loader and
+ * its messages, the key table and typed readers (config_read.c), the raw
+ * text checks (config_text.c), secrets (config_secret.c) and subscriptions
+ * (config_sub.c). The public API stays in include/hsbridge/config.h. */
+#ifndef HSBRIDGE_CONFIG_INT_H
+#define HSBRIDGE_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "hsbridge/config.h"
+
+/* How much of a user-supplied value an error message repeats. */
+#define ECHO_MAX 64
+
+/* Every integer key: name, bounds, default. The subscription overrides reuse
+ * the delivery rows so the two can never disagree. */
+struct int_key {
+	const char *name;
+	long long min;
+	long long max;
+	long long def;
+};
+
+enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT };
+
+extern const struct int_key cfg_int_keys[];
+
+/* One load in progress: the first error goes to err, the config being
+ * filled is cfg. */
+struct cfg_loader {
+	const char *path;
+	char *err;
+	size_t errlen;
+	struct cfg *cfg;
+	/* Prepended to every message: "delivery." or "subscription \"x\": ". */
+	char where[CFG_NAME_MAX + 32];
+};
+
+/* ---- messages (config_read.c) ------------------------------------------- */
+
+void cfg_set_where(struct cfg_loader *ld, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Each writes "<path>:<line>: <where><message>" (or "<path>: …" when line
+ * is 0 or at is NULL) into the loader's err and returns -1. */
+int cfg_fail_at(struct cfg_loader *ld, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cfg_fail(struct cfg_loader *ld, const config_setting_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cfg_oom(struct cfg_loader *ld);
+/* Appends a warning to cfg->warnings: 0, or -1 when out of memory. */
+int cfg_add_warning(struct cfg_loader *ld, const config_setting_t *at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+unsigned cfg_line_of(const config_setting_t *s);
+/* A user value repeated in a message: one line, printable, bounded. Only
+ * ever called on values that are not secrets. Returns buf. */
+const char *cfg_echo(const char *s, char buf[ECHO_MAX + 4]);
+/* strdup into *dst, or an out-of-memory error. */
+int cfg_dup(struct cfg_loader *ld, char **dst, const char *src);
+
+/* ---- typed readers (config_read.c) -------------------------------------- */
+
+int cfg_check_keys(struct cfg_loader *ld, const config_setting_t *group, const char *const *allowed,
+		   const char *section);
+int cfg_get_group(struct cfg_loader *ld, const config_setting_t *parent, const char *key,
+		  const config_setting_t **out);
+int cfg_get_string(struct cfg_loader *ld, const config_setting_t *group, const char *key,
+		   const char **out, const config_setting_t **at);
+int cfg_get_int(struct cfg_loader *ld, const config_setting_t *group, const struct int_key *k,
+		long long *out);
+int cfg_check_string_array(struct cfg_loader *ld, const config_setting_t *s, const char *key,
+			   const char *what);
+int cfg_copy_strv(struct cfg_loader *ld, const config_setting_t *s, char ***out, size_t *n_out);
+
+/* ---- the raw file (config_text.c) --------------------------------------- */
+
+/* Reads at most max bytes of path into a NUL-terminated buffer. Returns 0,
+ * -1 with errno on an I/O error, or -2 when the file is larger than max. */
+int cfg_slurp(const char *path, size_t max, char **out, size_t *outlen);
+/* Refuses, before libconfig parses text, what libconfig would get wrong
+ * quietly. Returns 0 or -1. */
+int cfg_prescan(struct cfg_loader *ld, const char *text);
+
+/* ---- secrets (config_secret.c) ------------------------------------------ */
+
+int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+/* Clears the secret strings inside libconfig's tree before it is destroyed. */
+void cfg_scrub_tree(config_t *lc);
+
+/* ---- subscriptions (config_sub.c) --------------------------------------- */
+
+int cfg_load_subs(struct cfg_loader *ld, const config_setting_t *root);
+
+/* ---- characters --------------------------------------------------------- */
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || is_digit(c);
+}
+
+static inline bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool is_alnum(char c)
+{
+	return is_alpha(c) || is_digit(c);
+}
+
+static inline bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+#endif

@@ -1,0 +1,221 @@
+/* config: a subscription's secret from secret, secret_file or secret_env,
+ * its previous secrets, and the scrubbing of what libconfig parsed. No
+ * message here ever holds a secret, its file name or its variable name. */
+#include "config_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "hsbridge/signature.h"
+
+/* Secrets are tens of bytes; anything this large is the wrong file. */
+#define SECRET_FILE_MAX (64 * 1024)
+
+/* secret_file relative to the config file's directory, so the daemon's
+ * working directory does not matter. Caller frees. */
+static char *resolve_path(const char *config_path, const char *file)
+{
+	const char *slash = strrchr(config_path, '/');
+	size_t dirlen, need;
+	char *out;
+	int n;
+
+	if (file[0] == '/' || !slash)
+		return strdup(file);
+	dirlen = (size_t)(slash - config_path) + 1;
+	need = dirlen + strlen(file) + 1;
+	out = malloc(need);
+	if (!out)
+		return NULL;
+	n = snprintf(out, need, "%.*s%s", (int)dirlen, config_path, file);
+	if (n < 0 || (size_t)n >= need) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The secret's contents, and the file and variable names (where a secret is
+ * sometimes pasted by mistake), stay out of every message. */
+static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, const char *file,
+			    char **out)
+{
+	char *path = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = -1;
+	int r;
+
+	*out = NULL;
+	path = resolve_path(ld->path, file);
+	if (!path) {
+		rc = cfg_oom(ld);
+		goto out;
+	}
+	r = cfg_slurp(path, SECRET_FILE_MAX, &buf, &len);
+	if (r == -2) {
+		rc = cfg_fail(ld, at, "secret_file is larger than %d bytes", SECRET_FILE_MAX);
+		goto out;
+	}
+	if (r != 0) {
+		rc = cfg_fail(ld, at, "cannot read secret_file%s: %s",
+			      file[0] == '/' ? "" : " (relative to the config file's directory)",
+			      strerror(errno));
+		goto out;
+	}
+	if (memchr(buf, '\0', len)) {
+		rc = cfg_fail(ld, at, "secret_file contains a NUL byte");
+		goto out;
+	}
+	/* Editors end files with a newline that is no part of the secret. */
+	if (len >= 2 && buf[len - 2] == '\r' && buf[len - 1] == '\n')
+		len -= 2;
+	else if (len >= 1 && buf[len - 1] == '\n')
+		len -= 1;
+	buf[len] = '\0';
+	if (len == 0) {
+		rc = cfg_fail(ld, at, "secret_file is empty");
+		goto out;
+	}
+	*out = strdup(buf);
+	rc = *out ? 0 : cfg_oom(ld);
+out:
+	if (buf) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	free(path);
+	return rc;
+}
+
+/* A "whsec_" secret must decode, or every signature made with it would be
+ * rejected by receivers. */
+static bool webhook_key_ok(const char *secret)
+{
+	unsigned char *key = NULL;
+	size_t keylen = 0;
+
+	if (!starts_with(secret, "whsec_"))
+		return true;
+	if (sig_webhook_key(secret, &key, &keylen) != 0)
+		return false;
+	if (key) {
+		OPENSSL_cleanse(key, keylen);
+		free(key);
+	}
+	return true;
+}
+
+int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub)
+{
+	static const char *const sources[] = {"secret", "secret_file", "secret_env"};
+	const config_setting_t *found[3];
+	const config_setting_t *at = NULL;
+	const char *value;
+	int which = -1;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		found[i] = config_setting_get_member(g, sources[i]);
+		if (!found[i])
+			continue;
+		if (which >= 0) {
+			const config_setting_t *later =
+			    cfg_line_of(found[i]) >= cfg_line_of(at) ? found[i] : at;
+
+			return cfg_fail(ld, later,
+					"%s and %s are exclusive: set exactly one of secret, "
+					"secret_file or secret_env",
+					sources[which], sources[i]);
+		}
+		which = i;
+		at = found[i];
+	}
+	if (which < 0)
+		return cfg_fail(ld, g, "one of secret, secret_file or secret_env is required");
+	if (config_setting_type(at) != CONFIG_TYPE_STRING || !*config_setting_get_string(at))
+		return cfg_fail(ld, at, "%s must be a non-empty string", sources[which]);
+	value = config_setting_get_string(at);
+	if (which == 0) {
+		if (cfg_dup(ld, &sub->secret, value) != 0)
+			return -1;
+	} else if (which == 1) {
+		if (read_secret_file(ld, at, value, &sub->secret) != 0)
+			return -1;
+	} else {
+		const char *env = getenv(value);
+
+		if (!env)
+			return cfg_fail(ld, at,
+					"the environment variable named by secret_env is not set");
+		if (!*env)
+			return cfg_fail(ld, at,
+					"the environment variable named by secret_env is empty");
+		if (cfg_dup(ld, &sub->secret, env) != 0)
+			return -1;
+	}
+	if (!webhook_key_ok(sub->secret))
+		return cfg_fail(ld, at, "secret starts with whsec_ but is not valid base64");
+	return 0;
+}
+
+int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub)
+{
+	const config_setting_t *s = config_setting_get_member(g, "previous_secrets");
+	int n, i;
+
+	if (!s)
+		return 0;
+	if (cfg_check_string_array(ld, s, "previous_secrets", "secrets") != 0)
+		return -1;
+	n = config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *secret = config_setting_get_string(e);
+
+		if (!*secret)
+			return cfg_fail(ld, e, "previous_secrets[%d] is empty", i);
+		if (!webhook_key_ok(secret))
+			return cfg_fail(
+			    ld, e,
+			    "previous_secrets[%d] starts with whsec_ but is not valid base64", i);
+	}
+	return cfg_copy_strv(ld, s, &sub->previous_secrets, &sub->n_previous);
+}
+
+/* libconfig frees its strings without clearing them; clear the secrets it
+ * parsed. (Its scanner's own buffers are out of reach.) */
+void cfg_scrub_tree(config_t *lc)
+{
+	const config_setting_t *subs = config_lookup(lc, "subscriptions");
+	int n, i, j;
+
+	if (!subs || !config_setting_is_aggregate(subs))
+		return;
+	n = config_setting_length(subs);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(subs, (unsigned)i);
+		const config_setting_t *s;
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			continue;
+		s = config_setting_get_member(g, "secret");
+		if (s && config_setting_type(s) == CONFIG_TYPE_STRING)
+			OPENSSL_cleanse((char *)config_setting_get_string(s),
+					strlen(config_setting_get_string(s)));
+		s = config_setting_get_member(g, "previous_secrets");
+		if (!s || !config_setting_is_aggregate(s))
+			continue;
+		for (j = 0; j < config_setting_length(s); j++) {
+			const config_setting_t *e = config_setting_get_elem(s, (unsigned)j);
+
+			if (config_setting_type(e) == CONFIG_TYPE_STRING)
+				OPENSSL_cleanse((char *)config_setting_get_string(e),
+						strlen(config_setting_get_string(e)));
+		}
+	}
+}
