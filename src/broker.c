@@ -96,33 +96,15 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 	return BRK_ERR_CONNECTION;
 }
 
-int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
-		struct brk **out, char *err, size_t errlen)
+/* A TCP or TLS socket to the broker, opened. For TLS the peer and its host
+ * name are verified against ca_file, else the system's bundle. */
+static int open_socket(struct brk *b, const struct amqp_connection_info *ci, const char *ca_file,
+		       const char *where, char *err, size_t errlen)
 {
-	struct url_amqp u;
-	struct amqp_connection_info *ci = &u.ci;
-	struct brk *b = NULL;
-	amqp_socket_t *sock;
-	char where[300];
 	struct timeval tv = {.tv_sec = 10};
-	amqp_table_entry_t prop[2];
-	amqp_table_entry_t caps[2];
-	amqp_table_t props;
-	int rc = BRK_ERR_CONNECTION;
+	amqp_socket_t *sock;
 	int status;
 
-	*out = NULL;
-	if (url_amqp_parse(url, &u) != 0) {
-		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL");
-		goto out;
-	}
-	snprintf(where, sizeof(where), "%s:%d", ci->host, ci->port);
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		goto out;
-	b->conn = amqp_new_connection();
-	if (!b->conn)
-		goto out;
 	if (ci->ssl) {
 		sock = amqp_ssl_socket_new(b->conn);
 		/* librabbitmq 0.11 loads no default trust store: without a CA
@@ -131,7 +113,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 				AMQP_STATUS_OK) {
 			set_err(err, errlen, "cannot read the CA bundle %s",
 				ca_file ? ca_file : SYSTEM_CA_FILE);
-			goto out;
+			return BRK_ERR_CONNECTION;
 		}
 		if (sock) {
 			amqp_ssl_socket_set_verify_peer(sock, 1);
@@ -142,46 +124,81 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	}
 	if (!sock) {
 		set_err(err, errlen, "cannot create a socket for %s", where);
-		goto out;
+		return BRK_ERR_CONNECTION;
 	}
 	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
 	if (status != AMQP_STATUS_OK) {
 		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
 			amqp_error_string2(status));
-		goto out;
+		return BRK_ERR_CONNECTION;
 	}
-	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
+	return 0;
+}
+
+static amqp_table_entry_t entry_bool(const char *key)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	e.value.value.boolean = 1;
+	return e;
+}
+
+/* Logs in, naming the connection and asking for the capabilities the
+ * bridge relies on. */
+static int login(struct brk *b, const struct amqp_connection_info *ci, int heartbeat_s,
+		 const char *name, const char *where, char *err, size_t errlen)
+{
 	/* Without these capabilities the broker neither tells a consumer that
 	 * its queue was deleted nor that the connection is blocked by an alarm:
 	 * the bridge would sit idle, or freeze on a write, without knowing. */
-	caps[0].key = amqp_cstring_bytes("consumer_cancel_notify");
-	caps[0].value.kind = AMQP_FIELD_KIND_BOOLEAN;
-	caps[0].value.value.boolean = 1;
-	caps[1].key = amqp_cstring_bytes("connection.blocked");
-	caps[1].value.kind = AMQP_FIELD_KIND_BOOLEAN;
-	caps[1].value.value.boolean = 1;
-	prop[0].key = amqp_cstring_bytes("connection_name");
-	prop[0].value.kind = AMQP_FIELD_KIND_UTF8;
-	prop[0].value.value.bytes = amqp_cstring_bytes(name);
+	amqp_table_entry_t caps[] = {entry_bool("consumer_cancel_notify"),
+				     entry_bool("connection.blocked")};
+	amqp_table_entry_t prop[2] = {brk_entry_str("connection_name", name)};
+	amqp_table_t props = {.num_entries = 2, .entries = prop};
+
 	prop[1].key = amqp_cstring_bytes("capabilities");
 	prop[1].value.kind = AMQP_FIELD_KIND_TABLE;
 	prop[1].value.value.table.num_entries = 2;
 	prop[1].value.value.table.entries = caps;
-	props.num_entries = 2;
-	props.entries = prop;
+	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
 	if (amqp_login_with_properties(b->conn, ci->vhost, 0, 131072, heartbeat_s, &props,
 				       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password)
 		.reply_type != AMQP_RESPONSE_NORMAL) {
 		set_err(err, errlen,
 			"the broker at %s refused the login (check user, password and vhost)",
 			where);
-		goto out;
+		return BRK_ERR_CONNECTION;
 	}
-	*out = b;
-	b = NULL;
-	rc = 0;
-out:
-	if (b) {
+	return 0;
+}
+
+int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
+		struct brk **out, char *err, size_t errlen)
+{
+	struct url_amqp u;
+	struct brk *b = NULL;
+	char where[300];
+	int rc = BRK_ERR_CONNECTION;
+
+	*out = NULL;
+	if (url_amqp_parse(url, &u) != 0) {
+		set_err(err, errlen, "broker.url is not a valid amqp:// or amqps:// URL");
+		return BRK_ERR_CONNECTION;
+	}
+	snprintf(where, sizeof(where), "%s:%d", u.ci.host, u.ci.port);
+	b = calloc(1, sizeof(*b));
+	if (b)
+		b->conn = amqp_new_connection();
+	if (!b || !b->conn)
+		set_err(err, errlen, "out of memory");
+	else if (open_socket(b, &u.ci, ca_file, where, err, errlen) == 0 &&
+		 login(b, &u.ci, heartbeat_s, name, where, err, errlen) == 0)
+		rc = 0;
+	if (rc == 0) {
+		*out = b;
+	} else if (b) {
 		if (b->conn)
 			amqp_destroy_connection(b->conn);
 		free(b);
