@@ -1,6 +1,6 @@
 /* bridge: one thread, one loop. curl_multi_poll waits on the webhook
  * transfers and on the AMQP socket; every delivery goes through the states
- * of delivery.h (relay.c) and is acked only once its fate is final or its
+ * of delivery.h (bridge_relay.c) and is acked only once its fate is final or its
  * copy is confirmed by the broker. */
 #include "hsbridge/bridge.h"
 

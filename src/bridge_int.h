@@ -1,6 +1,6 @@
 /* The bridge's own state, shared by its three files: bridge.c (the loop and
- * the broker session), relay.c (deliveries through their states) and
- * reload.c (a staged config swap). Not a public header. */
+ * the broker session), bridge_relay.c (deliveries through their states) and
+ * bridge_reload.c (a staged config swap). Not a public header. */
 #ifndef HSBRIDGE_BRIDGE_INT_H
 #define HSBRIDGE_BRIDGE_INT_H
 
@@ -54,7 +54,7 @@ void bridge_stop_consuming(struct bridge *br);
 /* Points the runtime subscriptions at cfg; only when no delivery is alive. */
 int bridge_bind_config(struct bridge *br, struct cfg *cfg) __attribute__((warn_unused_result));
 
-/* relay.c: a delivery's way through its states. */
+/* bridge_relay.c: a delivery's way through its states. */
 void relay_on_delivery(struct bridge *br, struct brk_event *ev);
 void relay_on_http_done(void *user, const struct disp_result *res, void *arg);
 void relay_on_confirm(struct bridge *br, const struct brk_event *ev);
@@ -63,7 +63,7 @@ void relay_publish_held(struct bridge *br);
 /* How long the loop may wait before a held copy is due (at most max_ms). */
 int relay_held_wait_ms(const struct bridge *br, int max_ms);
 
-/* reload.c: SIGHUP. */
+/* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);
 bool reload_ready(const struct bridge *br);
 void reload_apply(struct bridge *br);

@@ -1,4 +1,4 @@
-/* reload: SIGHUP. A valid new config is staged, consumers are cancelled, and
+/* bridge_reload: SIGHUP. A valid new config is staged, consumers are cancelled, and
  * once no delivery is alive the bridge reconnects with it. A config whose
  * topology the broker refuses is rejected like an invalid file. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* relay: what happens to a delivery, state by state (delivery.h). Each
+/* bridge_relay: what happens to a delivery, state by state (delivery.h). Each
  * handler does the I/O its state asks for, then moves the delivery on with
  * dlv_move; dlv_reap, at the end of the loop's turn, frees finished ones. */
 #include <stdio.h>
