@@ -31,9 +31,10 @@ import unittest
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_bridge import BridgeCase  # noqa: E402  (one line: the bases may move to a fixtures module)
+# One line: the bases may move to a shared fixtures module.
+from test_bridge import BridgeCase  # noqa: E402
 from hsb_harness import (  # noqa: E402
-    BridgeProc, R, load_env, new_event_id, rand_alnum, verify_signature, wait_until)
+    BridgeProc, R, load_env, new_event_id, q, rand_alnum, verify_signature, wait_until)
 
 T_DELIVER = 15          # deadline for something that should happen "now"
 EVENT_ID_RE = re.compile(r"^evt_[A-Za-z0-9]{24}$")
@@ -100,21 +101,34 @@ class GuaranteeCase(BridgeCase):
     def refuse_parked_copies(self, sub):
         """Make the broker nack every copy published to hsbridge.<sub>.parked:
         max-length 0 with reject-publish. A quorum queue rejects once it is
-        over its limit, so one filler message puts it there and keeps it there."""
+        over its limit, so one filler message puts it there and keeps it
+        there. Fillers are published until the broker refuses one (the
+        management API answers 400): the policy is in force then. Returns
+        how many fillers the queue took."""
         parked = "hsbridge.%s.parked" % sub
         self.mgmt.set_policy(self.vhost, "full", "^%s$" % re.escape(parked),
                              {"max-length": 0, "overflow": "reject-publish"})
-        wait_until(lambda: (self.mgmt.queue(self.vhost, parked) or {})
-                   .get("effective_policy_definition", {}).get("max-length") == 0,
-                   10, "the max-length policy to apply to %s" % parked)
-        wait_until(lambda: self.mgmt.publish(self.vhost, "", parked, FILLER,
-                                             {"delivery_mode": 2}), 10, "the filler")
+        taken = []
 
-    def collect(self, queue, want, timeout=T_DELIVER):
-        """Destructively read queue until pred(messages so far) holds."""
+        def refused():
+            status, raw = self.mgmt.raw(
+                "POST", "/exchanges/%s/amq.default/publish" % q(self.vhost),
+                {"properties": {"delivery_mode": 2}, "routing_key": parked,
+                 "payload": FILLER.decode(), "payload_encoding": "string"})
+            if status == 200 and json.loads(raw).get("routed"):
+                taken.append(FILLER)
+                return False
+            self.assertEqual(status, 400, "publishing a filler: %r" % raw[:300])
+            return b"rejected" in raw
+        wait_until(refused, 10, "the broker to refuse publishing to %s" % parked,
+                   interval=0.1)
+        return len(taken)
+
+    def collect(self, queue, want, timeout=T_DELIVER, what=None):
+        """Destructively read queue until want(messages so far) holds."""
         got = []
         wait_until(lambda: got.extend(self.mgmt.get(self.vhost, queue, 50)) or want(got),
-                   timeout, "the expected messages in %s" % queue,
+                   timeout, what or "the expected messages in %s" % queue,
                    detail=lambda: "got %r" % [(m["properties"].get("message_id"),
                                                m["body"][:120]) for m in got])
         return got
@@ -136,20 +150,21 @@ class AckOnlyWhenConfirmedTests(GuaranteeCase):
     def _event_with_refused_parked_copy(self, delivery=None):
         self.rx.script("/a", [], default=410)          # parks at once
         self.start_bridge([self.hook("a", ["document.*"])], delivery=delivery)
-        self.refuse_parked_copies("a")
+        self.fillers = self.refuse_parked_copies("a")
         eid, body, ts = self.publish_event("document.uploaded")
         refused = self.wait_log("copy refused", event=eid)[0]
         self.assertEqual(refused.get("routing_key"), "hsbridge.a.parked")
         self.assertEqual(refused.get("error"), "the broker nacked the copy")
         return eid, body
 
-    def _assert_event_back_in_subscription_queue(self, eid, body):
-        got = self.collect("hsbridge.a", lambda g: any(m["body"] == body for m in g))
+    def _assert_event_back_in_subscription_queue(self, eid, body, gone_because):
+        got = self.collect("hsbridge.a", lambda g: any(m["body"] == body for m in g),
+                           what="the event back in hsbridge.a (gone: %s)" % gone_because)
         self.assertEqual([m["properties"].get("message_id") for m in got], [eid],
                          "the event exactly once in hsbridge.a")
         self.assertEqual(got[0]["body"], body)
         parked = self.mgmt.get(self.vhost, "hsbridge.a.parked", 50)
-        self.assertEqual([m["body"] for m in parked], [FILLER],
+        self.assertEqual([m["body"] for m in parked], [FILLER] * self.fillers,
                          "the refused copy must not have been parked")
 
     def test_kill9_while_parked_copy_is_refused_keeps_the_event_queued(self):
@@ -160,7 +175,8 @@ class AckOnlyWhenConfirmedTests(GuaranteeCase):
         self.retire_bridge()
         # The copy was never confirmed: the original was never acked, so the
         # closed connection hands it back to hsbridge.a.
-        self._assert_event_back_in_subscription_queue(eid, body)
+        self._assert_event_back_in_subscription_queue(
+            eid, body, "its original was acked although its parked copy was never confirmed")
 
     def test_sigterm_with_refused_copy_hands_it_back_unacked(self):
         # grace = max timeout_ms + 5 s: the copy is still refused at the deadline
@@ -175,7 +191,8 @@ class AckOnlyWhenConfirmedTests(GuaranteeCase):
         self.assertGreaterEqual(done[0].get("handed_back", 0), 1,
                                 "precondition: the refused copy was still held at the deadline")
         self.retire_bridge()
-        self._assert_event_back_in_subscription_queue(eid, body)
+        self._assert_event_back_in_subscription_queue(
+            eid, body, "its original was acked at shutdown instead of handed back")
 
 
 # ====================================================================== 3
