@@ -300,7 +300,8 @@ class BridgeCase(BrokerCase):
 
     def wait_logged(self, n=1, what=None, **match):
         """Wait for n 'delivery' log lines matching key=value pairs; return the lines."""
-        return [o for _, o in self.wait_log("delivery", n=n, what=what, **match)]
+        return [o for _, o in self.bridge.wait_log("delivery", n=n, timeout=T_DELIVER,
+                                                   what=what, **match)]
 
     def assert_settled(self, subs, labels=DELAY_LABELS):
         """Stop the bridge (SIGTERM, exit 0), then main and retry queues must be
@@ -362,13 +363,15 @@ class ReloadCase(BridgeCase):
         """Send SIGHUP, wait for the resulting reload line (outcome must start
         with `outcome`); after an accepted one wait for 'ready' again.
         Returns (index, line) of the reload line."""
-        n = len(self.logs("reload"))
+        n = len(self.bridge.logs("reload"))
         self.bridge.signal(signal.SIGHUP)
-        idx, line = self.wait_log("reload", n=n + 1, what='a "reload" log line after SIGHUP')[n]
+        idx, line = self.bridge.wait_log("reload", n=n + 1, timeout=T_DELIVER,
+                                         what='a "reload" log line after SIGHUP')[n]
         self.assertTrue(str(line.get("outcome", "")).startswith(outcome),
                         "reload outcome %r, want %s" % (line.get("outcome"), outcome))
         if outcome == "accepted" and wait_ready:
-            self.wait_log("ready", after=idx, what='"ready" again after the accepted reload')
+            self.bridge.wait_log("ready", after=idx, timeout=T_DELIVER,
+                                 what='"ready" again after the accepted reload')
         return idx, line
 
 
