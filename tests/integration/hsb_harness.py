@@ -130,13 +130,18 @@ def new_event_id():
     return "evt_" + rand_alnum(24)
 
 
+_held_ports = []   # sockets kept bound for the life of the process (see free_port)
+
+
 def free_port():
-    """A loopback TCP port nothing listens on (bound then released)."""
+    """A loopback TCP port nothing listens on, and nothing else can take: the
+    port stays bound (never listening) for the rest of this process, so a
+    connection to it is refused even while other test processes running in
+    parallel bind ephemeral ports of their own."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    _held_ports.append(s)
+    return s.getsockname()[1]
 
 
 def clean_env(extra=None):
@@ -325,10 +330,14 @@ class Mgmt:
 class R:
     """A scripted HTTP response."""
 
-    def __init__(self, status=200, headers=None, sleep=0.0, body=b"ok"):
+    def __init__(self, status=200, headers=None, sleep=0.0, body=b"ok", hold=None):
+        """hold: a threading.Event; the answer waits until it is set (the
+        request is recorded at once), for steps that must happen while a
+        request is in flight however long they take."""
         self.status = status
         self.headers = dict(headers or {})
         self.sleep = sleep
+        self.hold = hold
         self.body = body if isinstance(body, bytes) else body.encode()
 
     def __repr__(self):
@@ -373,7 +382,7 @@ class Receiver:
 
     script(path, [responses...], default=R(200)): responses are consumed in
     order for that path, then `default` answers. A response is an int status
-    or R(status, headers, sleep, body)."""
+    or R(status, headers, sleep, body, hold)."""
 
     def __init__(self, tls=None):
         """tls: (certfile, keyfile) to serve HTTPS instead of HTTP."""
@@ -416,6 +425,9 @@ class Receiver:
                     rx.requests.append(rec)
                 if resp.sleep:
                     rx.stopping.wait(resp.sleep)
+                while resp.hold is not None and not resp.hold.wait(0.1) \
+                        and not rx.stopping.is_set():
+                    pass
                 payload = b"" if resp.status in (204, 304) or resp.status < 200 else resp.body
                 try:
                     self.send_response(resp.status)
@@ -535,27 +547,39 @@ class BridgeProc:
 
     def deliveries(self, **match):
         """'msg':'delivery' log lines matching all given key=value pairs."""
-        out = []
-        for o in self.lines():
-            if o.get("msg") != "delivery":
-                continue
-            if all(o.get(k) == v for k, v in match.items()):
-                out.append(o)
-        return out
+        return [o for _, o in self.logs("delivery", **match)]
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def logs(self, msg, after=-1, **match):
+        """[(index, line)] of JSON log lines with "msg": msg and all key=value
+        pairs, after line index `after`."""
+        return [(i, o) for i, o in enumerate(self.lines())
+                if i > after and o.get("msg") == msg
+                and all(o.get(k) == v for k, v in match.items())]
+
+    def wait_log(self, msg, n=1, after=-1, timeout=15, pred=None, what=None, **match):
+        """THE log-wait helper: wait until at least n log lines with "msg": msg
+        and all key=value pairs (and pred(line), if given) follow line index
+        `after`; return them as [(index, line)]. Fails at once if the process
+        exits before they appear."""
+        def found():
+            exited = self.proc.poll() is not None
+            got = [(i, o) for i, o in self.logs(msg, after, **match) if pred is None or pred(o)]
+            if len(got) >= n:
+                return got
+            if exited:
+                raise AssertionError("hsbridge exited (rc %r) while waiting for %s; stderr:\n%s"
+                                     % (self.proc.returncode, what or repr(msg),
+                                        self.stderr_text()[-4000:]))
+            return None
+        return wait_until(found, timeout, what or "%d %r log line(s) with %r after line %d"
+                          % (n, msg, match, after),
+                          detail=lambda: "stderr so far:\n" + self.stderr_text()[-3000:])
+
     def wait_ready(self, timeout=30):
-        def ready():
-            if any(o.get("msg") == "ready" for o in self.lines()):
-                return True
-            if self.proc.poll() is not None:
-                raise AssertionError("hsbridge exited with %d before logging ready; stderr:\n%s"
-                                     % (self.proc.returncode, self.stderr_text()[-4000:]))
-            return False
-        wait_until(ready, timeout, 'hsbridge to log "msg":"ready"',
-                   detail=lambda: "stderr so far:\n" + self.stderr_text()[-4000:])
+        self.wait_log("ready", timeout=timeout, what='hsbridge to log "msg":"ready"')
 
     def signal(self, sig=signal.SIGTERM):
         if self.running():
