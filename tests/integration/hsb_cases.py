@@ -133,6 +133,9 @@ class Base(unittest.TestCase):
         out = ["\n======== artefacts of %s ========" % self.id()]
         for fn, data in self._saved:
             text = data.decode("utf-8", "replace")
+            # Test secrets are random, but a dump shows none all the same.
+            for secret in getattr(self, "secrets", []):
+                text = text.replace(secret, "<secret>")
             lines = text.splitlines()
             if len(lines) > 150:
                 lines = ["... (%d lines omitted)" % (len(lines) - 150)] + lines[-150:]

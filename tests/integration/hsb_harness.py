@@ -377,6 +377,12 @@ class Recorded:
             self.status, len(self.body))
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # A burst of deliveries connects at once: the default listen backlog of
+    # 5 would turn most of them into connect timeouts.
+    request_queue_size = 256
+
+
 class Receiver:
     """ThreadingHTTPServer on 127.0.0.1:0 recording every request.
 
@@ -442,7 +448,7 @@ class Receiver:
 
             do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*tls)

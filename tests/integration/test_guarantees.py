@@ -16,7 +16,7 @@ Run: HSBRIDGE_BIN=build/hsbridge HSB_AMQP_PORT=... HSB_MGMT_PORT=... \
      HSB_NODE=... HSB_RABBIT_DIR=... \
      /usr/bin/python3 tests/integration/test_guarantees.py -v
 (scripts/test starts a RabbitMQ node and exports them.) Python 3 standard
-library only; the bases come from test_bridge.py.
+library only; the bases come from hsb_cases.py.
 """
 
 import calendar
@@ -31,8 +31,7 @@ import unittest
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-# One line: the bases may move to a shared fixtures module.
-from test_bridge import BridgeCase  # noqa: E402
+from hsb_cases import BridgeCase  # noqa: E402
 from hsb_harness import (  # noqa: E402
     BridgeProc, R, load_env, new_event_id, q, rand_alnum, verify_signature, wait_until)
 
@@ -82,21 +81,6 @@ class GuaranteeCase(BridgeCase):
         self.assertFalse(self.bridge.running(), "the bridge is still running")
         self.old_bridges.append(self.bridge)
         self.bridge = None
-
-    def logs(self, msg, **match):
-        return [o for o in self.bridge.lines()
-                if o.get("msg") == msg and all(o.get(k) == v for k, v in match.items())]
-
-    def wait_log(self, msg, n=1, timeout=T_DELIVER, **match):
-        """Wait for n log lines with msg and all key=value pairs (bridge running)."""
-        def found():
-            if not self.bridge.running():
-                raise AssertionError("hsbridge exited (rc %r) while waiting for %r"
-                                     % (self.bridge.proc.poll(), msg))
-            got = self.logs(msg, **match)
-            return got if len(got) >= n else None
-        return wait_until(found, timeout, "%d %r log line(s) with %r" % (n, msg, match),
-                          detail=lambda: self.bridge.stderr_text()[-3000:])
 
     def refuse_parked_copies(self, sub):
         """Make the broker nack every copy published to hsbridge.<sub>.parked:
@@ -152,7 +136,7 @@ class AckOnlyWhenConfirmedTests(GuaranteeCase):
         self.start_bridge([self.hook("a", ["document.*"])], delivery=delivery)
         self.fillers = self.refuse_parked_copies("a")
         eid, body, ts = self.publish_event("document.uploaded")
-        refused = self.wait_log("copy refused", event=eid)[0]
+        refused = self.bridge.wait_log("copy refused", event=eid)[0][1]
         self.assertEqual(refused.get("routing_key"), "hsbridge.a.parked")
         self.assertEqual(refused.get("error"), "the broker nacked the copy")
         return eid, body
@@ -186,7 +170,7 @@ class AckOnlyWhenConfirmedTests(GuaranteeCase):
         rc = self.bridge.wait_exit(timeout=20)
         self.assertEqual(rc, 0, "exit code after SIGTERM")
         self.assertLess(time.monotonic() - t0, 12, "the grace period is timeout_ms + 5 s")
-        done = self.logs("shutdown", phase="done")
+        done = [o for _, o in self.bridge.logs("shutdown", phase="done")]
         self.assertEqual(len(done), 1, "one shutdown/done line: %r" % (done,))
         self.assertGreaterEqual(done[0].get("handed_back", 0), 1,
                                 "precondition: the refused copy was still held at the deadline")
@@ -204,9 +188,6 @@ class ConfirmBurstTests(GuaranteeCase):
     N = 160
 
     def test_burst_of_retry_copies_all_confirmed_and_originals_acked(self):
-        # The whole burst connects at once: a listen backlog of 5 would drop
-        # SYNs and turn 500s into connect timeouts.
-        self.rx.server.socket.listen(256)
         self.rx.script("/a", [], default=R(500, sleep=0.3))
         s = self.hook("a", ["document.*"], max_in_flight=200)
         # A long first delay: the copies stay in the retry queue for the test.
@@ -229,7 +210,7 @@ class ConfirmBurstTests(GuaranteeCase):
         rc = self.bridge.stop()
         self.assertEqual(rc, 0, "exit code after SIGTERM")
         stop_s = time.monotonic() - t0
-        done = self.logs("shutdown", phase="done")
+        done = [o for _, o in self.bridge.logs("shutdown", phase="done")]
         self.assertEqual([o.get("handed_back") for o in done], [0],
                          "every copy confirmed and every original acked before exiting "
                          "(stopped after %.1fs)" % stop_s)
