@@ -127,6 +127,20 @@ static bool valid_amqp_url(const char *url)
 	return true;
 }
 
+/* exchange or prefix: 1 to max characters of [A-Za-z0-9._:-]. */
+static int get_amqp_name(struct cfg_loader *ld, const config_setting_t *g, const char *key,
+			 int max, const char **out)
+{
+	const config_setting_t *at = NULL;
+
+	if (cfg_get_string(ld, g, key, out, &at) != 0)
+		return -1;
+	if (!valid_amqp_name(*out, (size_t)max))
+		return cfg_fail(ld, at, "%s must be 1 to %d characters of [A-Za-z0-9._:-]", key,
+				max);
+	return 0;
+}
+
 static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 {
 	struct cfg *cfg = ld->cfg;
@@ -165,18 +179,9 @@ static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 			if (!*ca_file || access(ca_file, R_OK) != 0)
 				return cfg_fail(ld, at, "ca_file must name a readable PEM file");
 		}
-		if (cfg_get_string(ld, g, "exchange", &exchange, &at) != 0)
+		if (get_amqp_name(ld, g, "exchange", EXCHANGE_MAX, &exchange) != 0 ||
+		    get_amqp_name(ld, g, "prefix", PREFIX_MAX, &prefix) != 0)
 			return -1;
-		if (!valid_amqp_name(exchange, EXCHANGE_MAX))
-			return cfg_fail(ld, at,
-					"exchange must be 1 to %d characters of [A-Za-z0-9._:-]",
-					EXCHANGE_MAX);
-		if (cfg_get_string(ld, g, "prefix", &prefix, &at) != 0)
-			return -1;
-		if (!valid_amqp_name(prefix, PREFIX_MAX))
-			return cfg_fail(ld, at,
-					"prefix must be 1 to %d characters of [A-Za-z0-9._:-]",
-					PREFIX_MAX);
 		if (cfg_get_int(ld, g, &cfg_int_keys[I_HEARTBEAT], &heartbeat) != 0)
 			return -1;
 	}
