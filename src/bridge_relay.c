@@ -129,31 +129,38 @@ static void printable(const char *src, size_t len, char *dst, size_t dstlen)
 	dst[n] = '\0';
 }
 
-static const char *outcome_name(enum pol_action a)
+/* What became of the attempt: the decision, unless the session failed
+ * before it could be recorded (the broker then delivers the event again). */
+static const char *outcome_name(const struct delivery *d, enum pol_action a)
 {
+	if (d->state == DLV_HANDED_BACK)
+		return "handed_back";
 	return a == POL_ACK ? "delivered" : a == POL_RETRY ? "retry" : "parked";
 }
 
-/* One line per attempt (DESIGN section 7). */
+/* One line per attempt (DESIGN section 7), written once the delivery has
+ * moved on, so that the outcome is what happened. */
 static void log_attempt(const struct bridge *br, const struct delivery *d,
 			const struct disp_result *res, const struct pol_decision *dec,
 			const char *error)
 {
+	bool handed_back = d->state == DLV_HANDED_BACK;
 	char response[512];
 	char next[32] = "";
 
 	printable(res->body, res->body_len, response, sizeof(response));
 	if (dec->action == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
-	log_line(dec->action == POL_ACK ? LOGL_INFO : LOGL_WARN, "delivery",
-		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
-		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
-		 LOG_I("status", res->status), LOG_I("ms", res->ms),
-		 LOG_S("outcome", outcome_name(dec->action)),
-		 LOG_S("next", dec->action == POL_RETRY ? next : NULL),
-		 LOG_S("reason", dec->action == POL_PARK ? pol_reason_name(dec->reason) : NULL),
-		 LOG_S("error", error[0] ? error : NULL),
-		 LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
+	log_line(
+	    dec->action == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
+	    LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
+	    LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", res->status),
+	    LOG_I("ms", res->ms), LOG_S("outcome", outcome_name(d, dec->action)),
+	    LOG_S("next", dec->action == POL_RETRY && !handed_back ? next : NULL),
+	    LOG_S("reason",
+		  dec->action == POL_PARK && !handed_back ? pol_reason_name(dec->reason) : NULL),
+	    LOG_S("error", error[0] ? error : NULL),
+	    LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
 }
 
 /* POSTING -> ACKED, or a copy for a retry or the parked queue. A NULL res
@@ -177,21 +184,19 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 		snprintf(error, sizeof(error), "HTTP %d", res->status);
 	else
 		error[0] = '\0';
-	log_attempt(br, d, res, &dec, error);
-	if (br->broken) {
-		/* No channel to ack or publish on: the broker redelivers. */
-		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
-		return;
-	}
 	d->copy.attempts = d->attempt;
 	d->copy.last_status = res->status;
 	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", error);
-	if (dec.action == POL_ACK)
+	if (br->broken)
+		/* No channel to ack or publish on: the broker redelivers. */
+		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+	else if (dec.action == POL_ACK)
 		ack_original(br, d);
 	else if (dec.action == POL_RETRY)
 		retry(br, d, dec.delay_index);
 	else
 		park(br, d, pol_reason_name(dec.reason));
+	log_attempt(br, d, res, &dec, error);
 }
 
 /* RECEIVED -> POSTING. */

@@ -14,7 +14,7 @@ static const char *const state_names[DLV_N_STATES] = {
 static const unsigned allowed[DLV_N_STATES] = {
     [DLV_RECEIVED] = BIT(DLV_POSTING) | BIT(DLV_HELD) | BIT(DLV_CONFIRMING) | BIT(DLV_HANDED_BACK),
     [DLV_POSTING] = BIT(DLV_ACKED) | BIT(DLV_HELD) | BIT(DLV_CONFIRMING) | BIT(DLV_HANDED_BACK),
-    [DLV_HELD] = BIT(DLV_HELD) | BIT(DLV_CONFIRMING) | BIT(DLV_HANDED_BACK),
+    [DLV_HELD] = BIT(DLV_CONFIRMING) | BIT(DLV_HANDED_BACK),
     [DLV_CONFIRMING] = BIT(DLV_ACKED) | BIT(DLV_HELD) | BIT(DLV_HANDED_BACK),
     [DLV_ACKED] = 0,
     [DLV_HANDED_BACK] = 0,
@@ -107,6 +107,13 @@ size_t dlv_alive(const struct dlv_set *set)
 
 void dlv_hand_back_all(struct dlv_set *set)
 {
+	/* A transfer still reads a POSTING delivery's body: only its
+	 * cancellation may hand it back. */
+	if (set->head[DLV_POSTING]) {
+		fprintf(stderr, "hsbridge: bug: handing back %zu deliveries still posting\n",
+			set->count[DLV_POSTING]);
+		abort();
+	}
 	for (int s = 0; s < DLV_N_STATES; s++) {
 		if (is_final((enum dlv_state)s))
 			continue;

@@ -45,8 +45,10 @@ static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size
 	return rc;
 }
 
-static int declare_sub(struct brk *b, uint16_t ch, const struct cfg *cfg, const struct cfg_sub *s,
-		       char *err, size_t errlen)
+/* A subscription's parked queue and its queue, which dead-letters into the
+ * parked one at the delivery limit. */
+static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
+			      const struct cfg_sub *s, char *err, size_t errlen)
 {
 	char name[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
@@ -64,12 +66,26 @@ static int declare_sub(struct brk *b, uint16_t ch, const struct cfg *cfg, const 
 	rc = brk_declare_queue(b, ch, parked, parked_args, 1, err, errlen);
 	if (rc == 0)
 		rc = brk_declare_queue(b, ch, name, args, 4, err, errlen);
-	/* Inactive: keep the queue, stop capturing new events. */
+	return rc;
+}
+
+/* Binds an active subscription's patterns; unbinds an inactive one's: its
+ * queue is kept, it stops capturing new events. */
+static int bind_sub(struct brk *b, uint16_t ch, const struct cfg *cfg, const struct cfg_sub *s,
+		    char *err, size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	int rc = 0;
+
+	topo_sub_queue(cfg, s->name, name, sizeof(name));
 	for (size_t j = 0; rc == 0 && j < s->n_events; j++)
 		rc = brk_bind(b, ch, name, cfg->exchange, s->events[j], s->active, err, errlen);
 	return rc;
 }
 
+/* Every queue before any binding: a queue the broker refuses (declared
+ * elsewhere with other arguments) fails the whole config before any of its
+ * new queues starts capturing events that nothing would consume. */
 int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, size_t errlen)
 {
 	int rc = brk_declare_exchange(b, ch, cfg->exchange, "topic", err, errlen);
@@ -77,6 +93,8 @@ int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, s
 	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++)
 		rc = declare_retry(b, ch, cfg, i, err, errlen);
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
-		rc = declare_sub(b, ch, cfg, &cfg->subs[i], err, errlen);
+		rc = declare_sub_queues(b, ch, cfg, &cfg->subs[i], err, errlen);
+	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
+		rc = bind_sub(b, ch, cfg, &cfg->subs[i], err, errlen);
 	return rc;
 }

@@ -13,7 +13,6 @@
  *   CONFIRMING  -> ACKED        the broker confirmed the copy: the original is acked
  *               -> HELD         the broker refused the copy (nack, return): back off
  *   HELD        -> CONFIRMING   due and unblocked: the copy is published again
- *               -> HELD         held again, with a new due time
  *   any of them -> HANDED_BACK  the session ended with the original unacked: the
  *                               broker delivers it again
  *
@@ -66,7 +65,8 @@ struct delivery {
 	uint64_t tag;
 	amqp_message_t msg; /* owned */
 	char *routing_key;  /* owned */
-	struct ev_event ev; /* the prepared envelope: ev.body set once valid */
+	struct ev_event ev; /* owned: the prepared envelope; ev.body set once valid.
+			       While POSTING, the transfer reads ev.body without a copy. */
 	unsigned attempt;
 	char id[37];
 	struct dlv_copy copy;
@@ -98,11 +98,14 @@ void dlv_move(struct dlv_set *set, struct delivery *d, enum dlv_state to);
 /* Deliveries not yet in a final state. */
 size_t dlv_alive(const struct dlv_set *set);
 
-/* Every delivery that is not final -> HANDED_BACK (the session is gone). */
+/* Every delivery that is not final -> HANDED_BACK (the session is gone).
+ * POSTING ones must have been handed back first, by cancelling their
+ * transfers (disp_cancel_all): a transfer reads the delivery's body, so
+ * finding one still POSTING here is a bug and aborts. */
 void dlv_hand_back_all(struct dlv_set *set);
 
 /* Frees every delivery in a final state. Call it where no one holds one: at
- * the end of a loop turn. */
+ * the end of a loop turn, and when a session is dropped. */
 void dlv_reap(struct dlv_set *set);
 
 /* The CONFIRMING delivery whose copy has sequence number seq, or NULL. */

@@ -15,9 +15,11 @@ void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t le
 void topo_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
 void topo_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len);
 
-/* Declares, idempotently, everything of DESIGN section 1 on channel ch. A
- * queue that exists with other arguments yields BRK_ERR_CHANNEL and an err
- * naming the queue, the argument and the way out. */
+/* Declares, idempotently, everything of DESIGN section 1 on channel ch:
+ * exchanges, then every queue, then the bindings of active subscriptions
+ * (an inactive one's patterns are unbound). A queue that exists with other
+ * arguments yields BRK_ERR_CHANNEL and an err naming the queue, the
+ * argument and the way out, before anything is bound. */
 int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 

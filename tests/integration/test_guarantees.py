@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""hsbridge integration tests pinning five delivery guarantees of src/bridge.c
+"""hsbridge integration tests pinning five delivery guarantees of the bridge
+(src/bridge.c, src/bridge_relay.c, src/copy.c)
 (DESIGN sections 2 and 4), each written so that it fails when the guarantee
 is broken:
 

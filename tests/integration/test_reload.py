@@ -145,8 +145,10 @@ class ReloadBrokerTests(ReloadCase):
         self.start_bridge([a], delivery=self.DELIVERY)     # delivery_limit: default 20
         e0, _, _ = self.publish_event("document.uploaded")
         self.wait_logged(1, event=e0, outcome="delivered")
-        # the new file is valid, but x-delivery-limit differs from the existing queue's
-        path = self.config([dict(a, url=self.rx.url("/new"))],
+        # the new file is valid, but x-delivery-limit differs from the existing
+        # queue's; a new subscription listed first must not be left bound
+        fresh = self.hook("fresh", ["document.*"])
+        path = self.config([fresh, dict(a, url=self.rx.url("/new"))],
                            delivery=dict(self.DELIVERY, delivery_limit=5))
         self.assertEqual(path, self.bridge.conf)
         start = len(self.bridge.lines()) - 1
@@ -177,6 +179,11 @@ class ReloadBrokerTests(ReloadCase):
         self.assert_settled(["a"])
         self.assertEqual(self.rx.for_path("/new"), [], "the refused config must not apply")
         self.assertEqual(self.logs("reload", start, outcome="applied"), [])
+        # Declared before the refusal, but never bound: it captures nothing
+        # that no bridge would consume.
+        bound = [b["routing_key"] for b in self.mgmt.bindings(self.vhost, "hsbridge.fresh")
+                 if b["source"] == EXCHANGE]
+        self.assertEqual(bound, [], "the rejected config's new queue must not stay bound")
 
     def test_reload_removing_subscription_keeps_its_queue_but_unbinds_it(self):
         a = self.hook("a", ["#"])
