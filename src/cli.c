@@ -21,6 +21,7 @@
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
 #include "hsbridge/mgmt.h"
+#include "hsbridge/redact.h"
 #include "hsbridge/topology.h"
 #include "hsbridge/url.h"
 
@@ -66,27 +67,6 @@ static void install_signals(void)
 	sa.sa_handler = on_reload_signal;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-/* A URL for display: no user, no password, no query (which may carry a
- * token). */
-static void redact_url(const char *url, char *buf, size_t len)
-{
-	CURLU *u = curl_url();
-	char *out = NULL;
-
-	snprintf(buf, len, "(unprintable URL)");
-	if (!u)
-		return;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-		curl_url_set(u, CURLUPART_USER, NULL, 0);
-		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-		curl_url_set(u, CURLUPART_QUERY, NULL, 0);
-		if (curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK)
-			snprintf(buf, len, "%s", out);
-	}
-	curl_free(out);
-	curl_url_cleanup(u);
 }
 
 /* The broker URL without its password: scheme://host:port, vhost and user,
@@ -138,8 +118,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 
 		printf("\n%s (%s)\n", s->name,
 		       s->active ? "active" : "inactive: queue kept, no bindings, no consumer");
-		redact_url(s->url, buf, sizeof(buf));
-		printf("  url:      %s\n", buf);
+		printf("  url:      %s\n", redact_url(s->url, buf, sizeof(buf)));
 		printf("  events:  ");
 		for (size_t j = 0; j < s->n_events; j++)
 			printf(" %s%s", s->events[j], j + 1 < s->n_events ? "," : "");
@@ -461,7 +440,7 @@ static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
 	struct status_extra x = {0};
 	char name[BRK_NAME_MAX];
 	char err[256];
-	char base[512];
+	char base[512], shown[512];
 	int rc = connect_channel(cfg, "hsbridge status", false, &b);
 
 	(void)a;
@@ -488,7 +467,7 @@ static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
 		mgmt_base_url(cfg, base, sizeof(base));
 		printf("(no unacked counts or orphaned queues: the management API at %s did not "
 		       "answer: %s; set broker.management_url)\n",
-		       base, err);
+		       redact_url(base, shown, sizeof(shown)), err);
 	}
 	mgmt_free_queues(x.queues, x.n);
 	brk_close(b);

@@ -35,8 +35,10 @@ static const char *const default_delays[] = {"1m", "5m", "30m", "1h"};
 static const char *const top_keys[] = {"broker", "delivery", "log", "subscriptions", NULL};
 static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
 					  "ca_file", "management_url", NULL};
-static const char *const delivery_keys[] = {"timeout_ms",     "retry_delays",	"max_in_flight",
-					    "max_body_bytes", "delivery_limit", NULL};
+static const char *const delivery_keys[] = {
+    "timeout_ms",     "retry_delays",	"max_in_flight",
+    "max_body_bytes", "delivery_limit", "parked_max_length",
+    NULL};
 static const char *const log_keys[] = {"level", NULL};
 
 const struct cfg_sub *cfg_find_sub(const struct cfg *cfg, const char *name)
@@ -241,6 +243,7 @@ static int load_delivery(struct cfg_loader *ld, const config_setting_t *g)
 	long long inflight = cfg_int_keys[I_INFLIGHT].def;
 	long long body = cfg_int_keys[I_BODY].def;
 	long long limit = cfg_int_keys[I_LIMIT].def;
+	long long parked = cfg_int_keys[I_PARKED].def;
 	const config_setting_t *delays = NULL;
 	size_t i;
 
@@ -250,7 +253,8 @@ static int load_delivery(struct cfg_loader *ld, const config_setting_t *g)
 		    cfg_get_int(ld, g, &cfg_int_keys[I_TIMEOUT], &timeout) != 0 ||
 		    cfg_get_int(ld, g, &cfg_int_keys[I_INFLIGHT], &inflight) != 0 ||
 		    cfg_get_int(ld, g, &cfg_int_keys[I_BODY], &body) != 0 ||
-		    cfg_get_int(ld, g, &cfg_int_keys[I_LIMIT], &limit) != 0)
+		    cfg_get_int(ld, g, &cfg_int_keys[I_LIMIT], &limit) != 0 ||
+		    cfg_get_int(ld, g, &cfg_int_keys[I_PARKED], &parked) != 0)
 			return -1;
 		delays = config_setting_get_member(g, "retry_delays");
 	}
@@ -258,6 +262,7 @@ static int load_delivery(struct cfg_loader *ld, const config_setting_t *g)
 	cfg->max_in_flight = (int)inflight;
 	cfg->max_body_bytes = (size_t)body;
 	cfg->delivery_limit = (int)limit;
+	cfg->parked_max_length = (long)parked;
 	if (delays)
 		return load_delays(ld, delays);
 	for (i = 0; i < sizeof(default_delays) / sizeof(default_delays[0]); i++) {

@@ -25,7 +25,7 @@ struct int_key {
 	long long def;
 };
 
-enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT };
+enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT, I_PARKED };
 
 extern const struct int_key cfg_int_keys[];
 
@@ -38,6 +38,8 @@ struct cfg_loader {
 	struct cfg *cfg;
 	/* Prepended to every message: "delivery." or "subscription \"x\": ". */
 	char where[CFG_NAME_MAX + 32];
+	/* The file holding inline secrets was looked at (warned once). */
+	bool inline_checked;
 };
 
 /* ---- messages (config_read.c) ------------------------------------------- */
@@ -88,6 +90,10 @@ int cfg_prescan(struct cfg_loader *ld, const char *text);
 
 int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+/* Whether a file of this mode can be read by others than its owner. */
+bool cfg_mode_exposed(unsigned mode);
+/* "0644": the permission bits of mode, for a message. Returns buf. */
+const char *cfg_mode_text(unsigned mode, char buf[8]);
 /* Clears the secret strings inside libconfig's tree before it is destroyed. */
 void cfg_scrub_tree(config_t *lc);
 

@@ -13,6 +13,9 @@ const struct int_key cfg_int_keys[] = {
     [I_INFLIGHT] = {"max_in_flight", 1, 65535, 64},
     [I_BODY] = {"max_body_bytes", 1, 134217728, 1048576},
     [I_LIMIT] = {"delivery_limit", 1, 1000, 20},
+    /* 0: no limit, and no queue argument, so that queues declared before
+     * the key existed are still declared unchanged. */
+    [I_PARKED] = {"parked_max_length", 0, 1000000000, 0},
 };
 
 /* "<path>:<line>: <where><message>", or "<path>: …" when no line applies. */

@@ -1,12 +1,15 @@
 /* config: a subscription's secret from secret, secret_file or secret_env,
- * its previous secrets, and the scrubbing of what libconfig parsed. No
- * message here ever holds a secret, its file name or its variable name. */
+ * its previous secrets, warnings about files that others can read, and the
+ * scrubbing of what libconfig parsed. No message here ever holds a secret
+ * or its variable name, nor a secret_file name that could not be read (a
+ * secret pasted there by mistake). */
 #include "config_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -37,6 +40,52 @@ static char *resolve_path(const char *config_path, const char *file)
 		return NULL;
 	}
 	return out;
+}
+
+bool cfg_mode_exposed(unsigned mode)
+{
+	return (mode & (S_IRGRP | S_IROTH)) != 0;
+}
+
+const char *cfg_mode_text(unsigned mode, char buf[8])
+{
+	snprintf(buf, 8, "%04o", mode & 07777);
+	return buf;
+}
+
+/* A secret file that group or others can read: a warning naming the file
+ * (it was read, so the name is a file's, not a pasted secret). */
+static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *path)
+{
+	struct stat st;
+	char shown[ECHO_MAX + 4];
+	char mode[8];
+
+	if (stat(path, &st) != 0 || !cfg_mode_exposed(st.st_mode))
+		return 0;
+	return cfg_add_warning(ld, at,
+			       "secret_file %s is readable by group or others (mode %s); "
+			       "chmod 600 it",
+			       cfg_echo(path, shown), cfg_mode_text(st.st_mode, mode));
+}
+
+/* Inline secrets (secret, previous_secrets) in a config file that group or
+ * others can read: one warning per load, at the first of them. */
+static int warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at)
+{
+	struct stat st;
+	char mode[8];
+
+	if (ld->inline_checked)
+		return 0;
+	ld->inline_checked = true;
+	if (stat(ld->path, &st) != 0 || !cfg_mode_exposed(st.st_mode))
+		return 0;
+	return cfg_add_warning(ld, at,
+			       "a secret is written in this file, which is readable by group or "
+			       "others (mode %s); chmod 600 the file, or use secret_file or "
+			       "secret_env",
+			       cfg_mode_text(st.st_mode, mode));
 }
 
 /* The secret's contents, and the file and variable names (where a secret is
@@ -82,7 +131,7 @@ static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, c
 		goto out;
 	}
 	*out = strdup(buf);
-	rc = *out ? 0 : cfg_oom(ld);
+	rc = *out ? warn_if_exposed(ld, at, path) : cfg_oom(ld);
 out:
 	if (buf) {
 		OPENSSL_cleanse(buf, len);
@@ -141,7 +190,7 @@ int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg
 		return cfg_fail(ld, at, "%s must be a non-empty string", sources[which]);
 	value = config_setting_get_string(at);
 	if (which == 0) {
-		if (cfg_dup(ld, &sub->secret, value) != 0)
+		if (cfg_dup(ld, &sub->secret, value) != 0 || warn_if_inline_exposed(ld, at) != 0)
 			return -1;
 	} else if (which == 1) {
 		if (read_secret_file(ld, at, value, &sub->secret) != 0)
@@ -173,6 +222,8 @@ int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct c
 	if (cfg_check_string_array(ld, s, "previous_secrets", "secrets") != 0)
 		return -1;
 	n = config_setting_length(s);
+	if (n > 0 && warn_if_inline_exposed(ld, s) != 0)
+		return -1;
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *secret = config_setting_get_string(e);

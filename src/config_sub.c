@@ -18,6 +18,7 @@ static const char *const sub_keys[] = {"name",
 				       "active",
 				       "max_in_flight",
 				       "timeout_ms",
+				       "parked_max_length",
 				       NULL};
 
 static bool valid_sub_name(const char *s)
@@ -108,6 +109,7 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 	char buf[ECHO_MAX + 4];
 	long long inflight = cfg->max_in_flight;
 	long long timeout = cfg->timeout_ms;
+	long long parked = cfg->parked_max_length;
 	size_t i;
 
 	cfg_set_where(ld, "subscription: ");
@@ -141,10 +143,12 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 		sub->active = config_setting_get_bool(at) != 0;
 	}
 	if (cfg_get_int(ld, g, &cfg_int_keys[I_INFLIGHT], &inflight) != 0 ||
-	    cfg_get_int(ld, g, &cfg_int_keys[I_TIMEOUT], &timeout) != 0)
+	    cfg_get_int(ld, g, &cfg_int_keys[I_TIMEOUT], &timeout) != 0 ||
+	    cfg_get_int(ld, g, &cfg_int_keys[I_PARKED], &parked) != 0)
 		return -1;
 	sub->max_in_flight = (int)inflight;
 	sub->timeout_ms = (long)timeout;
+	sub->parked_max_length = (long)parked;
 	return 0;
 }
 

@@ -10,9 +10,12 @@
 #include <curl/curl.h>
 #include <yajl/yajl_tree.h>
 
+#include "hsbridge/redact.h"
 #include "hsbridge/url.h"
 
+/* RabbitMQ's customary management ports, without and with TLS. */
 #define MGMT_DEFAULT_PORT 15672
+#define MGMT_DEFAULT_TLS_PORT 15671
 #define MGMT_BODY_MAX (16 * 1024 * 1024)
 #define MGMT_TIMEOUT_MS 5000
 
@@ -50,7 +53,13 @@ void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len)
 	if (cfg->management_url) {
 		snprintf(buf, len, "%s", cfg->management_url);
 	} else if (url_amqp_parse(cfg->broker_url, &u) == 0) {
-		snprintf(buf, len, "http://%s:%d", u.ci.host, MGMT_DEFAULT_PORT);
+		/* The request carries the broker password (Basic auth): a broker
+		 * reached over TLS gets its management API over TLS too. An IPv6
+		 * address needs its brackets back. */
+		bool v6 = strchr(u.ci.host, ':') != NULL;
+
+		snprintf(buf, len, "%s://%s%s%s:%d", u.ci.ssl ? "https" : "http", v6 ? "[" : "",
+			 u.ci.host, v6 ? "]" : "", u.ci.ssl ? MGMT_DEFAULT_TLS_PORT : MGMT_DEFAULT_PORT);
 		url_amqp_clear(&u);
 	} else {
 		snprintf(buf, len, "http://127.0.0.1:%d", MGMT_DEFAULT_PORT);
@@ -115,6 +124,7 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 	struct url_amqp u;
 	struct body body = {0};
 	char base[512], url[1024];
+	char why[CURL_ERROR_SIZE] = "";
 	bool parsed = url_amqp_parse(cfg->broker_url, &u) == 0;
 	char *vhost = NULL;
 	CURL *easy = NULL;
@@ -144,10 +154,16 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, why);
+	if (cfg->ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, cfg->ca_file);
 	code = curl_easy_perform(easy);
 	if (code != CURLE_OK) {
-		snprintf(err, errlen, "%s",
-			 body.too_big ? "answer too large" : curl_easy_strerror(code));
+		/* curl's detail may repeat parts of the URL: no credentials. */
+		redact_urls_in(body.too_big ? "answer too large"
+			       : why[0]	    ? why
+					    : curl_easy_strerror(code),
+			       err, errlen);
 		goto out;
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);

@@ -52,7 +52,14 @@ static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 {
 	char name[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
-	amqp_table_entry_t parked_args[] = {brk_entry_str("x-queue-type", "quorum")};
+	/* With a length limit, a full parked queue nacks new copies
+	 * (reject-publish), so the bridge holds them and their originals stay
+	 * unacked; the default drop-head would lose the oldest parked event. */
+	amqp_table_entry_t parked_args[] = {
+	    brk_entry_str("x-queue-type", "quorum"),
+	    brk_entry_i64("x-max-length", s->parked_max_length),
+	    brk_entry_str("x-overflow", "reject-publish"),
+	};
 	int rc;
 
 	topo_sub_queue(cfg, s->name, name, sizeof(name));
@@ -63,7 +70,8 @@ static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 	    brk_entry_str("x-dead-letter-exchange", ""),
 	    brk_entry_str("x-dead-letter-routing-key", parked),
 	};
-	rc = brk_declare_queue(b, ch, parked, parked_args, 1, err, errlen);
+	rc = brk_declare_queue(b, ch, parked, parked_args, s->parked_max_length > 0 ? 3 : 1, err,
+			       errlen);
 	if (rc == 0)
 		rc = brk_declare_queue(b, ch, name, args, 4, err, errlen);
 	return rc;

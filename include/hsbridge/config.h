@@ -21,6 +21,8 @@ struct cfg_sub {
 	bool active;
 	int max_in_flight; /* resolved: own value or delivery.max_in_flight */
 	long timeout_ms;   /* resolved: own value or delivery.timeout_ms */
+	/* resolved: own value or delivery.parked_max_length; 0: no limit */
+	long parked_max_length;
 	int line;	   /* where the subscription starts in the file */
 };
 
@@ -40,6 +42,7 @@ struct cfg {
 	int max_in_flight;
 	size_t max_body_bytes;
 	int delivery_limit;
+	long parked_max_length; /* 0: no limit */
 	/* log */
 	enum log_level log_level;
 	struct cfg_sub *subs;

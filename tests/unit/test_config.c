@@ -46,6 +46,9 @@ static void write_file(const char *path, const char *data, size_t len)
 	assert_non_null(f);
 	assert_int_equal(fwrite(data, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+	/* Secrets live in these files: only the tests of the mode warnings
+	 * open them to others. */
+	assert_int_equal(chmod(path, 0600), 0);
 }
 
 static void write_text(const char *path, const char *text)
@@ -287,6 +290,7 @@ static void minimal_config_applies_defaults(void **state)
 	assert_int_equal(cfg->max_in_flight, 64);
 	assert_int_equal(cfg->max_body_bytes, 1048576);
 	assert_int_equal(cfg->delivery_limit, 20);
+	assert_int_equal(cfg->parked_max_length, 0);
 	assert_int_equal(cfg->log_level, LOGL_INFO);
 	assert_int_equal(cfg->n_warnings, 0);
 	assert_int_equal(cfg->n_subs, 1);
@@ -295,6 +299,7 @@ static void minimal_config_applies_defaults(void **state)
 	assert_true(s->active);
 	assert_int_equal(s->max_in_flight, 64);
 	assert_int_equal(s->timeout_ms, 5000);
+	assert_int_equal(s->parked_max_length, 0);
 	assert_int_equal(s->n_previous, 0);
 	assert_int_equal(s->line, 1);
 	cfg_free(cfg);
@@ -317,17 +322,19 @@ static void subscription_overrides_resolve_against_delivery(void **state)
 	struct cfg *cfg;
 
 	(void)state;
-	cfg =
-	    load_ok("delivery: { timeout_ms = 900; max_in_flight = 3; };\n"
-		    "subscriptions = (\n"
-		    "  { " SUB_BODY "secret = \"x\"; timeout_ms = 100; },\n"
-		    "  { name = \"b\"; url = \"https://e.com/\"; events = [\"#\"]; secret = \"x\"; "
-		    "max_in_flight = 7; }\n"
-		    ");\n");
+	cfg = load_ok(
+	    "delivery: { timeout_ms = 900; max_in_flight = 3; parked_max_length = 50; };\n"
+	    "subscriptions = (\n"
+	    "  { " SUB_BODY "secret = \"x\"; timeout_ms = 100; parked_max_length = 0; },\n"
+	    "  { name = \"b\"; url = \"https://e.com/\"; events = [\"#\"]; secret = \"x\"; "
+	    "max_in_flight = 7; }\n"
+	    ");\n");
 	assert_int_equal(cfg->subs[0].timeout_ms, 100);
 	assert_int_equal(cfg->subs[0].max_in_flight, 3);
+	assert_int_equal(cfg->subs[0].parked_max_length, 0);
 	assert_int_equal(cfg->subs[1].timeout_ms, 900);
 	assert_int_equal(cfg->subs[1].max_in_flight, 7);
+	assert_int_equal(cfg->subs[1].parked_max_length, 50);
 	assert_int_equal(cfg->subs[1].line, 4);
 	cfg_free(cfg);
 }
@@ -588,8 +595,11 @@ struct bound_case {
 static long long read_back(const struct cfg *cfg, const char *section, const char *key)
 {
 	if (strcmp(section, "sub") == 0)
-		return strcmp(key, "timeout_ms") == 0 ? cfg->subs[0].timeout_ms
-						      : cfg->subs[0].max_in_flight;
+		return strcmp(key, "timeout_ms") == 0	     ? cfg->subs[0].timeout_ms
+		       : strcmp(key, "parked_max_length") == 0 ? cfg->subs[0].parked_max_length
+							       : cfg->subs[0].max_in_flight;
+	if (strcmp(key, "parked_max_length") == 0)
+		return cfg->parked_max_length;
 	if (strcmp(key, "heartbeat_s") == 0)
 		return cfg->heartbeat_s;
 	if (strcmp(key, "timeout_ms") == 0)
@@ -633,6 +643,15 @@ static void integer_bounds_are_enforced(void **state)
 	    {"sub", "timeout_ms", "600000", 600000, true, NULL},
 	    {"sub", "timeout_ms", "0", 0, false, "between 1 and 600000"},
 	    {"sub", "timeout_ms", "600001", 0, false, "between 1 and 600000"},
+	    {"delivery", "parked_max_length", "0", 0, true, NULL},
+	    {"delivery", "parked_max_length", "1", 1, true, NULL},
+	    {"delivery", "parked_max_length", "1000000000", 1000000000, true, NULL},
+	    {"delivery", "parked_max_length", "-1", 0, false, "between 0 and 1000000000"},
+	    {"delivery", "parked_max_length", "1000000001", 0, false, "between 0 and 1000000000"},
+	    {"sub", "parked_max_length", "0", 0, true, NULL},
+	    {"sub", "parked_max_length", "2", 2, true, NULL},
+	    {"sub", "parked_max_length", "-1", 0, false, "between 0 and 1000000000"},
+	    {"sub", "parked_max_length", "1000000001", 0, false, "between 0 and 1000000000"},
 	    /* Hexadecimal and 64-bit literals are integers too. */
 	    {"delivery", "max_body_bytes", "0x800", 2048, true, NULL},
 	    {"delivery", "timeout_ms", "3000L", 3000, true, NULL},
@@ -1246,6 +1265,115 @@ static void secret_file_absolute_path_is_used_as_is(void **state)
 	cfg_free(cfg);
 }
 
+struct mode_case {
+	unsigned mode;
+	bool warns;
+};
+
+static const struct mode_case mode_cases[] = {
+    {0600, false}, {0400, false}, {0700, false}, {0640, true},
+    {0604, true},  {0644, true},  {0444, true},	 {0620, false},
+};
+
+static void assert_one_mode_warning(const struct cfg *cfg, const char *prefix,
+				    const char *fragment, unsigned mode)
+{
+	char want_mode[32];
+
+	snprintf(want_mode, sizeof(want_mode), "(mode %04o)", mode);
+	assert_int_equal(cfg->n_warnings, 1);
+	if (strncmp(cfg->warnings[0], prefix, strlen(prefix)) != 0 ||
+	    !strstr(cfg->warnings[0], fragment) || !strstr(cfg->warnings[0], want_mode))
+		fail_msg("got \"%s\"; want prefix \"%s\", \"%s\" and \"%s\"", cfg->warnings[0],
+			 prefix, fragment, want_mode);
+	assert_clean_warnings(cfg);
+}
+
+static void secret_file_readable_by_others_warns_naming_the_file(void **state)
+{
+	char secret_path[160];
+	char prefix[256];
+	char fragment[256];
+
+	(void)state;
+	path_in_dir("mode.secret", secret_path, sizeof(secret_path));
+	write_text(secret_path, SECRET "\n");
+	snprintf(prefix, sizeof(prefix), "%s:3: subscription \"a\": ", conf_path);
+	snprintf(fragment, sizeof(fragment),
+		 "secret_file %s is readable by group or others", secret_path);
+	for (size_t i = 0; i < sizeof(mode_cases) / sizeof(mode_cases[0]); i++) {
+		struct cfg *cfg;
+
+		assert_int_equal(chmod(secret_path, mode_cases[i].mode), 0);
+		cfg = load_ok("subscriptions = (\n  { " SUB_BODY "\n"
+			      "    secret_file = \"mode.secret\"; } );\n");
+		assert_string_equal(cfg->subs[0].secret, SECRET);
+		if (mode_cases[i].warns)
+			assert_one_mode_warning(cfg, prefix, fragment, mode_cases[i].mode);
+		else
+			assert_int_equal(cfg->n_warnings, 0);
+		cfg_free(cfg);
+	}
+}
+
+static void inline_secret_in_a_file_others_can_read_warns_once(void **state)
+{
+	static const char two_inline[] =
+	    "subscriptions = (\n"
+	    "  { " SUB_BODY "\n    secret = \"" SECRET "\"; },\n"
+	    "  { name = \"b\"; url = \"https://e.com/\"; events = [\"#\"]; secret = \"x\"; }\n"
+	    ");\n";
+	char prefix[256];
+
+	(void)state;
+	snprintf(prefix, sizeof(prefix), "%s:3: subscription \"a\": ", conf_path);
+	for (size_t i = 0; i < sizeof(mode_cases) / sizeof(mode_cases[0]); i++) {
+		struct cfg *cfg;
+
+		write_text(conf_path, two_inline);
+		assert_int_equal(chmod(conf_path, mode_cases[i].mode), 0);
+		cfg = NULL;
+		{
+			char err[512] = "";
+
+			if (cfg_load(conf_path, &cfg, err, sizeof(err)) != 0)
+				fail_msg("cfg_load failed: %s", err);
+		}
+		if (mode_cases[i].warns)
+			assert_one_mode_warning(cfg, prefix,
+						"a secret is written in this file, which is "
+						"readable by group or others",
+						mode_cases[i].mode);
+		else
+			assert_int_equal(cfg->n_warnings, 0);
+		cfg_free(cfg);
+	}
+	assert_int_equal(chmod(conf_path, 0600), 0);
+}
+
+static void previous_secrets_inline_count_as_inline_but_secret_env_does_not(void **state)
+{
+	struct cfg *cfg;
+	char err[512] = "";
+	char prefix[256];
+
+	(void)state;
+	assert_int_equal(setenv(ENV_SECRET, SECRET, 1), 0);
+	write_text(conf_path, ONE_SUB_NOSECRET("secret_env = \"" ENV_SECRET "\";"));
+	assert_int_equal(chmod(conf_path, 0644), 0);
+	assert_int_equal(cfg_load(conf_path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_warnings, 0);
+	cfg_free(cfg);
+	write_text(conf_path, ONE_SUB_NOSECRET("secret_env = \"" ENV_SECRET "\"; "
+						"previous_secrets = [\"old\"];"));
+	assert_int_equal(chmod(conf_path, 0644), 0);
+	assert_int_equal(cfg_load(conf_path, &cfg, err, sizeof(err)), 0);
+	snprintf(prefix, sizeof(prefix), "%s:1: subscription \"a\": ", conf_path);
+	assert_one_mode_warning(cfg, prefix, "a secret is written in this file", 0644);
+	cfg_free(cfg);
+	assert_int_equal(chmod(conf_path, 0600), 0);
+}
+
 static void secret_file_errors_name_the_key_line(void **state)
 {
 	static const char nul_secret[] = "abc\0def";
@@ -1663,6 +1791,9 @@ int main(void)
 	    cmocka_unit_test(secret_file_relative_path_resolves_against_config_dir),
 	    cmocka_unit_test(secret_file_strips_exactly_one_line_ending),
 	    cmocka_unit_test(secret_file_absolute_path_is_used_as_is),
+	    cmocka_unit_test(secret_file_readable_by_others_warns_naming_the_file),
+	    cmocka_unit_test(inline_secret_in_a_file_others_can_read_warns_once),
+	    cmocka_unit_test(previous_secrets_inline_count_as_inline_but_secret_env_does_not),
 	    cmocka_unit_test(secret_file_errors_name_the_key_line),
 	    cmocka_unit_test(secret_env_reads_the_variable),
 	    cmocka_unit_test(secret_env_unset_or_empty_is_an_error),

@@ -1,0 +1,31 @@
+/* redact: what the bridge may show of text it did not write. URLs lose
+ * their credentials, foreign text its terminal control sequences. A leaf:
+ * pure functions of libc only, used by cli, mgmt and dispatch. */
+#ifndef HSBRIDGE_REDACT_H
+#define HSBRIDGE_REDACT_H
+
+#include <stddef.h>
+
+/* url for display: scheme://host[:port][/path], without user, password,
+ * query or fragment (tokens and keys travel there). When the URL is too
+ * odd to tell the host from the credentials (an unencoded '/', '?' or '#'
+ * before an '@'), everything up to the last '@' goes: over-redacting is the
+ * safe mistake. Always NUL-terminates out (len > 0); a result longer than
+ * out is cut. Returns out. */
+char *redact_url(const char *url, char *out, size_t len);
+
+/* text (an error message) with every URL in it, a run of non-blank
+ * characters holding "://", passed through redact_url. Returns out. */
+char *redact_urls_in(const char *text, char *out, size_t len);
+
+/* len bytes of foreign text (an HTTP response body) made safe for a
+ * terminal: C0 controls but newline and tab, DEL, C1 controls, the Unicode
+ * bidirectional overrides and bytes that are not UTF-8 are written as
+ * \xHH (one per byte); valid UTF-8 text passes unchanged (a backslash
+ * too: JSON answers are full of them, and only raw bytes reach a terminal's
+ * parser). Never splits an escape or a character at the end of out.
+ * Always NUL-terminates out (outlen > 0). Returns how many input bytes were
+ * written (len when all of them fitted). */
+size_t redact_controls(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

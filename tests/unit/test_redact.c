@@ -1,0 +1,194 @@
+/* Unit tests for redact.c: URLs shown without credentials, query or
+ * fragment (odd spellings included), URLs inside error texts, and foreign
+ * text made safe for a terminal. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hsbridge/redact.h"
+
+struct url_case {
+	const char *in;
+	const char *shown;
+};
+
+static void redact_url_drops_userinfo_query_and_fragment(void **state)
+{
+	static const struct url_case cases[] = {
+	    {"http://127.0.0.1:15672", "http://127.0.0.1:15672"},
+	    {"https://mq.example.com:15671/", "https://mq.example.com:15671/"},
+	    {"http://admin:s3cret@mq:15672", "http://mq:15672"},
+	    {"http://admin:s3cret@mq:15672/api?x=1", "http://mq:15672/api"},
+	    {"http://admin@mq", "http://mq"},
+	    {"http://:s3cret@mq", "http://mq"},
+	    {"https://h/hook?token=s3cret", "https://h/hook"},
+	    {"https://h/hook#s3cret", "https://h/hook"},
+	    {"https://h/hook?token=s3cret#frag", "https://h/hook"},
+	    {"https://h?token=s3cret", "https://h"},
+	    {"http://[::1]:15672/api", "http://[::1]:15672/api"},
+	    {"http://u:s3cret@[::1]:15672", "http://[::1]:15672"},
+	    /* an '@' in the userinfo itself: the last one before the host */
+	    {"http://u@x:s3cret@mq/", "http://mq/"},
+	    /* unencoded '/', '?' or '#' in the password */
+	    {"http://u:s3/cret@mq/", "http://mq/"},
+	    {"http://u:s3?cret@mq/", "http://mq/"},
+	    {"http://u:s3#cret@mq/", "http://mq/"},
+	    {"http://u:1234?s3cret@mq", "http://mq"},
+	    {"http://u:1234#s3cret@mq", "http://mq"},
+	    {"http://u:1234/s3cret@mq", "http://mq"},
+	    /* an '@' in a query or fragment after a clean host and a path */
+	    {"https://h/hook?to=a@b.c", "https://h/hook"},
+	    {"https://h/hook#a@b", "https://h/hook"},
+	    /* no scheme: the same rules from the start */
+	    {"u:s3cret@mq:15672", "mq:15672"},
+	    {"mq:15672", "mq:15672"},
+	    {"", ""},
+	    {"http://", "http://"},
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		redact_url(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].shown) != 0)
+			fail_msg("redact_url(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out,
+				 cases[i].shown);
+		if (strstr(out, "s3cret") || strstr(out, "s3/") || strstr(out, "s3?"))
+			fail_msg("redact_url(\"%s\") shows the secret", cases[i].in);
+	}
+}
+
+static void redact_url_cuts_to_the_buffer_and_terminates(void **state)
+{
+	char out[12];
+	char one[1] = {'x'};
+
+	(void)state;
+	memset(out, 'z', sizeof(out));
+	assert_ptr_equal(redact_url("https://u:p@example.com/x", out, sizeof(out)), out);
+	assert_string_equal(out, "https://exa");
+	redact_url("https://u:p@h", one, sizeof(one));
+	assert_int_equal(one[0], '\0');
+	/* len 0: nothing written, no crash */
+	redact_url("https://u:p@h", NULL, 0);
+}
+
+static void redact_urls_in_redacts_each_url_of_a_text(void **state)
+{
+	static const struct url_case cases[] = {
+	    {"Could not resolve host: mq", "Could not resolve host: mq"},
+	    {"GET http://u:s3cret@mq/api?t=s3cret failed",
+	     "GET http://mq/api failed"},
+	    {"a https://h/x?k=s3cret and \"ftp://u:s3cret@h\"",
+	     "a https://h/x and \"ftp://h\""},
+	    {"(http://u:s3cret@h)", "(http://h)"},
+	    {"no url here", "no url here"},
+	    {"  spaced\tout\n", "  spaced\tout\n"},
+	    {"", ""},
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		redact_urls_in(cases[i].in, out, sizeof(out));
+		if (strcmp(out, cases[i].shown) != 0)
+			fail_msg("redact_urls_in(\"%s\") = \"%s\", want \"%s\"", cases[i].in, out,
+				 cases[i].shown);
+	}
+}
+
+static void redact_urls_in_withholds_words_too_long_to_check(void **state)
+{
+	char in[3000];
+	char out[4096];
+
+	(void)state;
+	memset(in, 'a', sizeof(in));
+	memcpy(in, "x http://u:s3cret@", 18);
+	in[sizeof(in) - 1] = '\0';
+	redact_urls_in(in, out, sizeof(out));
+	assert_string_equal(out, "x (long word withheld)");
+}
+
+struct ctl_case {
+	const char *in;
+	size_t len;
+	const char *shown;
+};
+
+#define C(s, shown) {s, sizeof(s) - 1, shown}
+
+static void redact_controls_escapes_what_a_terminal_acts_on(void **state)
+{
+	static const struct ctl_case cases[] = {
+	    C("plain {\"ok\":true}", "plain {\"ok\":true}"),
+	    C("two\nlines\tand tab", "two\nlines\tand tab"),
+	    C("back\\slash", "back\\slash"),
+	    C("\x1b[2J\x1b]0;title\x07", "\\x1b[2J\\x1b]0;title\\x07"),
+	    C("cr\rover", "cr\\x0dover"),
+	    C("nul\0byte", "nul\\x00byte"),
+	    C("del\x7f", "del\\x7f"),
+	    /* C1 CSI as UTF-8 (U+009B) and as a lone byte */
+	    C("c1 \xc2\x9b" "31m", "c1 \\xc2\\x9b31m"),
+	    C("raw \x9b" "31m", "raw \\x9b31m"),
+	    /* bidi override U+202E and isolate U+2066 */
+	    C("\xe2\x80\xae" "abc", "\\xe2\\x80\\xaeabc"),
+	    C("\xe2\x81\xa6" "x", "\\xe2\\x81\\xa6x"),
+	    /* valid UTF-8 text passes */
+	    C("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+	    /* not UTF-8: overlong, surrogate, past U+10FFFF, truncated, stray */
+	    C("\xc0\xaf", "\\xc0\\xaf"),
+	    C("\xed\xa0\x80", "\\xed\\xa0\\x80"),
+	    C("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"),
+	    C("end \xe2\x82", "end \\xe2\\x82"),
+	    C("\x80", "\\x80"),
+	    C("\xff\xfe", "\\xff\\xfe"),
+	    C("", ""),
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t used = redact_controls(cases[i].in, cases[i].len, out, sizeof(out));
+
+		if (strcmp(out, cases[i].shown) != 0)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, out, cases[i].shown);
+		assert_int_equal(used, cases[i].len);
+	}
+}
+
+static void redact_controls_never_splits_at_the_end_of_out(void **state)
+{
+	char out[8];
+
+	(void)state;
+	/* "ab" fits, the escape of ESC (4 bytes) would need 7 of 8: fits; the
+	 * next escape does not */
+	assert_int_equal(redact_controls("ab\x1b\x1b", 4, out, sizeof(out)), 3);
+	assert_string_equal(out, "ab\\x1b");
+	/* a 4-byte character that does not fit whole is left out whole */
+	assert_int_equal(redact_controls("abcd\xf0\x9f\x98\x80", 8, out, sizeof(out)), 4);
+	assert_string_equal(out, "abcd");
+	assert_int_equal(redact_controls("abc", 3, out, 1), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(redact_controls("abc", 3, NULL, 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(redact_url_drops_userinfo_query_and_fragment),
+	    cmocka_unit_test(redact_url_cuts_to_the_buffer_and_terminates),
+	    cmocka_unit_test(redact_urls_in_redacts_each_url_of_a_text),
+	    cmocka_unit_test(redact_urls_in_withholds_words_too_long_to_check),
+	    cmocka_unit_test(redact_controls_escapes_what_a_terminal_acts_on),
+	    cmocka_unit_test(redact_controls_never_splits_at_the_end_of_out),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
