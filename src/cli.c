@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 {
 	const struct cfg *cfg = *cfgp;
 	char buf[BRK_NAME_MAX + 64];
+	char base[512];
 	char label[32];
 	char name[BRK_NAME_MAX];
 
@@ -97,6 +99,12 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		printf("warning: %s\n", cfg->warnings[i]);
 	redact_amqp_url(cfg->broker_url, buf, sizeof(buf));
 	printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
+	mgmt_base_url(cfg, base, sizeof(base));
+	printf("management API (status only): %s\n", redact_url(base, buf, sizeof(buf)));
+	/* What the kernel says, not what main meant to set. */
+	printf("core dumps: %s\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
+					 ? "off (HSBRIDGE_ALLOW_CORE_DUMPS=1 allows them)"
+					 : "allowed (they hold the secrets)");
 	printf("exchange: %s (topic; services publish here, routing key = event type)\n",
 	       cfg->exchange);
 	printf("delivery: timeout %ld ms, up to %d in flight per subscription, bodies up to %zu "
@@ -126,7 +134,12 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		topo_sub_queue(cfg, s->name, name, sizeof(name));
 		printf("  queue:    %s%s\n", name, s->active ? "" : " (unbound)");
 		topo_parked_queue(cfg, s->name, name, sizeof(name));
-		printf("  parked:   %s\n", name);
+		if (s->parked_max_length > 0)
+			printf("  parked:   %s (at most %ld; when full, new parked copies wait and "
+			       "their originals stay unacked)\n",
+			       name, s->parked_max_length);
+		else
+			printf("  parked:   %s (no length limit)\n", name);
 		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
