@@ -163,6 +163,21 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 	    LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
 }
 
+/* libcurl sends a POST again on a new connection when a reused one closed
+ * before any answer (the endpoint may have read it, or may have closed the
+ * idle connection first). One line per earlier send, before the attempt's
+ * own line, so that every request the endpoint may have seen is logged. */
+static void log_resent(const struct delivery *d, const struct disp_result *res)
+{
+	for (unsigned i = 1; i < res->requests; i++)
+		log_line(LOGL_WARN, "delivery", LOG_S("sub", d->sub->cfg->name),
+			 LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
+			 LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", 0),
+			 LOG_S("outcome", "resent"), LOG_I("request", i),
+			 LOG_S("error", "a reused connection closed without an answer; the same "
+					"request went out again on a new connection"));
+}
+
 /* POSTING -> ACKED, or a copy for a retry or the parked queue. A NULL res
  * means the transfer was cancelled because the session ended. */
 void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
@@ -178,12 +193,13 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	}
 	dec = pol_decide(res->status, res->retry_after_ms, d->attempt, br->cfg->retry_delays_ms,
 			 br->cfg->n_delays);
-	if (res->status == 0)
+	/* A 2xx is a delivery even when the transfer failed after it (a body
+	 * cut short): the failure is only logged. */
+	if (res->status == 0 || (res->status >= 200 && res->status <= 299))
 		snprintf(error, sizeof(error), "%s", res->error);
-	else if (res->status < 200 || res->status > 299)
-		snprintf(error, sizeof(error), "HTTP %d", res->status);
 	else
-		error[0] = '\0';
+		snprintf(error, sizeof(error), "HTTP %d%s%s", res->status,
+			 res->error[0] ? ", then " : "", res->error);
 	d->copy.attempts = d->attempt;
 	d->copy.last_status = res->status;
 	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", error);
@@ -196,6 +212,7 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 		retry(br, d, dec.delay_index);
 	else
 		park(br, d, pol_reason_name(dec.reason));
+	log_resent(d, res);
 	log_attempt(br, d, res, &dec, error);
 }
 

@@ -9,12 +9,14 @@
 #include <time.h>
 
 #include "hsbridge/clock.h"
+#include "hsbridge/redact.h"
 
 struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	void *user;
 	long long start_ms;
+	unsigned requests; /* how often the request went out */
 	bool has_retry_after;
 	char errbuf[CURL_ERROR_SIZE];
 	char body[DISP_BODY_MAX];
@@ -118,6 +120,23 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Called each time libcurl is about to send the request, on a new or a
+ * reused connection. When a reused connection closes before any answer,
+ * libcurl sends the same POST again on a new one, within this one transfer:
+ * the endpoint may then have seen it twice, so count every send. */
+static int on_request(void *userp, char *primary_ip, char *local_ip, int primary_port,
+		      int local_port)
+{
+	struct xfer *x = userp;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	x->requests++;
+	return CURL_PREREQFUNC_OK;
+}
+
 int disp_submit(struct disp *d, const struct disp_request *req)
 {
 	struct xfer *x = calloc(1, sizeof(*x));
@@ -150,6 +169,8 @@ int disp_submit(struct disp *d, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_request);
+	curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK)
 		goto out;
@@ -187,8 +208,12 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 	memset(&res, 0, sizeof(res));
 	res.retry_after_ms = -1;
 	res.ms = clk_mono_ms() - x->start_ms;
-	if (code == CURLE_OK) {
-		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	res.requests = x->requests;
+	/* A final status line that arrived counts even when the transfer then
+	 * failed (a body cut short, a timeout while it streamed): the endpoint
+	 * answered, and a 2xx means it took the event. A 1xx is no answer. */
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status <= 999) {
 		res.status = (int)status;
 		if (x->has_retry_after) {
 			curl_off_t secs = 0;
@@ -198,10 +223,11 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 			    secs >= 0)
 				res.retry_after_ms = (long)(secs > 86400 ? 86400 : secs) * 1000;
 		}
-	} else {
-		snprintf(res.error, sizeof(res.error), "%s",
-			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
 	}
+	/* curl's detail may repeat parts of the URL: no credentials. */
+	if (code != CURLE_OK)
+		redact_urls_in(x->errbuf[0] ? x->errbuf : curl_easy_strerror(code), res.error,
+			       sizeof(res.error));
 	res.body = x->body;
 	res.body_len = x->body_len;
 	xfer_unlink(d, x);

@@ -21,10 +21,16 @@ struct disp_request {
 };
 
 struct disp_result {
-	int status;		     /* HTTP status, 0 when no response arrived */
+	/* HTTP status of the final response, 0 when none arrived. A status
+	 * line that arrived counts even if the transfer failed after it. */
+	int status;
 	long retry_after_ms;	     /* Retry-After of the response, -1 when absent */
 	long ms;		     /* time from submit to completion */
-	char error[CURL_ERROR_SIZE]; /* why there was no response, else "" */
+	char error[CURL_ERROR_SIZE]; /* how the transfer failed (also after a status), else "" */
+	/* How often the request was sent: more than 1 when libcurl re-sent it
+	 * on a new connection after a reused one closed without an answer
+	 * (the endpoint may have seen each of them). 0 if it never went out. */
+	unsigned requests;
 	const char
 	    *body; /* first DISP_BODY_MAX bytes of the response body, borrowed for the callback */
 	size_t body_len;

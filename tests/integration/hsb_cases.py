@@ -150,8 +150,10 @@ class Base(unittest.TestCase):
 
     def write_conf(self, text, name="hsbridge.conf"):
         path = os.path.join(self.tmp, name)
-        with open(path, "w") as f:
+        # 600, as an operator keeps a file with secrets (others: a warning)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(text)
+        os.chmod(path, 0o600)
         return path
 
     def assert_no_secret(self, *blobs):
