@@ -322,8 +322,11 @@ static void hold_refused(struct bridge *br, struct delivery *d)
 	log_line(LOGL_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
 		 LOG_S("event", d->ev.body ? d->ev.id : NULL), LOG_S("to", d->copy.exchange),
 		 LOG_S("routing_key", d->copy.routing_key),
-		 LOG_S("error", d->copy.returned
-				    ? "no queue took the copy; declaring the topology again"
+		 LOG_S("error", d->copy.returned ? "no queue took the copy; declaring the topology again"
+				: d->sub->cfg->parked_max_length > 0 &&
+					  strcmp(d->copy.routing_key, d->sub->parked) == 0
+				    ? "the broker nacked the copy: the parked queue is full "
+				      "(parked_max_length); the original stays unacked"
 				    : "the broker nacked the copy"),
 		 LOG_I("retry_in_ms", backoff));
 	hold(br, d, clk_mono_ms() + backoff);

@@ -377,9 +377,12 @@ struct status_extra {
 	bool ok;
 };
 
-/* Prints one queue's depth; a missing queue is said, not fatal. */
+/* Prints one queue's depth; a missing queue is said, not fatal. A parked
+ * queue with a length limit says it, and once the limit is reached, what
+ * waits. (RabbitMQ 3.10's quorum queues refuse only once over the limit:
+ * they take one message past it.) */
 static int print_queue(struct brk *b, const struct status_extra *x, const char *label,
-		       const char *queue, bool consumers)
+		       const char *queue, bool consumers, long limit)
 {
 	uint32_t messages = 0, n_consumers = 0;
 	char err[BRK_ERR_MAX];
@@ -399,6 +402,12 @@ static int print_queue(struct brk *b, const struct status_extra *x, const char *
 		       m->unacked, n_consumers);
 	else if (consumers)
 		printf("  %-8s %s: %u ready, %u consumers\n", label, queue, messages, n_consumers);
+	else if (limit > 0 && messages >= (unsigned long)limit)
+		printf("  %-8s %s: %u (limit %ld reached: new parked copies wait, their "
+		       "originals stay unacked in the queue above)\n",
+		       label, queue, messages, limit);
+	else if (limit > 0)
+		printf("  %-8s %s: %u (limit %ld)\n", label, queue, messages, limit);
 	else
 		printf("  %-8s %s: %u\n", label, queue, messages);
 	return 0;
@@ -463,16 +472,17 @@ static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
 		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
 		topo_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
-		rc = print_queue(b, &x, "queue", name, true);
+		rc = print_queue(b, &x, "queue", name, true, 0);
 		topo_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
 		if (rc == 0)
-			rc = print_queue(b, &x, "parked", name, false);
+			rc = print_queue(b, &x, "parked", name, false,
+					 cfg->subs[i].parked_max_length);
 	}
 	if (rc == 0 && cfg->n_delays)
 		printf("retry queues (all subscriptions)\n");
 	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++) {
 		topo_retry_name(cfg, i, name, sizeof(name));
-		rc = print_queue(b, &x, "waiting", name, false);
+		rc = print_queue(b, &x, "waiting", name, false, 0);
 	}
 	if (rc == 0 && x.ok) {
 		print_orphans(cfg, &x);

@@ -13,6 +13,7 @@
 
 #include "hsbridge/dispatch.h"
 #include "hsbridge/event.h"
+#include "hsbridge/redact.h"
 #include "hsbridge/webhook.h"
 
 struct test_result {
@@ -20,7 +21,9 @@ struct test_result {
 	int status;
 	long ms;
 	char error[CURL_ERROR_SIZE];
-	char body[DISP_BODY_MAX + 1];
+	/* The endpoint's answer goes to a terminal: its control sequences are
+	 * escaped (up to 4 bytes for each byte received). */
+	char body[4 * DISP_BODY_MAX + 1];
 };
 
 static void on_test_done(void *user, const struct disp_result *res, void *arg)
@@ -33,9 +36,8 @@ static void on_test_done(void *user, const struct disp_result *res, void *arg)
 		return;
 	t->status = res->status;
 	t->ms = res->ms;
-	snprintf(t->error, sizeof(t->error), "%s", res->error);
-	memcpy(t->body, res->body, res->body_len);
-	t->body[res->body_len] = '\0';
+	redact_controls(res->error, strlen(res->error), t->error, sizeof(t->error));
+	redact_controls(res->body, res->body_len, t->body, sizeof(t->body));
 }
 
 static const char test_event_fmt[] =
@@ -92,7 +94,10 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 		rc = EX_TEMPFAIL;
 		goto out;
 	}
-	printf("status:   %d\ntime:     %ld ms\nbody:     %s\n", t.status, t.ms, t.body);
+	printf("status:   %d\ntime:     %ld ms\n", t.status, t.ms);
+	if (t.error[0])
+		printf("error:    %s (after the status line)\n", t.error);
+	printf("body:     %s\n", t.body);
 	rc = (t.status >= 200 && t.status <= 299) ? EX_OK : EX_TEMPFAIL;
 out:
 	disp_free(d);
