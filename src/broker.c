@@ -130,8 +130,13 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 	}
 	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
 	if (status != AMQP_STATUS_OK) {
+		/* rabbitmq-c keeps the reason to itself ("a socket error
+		 * occurred"); say what it can be. */
 		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
-			amqp_error_string2(status));
+			status == AMQP_STATUS_SOCKET_ERROR ? "refused or unreachable"
+			: status == AMQP_STATUS_TIMEOUT
+			    ? "no TCP connection within the connect timeout"
+			    : amqp_error_string2(status));
 		return BRK_ERR_CONNECTION;
 	}
 	return 0;
@@ -186,18 +191,19 @@ static void login_error(amqp_rpc_reply_t r, const struct amqp_connection_info *c
 			hint = " (check the user and password of broker.url)";
 		else if (c->reply_code == AMQP_NOT_ALLOWED)
 			hint = " (check the vhost of broker.url, and that the user may use it)";
-	} else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-		   r.library_error == AMQP_STATUS_TIMEOUT) {
+		redact(text, ci->password);
+		set_err(err, errlen, "the broker at %s refused the login: %s%s", where, text, hint);
+		return;
+	}
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
 		snprintf(text, sizeof(text), "no AMQP handshake within %d ms",
 			 BRK_CONNECT_TIMEOUT_MS);
-	} else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) {
+	else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
 		snprintf(text, sizeof(text), "%s during the AMQP handshake",
 			 amqp_error_string2(r.library_error));
-	} else {
+	else
 		snprintf(text, sizeof(text), "unexpected reply during the AMQP handshake");
-	}
-	redact(text, ci->password);
-	set_err(err, errlen, "the broker at %s refused the login: %s%s", where, text, hint);
+	set_err(err, errlen, "could not log in to the broker at %s: %s", where, text);
 }
 
 /* Logs in, naming the connection and asking for the capabilities the
