@@ -156,6 +156,9 @@ static void drop_publisher(struct bridge *br)
 	br->pub_broken = false;
 	br->pub_seq = 0;
 	br->blocked = false;
+	/* The broker closes the publishing channel when a copy's exchange was
+	 * deleted: declare everything again before the copy goes out again. */
+	br->redeclare = true;
 	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
 }
 

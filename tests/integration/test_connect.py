@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hsb_cases import (  # noqa: E402
     BridgeCase, T_DELIVER)
 from hsb_harness import (  # noqa: E402
-    BridgeProc, Env, R, rand_alnum)
+    BridgeProc, Env, R, q, rand_alnum)
 
 CONNECT_BOUND = 2.0   # BRK_CONNECT_TIMEOUT_MS
 SLACK = 1.5           # process start, a loaded machine
@@ -171,6 +171,23 @@ class ConnectTests(BridgeCase):
         self.assertEqual(rc, 0)
         self.assertLess(took, timeout_ms / 1000 + 2,
                         "SIGTERM took %.1fs with the broker unreachable" % took)
+
+    def test_deleted_retry_exchange_costs_only_the_copy_connection(self):
+        # a copy to a deleted exchange makes the broker close the publishing
+        # channel: the copy connection is replaced, the topology declared
+        # again and the copy published again; consuming goes on meanwhile
+        self.rx.script("/a", [503], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        self.mgmt.req("DELETE", "/exchanges/%s/hsbridge.retry.200ms" % q(self.vhost))
+        eid, body, _ = self.publish_event("document.uploaded")
+        lost = self.wait_log("connection lost", connection="copies")[0][1]
+        self.assertIn("NOT_FOUND", lost.get("error", ""))
+        self.wait_log("topology", outcome="declared again")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [1, 2])
+        self.assertEqual(self.logs("connection lost", connection=None), [],
+                         "the consuming connection must stay up")
+        self.assert_settled(["a"])
 
 
 if __name__ == "__main__":
