@@ -1,7 +1,9 @@
 /* bridge: one thread, one loop. curl_multi_poll waits on the webhook
- * transfers and on the AMQP socket; every delivery goes through the states
- * of delivery.h (bridge_relay.c) and is acked only once its fate is final or its
- * copy is confirmed by the broker. */
+ * transfers and on the two AMQP sockets (consuming, publishing copies);
+ * every delivery goes through the states of delivery.h (bridge_relay.c) and
+ * is acked only once its fate is final or its copy is confirmed by the
+ * broker. Nothing in the loop waits for the broker's answer: cancels and
+ * closes are sent, not awaited (or bounded), connects are bounded. */
 #include "hsbridge/bridge.h"
 
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "bridge_int.h"
 #include "hsbridge/clock.h"
@@ -16,11 +19,11 @@
 #include "hsbridge/topology.h"
 
 #define MAX_FRAMES_PER_TURN 256
-#define RECONNECT_MIN_MS 500
-#define RECONNECT_MAX_MS 30000
 #define DISCONNECTED_WAIT_MS 200
-/* After SIGTERM: the longest request timeout plus this, then hand back. */
-#define STOP_GRACE_MS 5000
+/* After SIGTERM: the longest request timeout plus this, then hand back.
+ * With the two bounded closes (BRK_CLOSE_WAIT_MS each) the process is gone
+ * within timeout_ms + 2 s. */
+#define STOP_GRACE_MS 800
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -40,6 +43,31 @@ void bridge_mark_broken(struct bridge *br, const char *why)
 	if (!br->broken)
 		snprintf(br->err, sizeof(br->err), "%s", why);
 	br->broken = true;
+}
+
+void bridge_mark_pub_broken(struct bridge *br, const char *why)
+{
+	if (!br->pub_broken)
+		snprintf(br->pub_err, sizeof(br->pub_err), "%s", why);
+	br->pub_broken = true;
+}
+
+bool bridge_pub_ready(const struct bridge *br)
+{
+	return br->pub && !br->pub_broken && !br->blocked;
+}
+
+bool bridge_only_stuck_copies(const struct bridge *br)
+{
+	return br->dlv.count[DLV_RECEIVED] == 0 && br->dlv.count[DLV_POSTING] == 0 &&
+	       !bridge_pub_ready(br);
+}
+
+/* The next reconnect time after `failures` failed attempts: jittered, so
+ * that bridges which lost the same broker do not come back in step. */
+static long long backoff_until(unsigned failures)
+{
+	return clk_mono_ms() + brk_backoff_ms(failures, (uint32_t)rand());
 }
 
 /* ---------------------------------------------------------------- session */
@@ -87,6 +115,53 @@ static int start_consumers(struct bridge *br, char *err, size_t errlen)
 	return rc;
 }
 
+/* Connects the publishing connection. A failure is logged and retried
+ * after a backoff; meanwhile copies are held and consuming goes on. */
+static int open_publisher(struct bridge *br)
+{
+	const struct cfg *cfg = br->cfg;
+	char err[BRK_ERR_MAX];
+	int rc;
+
+	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, "hsbridge run copies",
+			 &br->pub, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_channel_open(br->pub, PUB_CH, err, sizeof(err));
+	if (rc == 0)
+		rc = brk_confirm_select(br->pub, PUB_CH, err, sizeof(err));
+	if (rc == 0) {
+		br->pub_failures = 0;
+		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"));
+		return 0;
+	}
+	log_line(LOGL_ERROR, "broker", LOG_S("connection", "copies"), LOG_S("error", err));
+	brk_close(br->pub);
+	br->pub = NULL;
+	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
+	return rc;
+}
+
+/* Closes a failed publishing connection. Its unconfirmed copies have an
+ * unknown fate: they are held and published again on the next one, their
+ * originals unacked meanwhile (at-least-once: a copy may exist twice). */
+static void drop_publisher(struct bridge *br)
+{
+	log_line(LOGL_ERROR, "connection lost", LOG_S("connection", "copies"),
+		 LOG_S("error", br->pub_err),
+		 LOG_I("copies_held", (long long)(br->dlv.count[DLV_CONFIRMING] +
+						   br->dlv.count[DLV_HELD])));
+	relay_hold_unconfirmed(br);
+	brk_close(br->pub);
+	br->pub = NULL;
+	br->pub_broken = false;
+	br->pub_seq = 0;
+	br->blocked = false;
+	/* The broker closes the publishing channel when a copy's exchange was
+	 * deleted: declare everything again before the copy goes out again. */
+	br->redeclare = true;
+	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
+}
+
 int bridge_open_session(struct bridge *br)
 {
 	const struct cfg *cfg = br->cfg;
@@ -100,13 +175,13 @@ int bridge_open_session(struct bridge *br)
 	if (rc != 0)
 		goto fail;
 	log_msg(LOGL_INFO, "connected");
-	rc = brk_channel_open(br->brk, PUB_CH, err, sizeof(err));
+	rc = brk_channel_open(br->brk, CTL_CH, err, sizeof(err));
 	if (rc == 0)
-		rc = topo_declare(br->brk, PUB_CH, cfg, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_confirm_select(br->brk, PUB_CH, err, sizeof(err));
-	if (rc == 0)
+		rc = topo_declare(br->brk, CTL_CH, cfg, err, sizeof(err));
+	if (rc == 0) {
+		(void)open_publisher(br);
 		rc = start_consumers(br, err, sizeof(err));
+	}
 	if (rc == 0) {
 		log_line(LOGL_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
 			 LOG_S("version", HSB_VERSION));
@@ -119,13 +194,16 @@ fail:
 	return rc == BRK_ERR_CHANNEL ? EX_CONFIG : EX_UNAVAILABLE;
 }
 
-/* Forgets everything tied to the connection: what is not acked goes back to
- * its queue on the broker's side when the connection closes. */
+/* Forgets everything tied to the connections: what is not acked goes back
+ * to its queue on the broker's side when the consuming connection closes. */
 void bridge_drop_session(struct bridge *br)
 {
 	disp_cancel_all(br->disp, relay_on_http_done, br);
 	dlv_hand_back_all(&br->dlv);
 	dlv_reap(&br->dlv);
+	brk_close(br->pub);
+	br->pub = NULL;
+	br->pub_broken = false;
 	brk_close(br->brk);
 	br->brk = NULL;
 	br->pub_seq = 0;
@@ -150,7 +228,7 @@ static void redeclare_topology(struct bridge *br)
 	char err[BRK_ERR_MAX];
 
 	br->redeclare = false;
-	if (topo_declare(br->brk, PUB_CH, br->cfg, err, sizeof(err)) != 0) {
+	if (topo_declare(br->brk, CTL_CH, br->cfg, err, sizeof(err)) != 0) {
 		log_line(LOGL_ERROR, "topology", LOG_S("error", err));
 		bridge_mark_broken(br, "declaring the topology again failed");
 	} else {
@@ -161,7 +239,8 @@ static void redeclare_topology(struct bridge *br)
 /* ------------------------------------------------------------- loop steps */
 
 /* Acts on SIGTERM: stop consuming, let in-flight work finish until the
- * grace deadline. True when the loop is done. */
+ * grace deadline; copies that cannot be published now (an alarm) are not
+ * waited for. True when the loop is done: what is alive is handed back. */
 static bool step_stop(struct bridge *br)
 {
 	if (stop_requested && !br->stopping) {
@@ -179,7 +258,8 @@ static bool step_stop(struct bridge *br)
 	}
 	if (!br->stopping)
 		return false;
-	return !br->brk || dlv_alive(&br->dlv) == 0 || clk_mono_ms() > br->stop_deadline_ms;
+	return !br->brk || dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br) ||
+	       clk_mono_ms() > br->stop_deadline_ms;
 }
 
 /* Acts on SIGHUP: stage a valid config, apply it once nothing is in flight. */
@@ -194,52 +274,64 @@ static void step_reload(struct bridge *br)
 	if (reload_ready(br)) {
 		reload_apply(br);
 		br->reconnect_at_ms = 0;
-		br->backoff_ms = RECONNECT_MIN_MS;
+		br->failures = 0;
 	}
 }
 
-/* While disconnected, tries again with a doubling backoff. True when there
- * is a session to work with. */
+/* While disconnected, tries again after a jittered backoff; the publishing
+ * connection likewise. True when there is a session to work with. */
 static bool step_connect(struct bridge *br)
 {
-	if (br->brk)
+	long long now = clk_mono_ms();
+	long long wait;
+
+	if (br->brk) {
+		if (!br->pub && !br->stopping && now >= br->pub_reconnect_at_ms)
+			(void)open_publisher(br);
 		return true;
-	if (clk_mono_ms() >= br->reconnect_at_ms) {
+	}
+	if (now >= br->reconnect_at_ms) {
 		log_msg(LOGL_WARN, "reconnecting");
 		if (bridge_open_session(br) == 0) {
 			reload_unbind_retired(br);
-			br->backoff_ms = RECONNECT_MIN_MS;
+			br->failures = 0;
 			return true;
 		}
-		br->backoff_ms =
-		    br->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : br->backoff_ms * 2;
-		br->reconnect_at_ms = clk_mono_ms() + br->backoff_ms;
+		br->reconnect_at_ms = backoff_until(br->failures++);
 	}
-	disp_wait(br->disp, NULL, 0, DISCONNECTED_WAIT_MS);
+	wait = br->reconnect_at_ms - clk_mono_ms();
+	disp_wait(br->disp, NULL, 0,
+		  wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? (int)wait : DISCONNECTED_WAIT_MS);
 	return false;
 }
 
-static void on_broker_event(struct bridge *br, struct brk_event *ev)
+static void on_broker_event(struct bridge *br, struct brk_event *ev, bool publisher)
 {
 	switch (ev->kind) {
 	case BRK_DELIVERY:
 		relay_on_delivery(br, ev);
 		break;
 	case BRK_CONFIRM:
-		if (ev->channel == PUB_CH)
+		if (publisher && ev->channel == PUB_CH)
 			relay_on_confirm(br, ev);
 		break;
 	case BRK_RETURN:
-		if (ev->channel == PUB_CH)
+		if (publisher && ev->channel == PUB_CH)
 			relay_on_return(br, ev);
 		break;
 	case BRK_BLOCKED:
+		/* The consuming connection never publishes: the broker keeps
+		 * reading it (acks) during an alarm. */
+		if (!publisher)
+			break;
 		br->blocked = true;
 		log_line(LOGL_WARN, "blocked", LOG_S("reason", ev->text),
 			 LOG_S("effect", "retry/parked copies are held until the broker "
 					 "unblocks the connection"));
 		break;
 	case BRK_UNBLOCKED:
+		if (!publisher)
+			break;
 		br->blocked = false;
 		log_msg(LOGL_INFO, "unblocked");
 		break;
@@ -252,53 +344,79 @@ static void on_broker_event(struct bridge *br, struct brk_event *ev)
 	}
 }
 
-/* Takes in what the broker sent, a bounded number of frames per turn. */
-static void step_pump_broker(struct bridge *br)
+/* Takes in what one connection sent, a bounded number of frames per turn. */
+static void pump(struct bridge *br, struct brk *b, bool publisher)
 {
 	struct brk_event ev;
 	char err[BRK_ERR_MAX];
 
-	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken; i++) {
-		if (brk_next(br->brk, &ev, err, sizeof(err)) != 0) {
-			bridge_mark_broken(br, err);
+	for (int i = 0; i < MAX_FRAMES_PER_TURN && !br->broken && !(publisher && br->pub_broken);
+	     i++) {
+		if (brk_next(b, &ev, err, sizeof(err)) != 0) {
+			if (publisher)
+				bridge_mark_pub_broken(br, err);
+			else
+				bridge_mark_broken(br, err);
 			return;
 		}
 		if (ev.kind == BRK_NONE)
 			break;
-		on_broker_event(br, &ev);
+		on_broker_event(br, &ev, publisher);
 		brk_event_clear(&ev);
 	}
+}
+
+static void step_pump_broker(struct bridge *br)
+{
+	pump(br, br->brk, false);
+	if (br->pub && !br->broken)
+		pump(br, br->pub, true);
 	if (br->redeclare && !br->broken)
 		redeclare_topology(br);
 }
 
 /* A failed session: hand back what it held, and reconnect after a backoff.
- * True when the session was dropped. */
+ * True when the session was dropped. A failed publishing connection alone
+ * is closed and reconnected; consuming goes on. */
 static bool step_recover(struct bridge *br)
 {
-	if (!br->broken)
+	if (!br->broken) {
+		if (br->pub_broken)
+			drop_publisher(br);
 		return false;
+	}
 	log_line(LOGL_ERROR, "connection lost", LOG_S("error", br->err),
 		 LOG_I("in_flight", (long long)dlv_alive(&br->dlv)));
 	bridge_drop_session(br);
-	br->reconnect_at_ms = clk_mono_ms() + br->backoff_ms;
+	br->reconnect_at_ms = backoff_until(br->failures++);
 	return true;
 }
 
-/* The one place the loop waits: transfers, the AMQP socket, the next held
- * copy, and half the heartbeat at most. */
+/* The one place the loop waits: transfers, the AMQP sockets, the next held
+ * copy or publisher reconnect, the stop deadline, and half the heartbeat at
+ * most. */
 static void step_wait(struct bridge *br)
 {
-	struct curl_waitfd wfd = {.fd = brk_fd(br->brk), .events = CURL_WAIT_POLLIN};
+	struct curl_waitfd wfd[2] = {{.fd = brk_fd(br->brk), .events = CURL_WAIT_POLLIN}};
+	unsigned nfd = 1;
+	long long now = clk_mono_ms();
 	int ms = 1000;
 
 	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
 		ms = br->cfg->heartbeat_s * 500;
 	ms = relay_held_wait_ms(br, ms);
+	if (br->pub) {
+		wfd[nfd].fd = brk_fd(br->pub);
+		wfd[nfd++].events = CURL_WAIT_POLLIN;
+	} else if (br->pub_reconnect_at_ms - now < ms) {
+		ms = br->pub_reconnect_at_ms <= now ? 0 : (int)(br->pub_reconnect_at_ms - now);
+	}
+	if (br->stopping && br->stop_deadline_ms - now < ms)
+		ms = br->stop_deadline_ms <= now ? 0 : (int)(br->stop_deadline_ms - now);
 	/* Frames already read do not make the socket readable. */
-	if (brk_buffered(br->brk))
+	if (brk_buffered(br->brk) || (br->pub && brk_buffered(br->pub)))
 		ms = 0;
-	disp_wait(br->disp, &wfd, 1, ms);
+	disp_wait(br->disp, wfd, nfd, ms);
 }
 
 int bridge_run(struct cfg **cfgp)
@@ -308,15 +426,20 @@ int bridge_run(struct cfg **cfgp)
 
 	memset(&br, 0, sizeof(br));
 	dlv_set_init(&br.dlv);
-	br.backoff_ms = RECONNECT_MIN_MS;
+	srand((unsigned)getpid() ^ (unsigned)clk_mono_ms());
 	br.disp = disp_new();
 	if (!br.disp || bridge_bind_config(&br, *cfgp) != 0) {
 		rc = EX_TEMPFAIL; /* out of memory */
 		goto out;
 	}
+	/* A broker that is not up yet (a boot, a restart) is waited for like a
+	 * lost one; only a topology it refuses ends the run (78). */
 	rc = bridge_open_session(&br);
-	if (rc != 0)
+	if (rc == EX_CONFIG)
 		goto out;
+	if (rc != 0)
+		br.reconnect_at_ms = backoff_until(br.failures++);
+	rc = 0;
 	while (!step_stop(&br)) {
 		step_reload(&br);
 		if (!step_connect(&br))

@@ -12,7 +12,13 @@
 #include "hsbridge/delivery.h"
 #include "hsbridge/dispatch.h"
 
-/* The publishing channel (confirm mode); subscriptions consume on 2, 3, … */
+/* Two connections (RabbitMQ's advice: a resource alarm blocks a connection
+ * that publishes, and then the broker reads nothing from it, acks
+ * included). The consuming connection (brk) never publishes: channel CTL_CH
+ * declares and binds, subscriptions consume on 2, 3, … and ack there. The
+ * publishing connection (pub) carries the retry/parked copies on PUB_CH, in
+ * confirm mode. */
+#define CTL_CH 1
 #define PUB_CH 1
 
 /* A subscription at run time; deliveries borrow it. */
@@ -28,22 +34,36 @@ struct bridge {
 	struct cfg *staged;  /* valid, waiting for in-flight work to drain */
 	struct cfg *retired; /* before a reload, until what it alone bound is unbound */
 	struct dlv_sub *subs;
-	struct brk *brk; /* NULL while disconnected */
+	struct brk *brk; /* consuming; NULL while disconnected */
+	struct brk *pub; /* publishing copies; NULL while down (copies are held) */
 	struct disp *disp;
 	struct dlv_set dlv;
-	uint64_t pub_seq; /* publishes on PUB_CH this session: the confirm numbering */
-	bool blocked;	  /* a broker alarm: publishing would only pile up */
+	uint64_t pub_seq; /* publishes on pub this connection: the confirm numbering */
+	bool blocked;	  /* pub is blocked by a broker alarm: publishing would pile up */
 	bool redeclare;	  /* a copy came back unroutable: someone deleted a queue */
 	bool broken;	  /* the session failed; err says why */
+	bool pub_broken;  /* pub failed (the session goes on); pub_err says why */
 	bool stopping;
 	long long stop_deadline_ms;
 	long long reconnect_at_ms;
-	long backoff_ms;
+	long long pub_reconnect_at_ms;
+	unsigned failures;     /* session connects failed in a row (the backoff) */
+	unsigned pub_failures; /* the same for pub */
 	char err[BRK_ERR_MAX];
+	char pub_err[BRK_ERR_MAX];
 };
 
 /* The session is unusable from here on: the loop drops it and reconnects. */
 void bridge_mark_broken(struct bridge *br, const char *why);
+/* The publishing connection is unusable: the loop closes it, holds the
+ * unconfirmed copies and connects it again; consuming goes on. */
+void bridge_mark_pub_broken(struct bridge *br, const char *why);
+/* Copies can be published now: pub is up and not blocked. */
+bool bridge_pub_ready(const struct bridge *br);
+/* What is alive waits only for copies that cannot be published now (an
+ * alarm, or pub down): no POST, no delivery being checked. A drain for
+ * SIGTERM or SIGHUP need not wait for them: they are handed back. */
+bool bridge_only_stuck_copies(const struct bridge *br);
 /* Connects, declares the topology and starts consuming. Returns 0,
  * EX_UNAVAILABLE or EX_CONFIG. */
 int bridge_open_session(struct bridge *br);
@@ -60,6 +80,9 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg);
 void relay_on_confirm(struct bridge *br, const struct brk_event *ev);
 void relay_on_return(struct bridge *br, const struct brk_event *ev);
 void relay_publish_held(struct bridge *br);
+/* CONFIRMING -> HELD for every copy: pub was lost before their confirms,
+ * so they are published again on the next pub (the originals stay unacked). */
+void relay_hold_unconfirmed(struct bridge *br);
 /* How long the loop may wait before a held copy is due (at most max_ms). */
 int relay_held_wait_ms(const struct bridge *br, int max_ms);
 

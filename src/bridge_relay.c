@@ -64,10 +64,12 @@ static void copy_marks_of(const struct bridge *br, const struct delivery *d, con
 	}
 }
 
-/* Publishes d's copy on the confirm channel: CONFIRMING until the broker
- * confirms it, and only then is the original acked. While the broker is
- * blocked (it does not read the connection) the copy is HELD instead, so
- * that the loop never blocks on a full socket. */
+/* Publishes d's copy on the publishing connection's confirm channel:
+ * CONFIRMING until the broker confirms it, and only then is the original
+ * acked. While the broker blocks that connection (it does not read it) or
+ * it is down, the copy is HELD instead, so that the loop never blocks on a
+ * full socket; a publish that fails there holds the copy for the next
+ * publishing connection. */
 static void publish_copy(struct bridge *br, struct delivery *d)
 {
 	struct copy_marks m;
@@ -75,7 +77,7 @@ static void publish_copy(struct bridge *br, struct delivery *d)
 	char now[32];
 	bool prepared = d->ev.body != NULL;
 
-	if (br->blocked) {
+	if (!bridge_pub_ready(br)) {
 		hold(br, d, clk_mono_ms() + BLOCKED_RECHECK_MS);
 		return;
 	}
@@ -86,12 +88,12 @@ static void publish_copy(struct bridge *br, struct delivery *d)
 		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
 		return;
 	}
-	if (brk_publish(br->brk, PUB_CH, d->copy.exchange, d->copy.routing_key, true, &c.p,
+	if (brk_publish(br->pub, PUB_CH, d->copy.exchange, d->copy.routing_key, true, &c.p,
 			prepared ? d->ev.body : d->msg.body.bytes,
 			prepared ? d->ev.len : d->msg.body.len) != 0) {
 		copy_props_free(&c);
-		bridge_mark_broken(br, "connection lost while publishing a copy");
-		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
+		bridge_mark_pub_broken(br, "connection lost while publishing a copy");
+		hold(br, d, clk_mono_ms());
 		return;
 	}
 	copy_props_free(&c);
@@ -368,7 +370,7 @@ void relay_publish_held(struct bridge *br)
 	long long now = clk_mono_ms();
 	struct delivery *next;
 
-	for (struct delivery *d = br->dlv.head[DLV_HELD]; d && !br->broken && !br->blocked;
+	for (struct delivery *d = br->dlv.head[DLV_HELD]; d && !br->broken && bridge_pub_ready(br);
 	     d = next) {
 		next = d->next;
 		if (d->copy.due_ms <= now)
@@ -381,8 +383,9 @@ int relay_held_wait_ms(const struct bridge *br, int max_ms)
 	long long now = clk_mono_ms();
 	int ms = max_ms;
 
-	/* While blocked, held copies wait for "unblocked", not for a time. */
-	if (br->blocked)
+	/* While blocked or down, held copies wait for "unblocked" or a new
+	 * publishing connection, not for a time. */
+	if (!bridge_pub_ready(br))
 		return ms;
 	for (const struct delivery *d = br->dlv.head[DLV_HELD]; d; d = d->next) {
 		long long left = d->copy.due_ms - now;
@@ -391,4 +394,12 @@ int relay_held_wait_ms(const struct bridge *br, int max_ms)
 			ms = left < 0 ? 0 : (int)left;
 	}
 	return ms;
+}
+
+void relay_hold_unconfirmed(struct bridge *br)
+{
+	long long now = clk_mono_ms();
+
+	while (br->dlv.head[DLV_CONFIRMING])
+		hold(br, br->dlv.head[DLV_CONFIRMING], now);
 }

@@ -34,11 +34,15 @@ void reload_stage(struct bridge *br)
 	bridge_stop_consuming(br);
 }
 
-/* Deliveries that arrived during the consumer cancels sit in rabbitmq-c's
- * buffer: they are taken in before the session closes. */
+/* Deliveries already read into rabbitmq-c's buffer are taken in before the
+ * session closes (those still on the wire go back to their queue with the
+ * connection). Copies held by an alarm are not waited for: they are handed
+ * back, so that a reload during an alarm does not stop every subscription
+ * until it is over. */
 bool reload_ready(const struct bridge *br)
 {
-	return br->staged && dlv_alive(&br->dlv) == 0 && !(br->brk && brk_buffered(br->brk));
+	return br->staged && !(br->brk && brk_buffered(br->brk)) &&
+	       (dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br));
 }
 
 static bool has_pattern(const struct cfg_sub *s, const char *pattern)
@@ -65,12 +69,12 @@ static bool unbind_sub(struct bridge *br, const struct cfg *old, const struct cf
 	for (size_t j = 0; j < os->n_events && !br->broken; j++) {
 		if (same_place && ns->active && has_pattern(ns, os->events[j]))
 			continue;
-		if (brk_bind(br->brk, PUB_CH, queue, old->exchange, os->events[j], false, err,
+		if (brk_bind(br->brk, CTL_CH, queue, old->exchange, os->events[j], false, err,
 			     sizeof(err)) != 0) {
 			log_line(LOGL_ERROR, "unbind", LOG_S("queue", queue),
 				 LOG_S("pattern", os->events[j]), LOG_S("error", err));
-			/* The channel lost confirm mode: start over, and try
-			 * the unbinding again with the next session. */
+			/* Start over, and try the unbinding again with the
+			 * next session. */
 			bridge_mark_broken(br, "unbinding after a reload failed");
 			return false;
 		}

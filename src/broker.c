@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
@@ -101,7 +102,8 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 static int open_socket(struct brk *b, const struct amqp_connection_info *ci, const char *ca_file,
 		       const char *where, char *err, size_t errlen)
 {
-	struct timeval tv = {.tv_sec = 10};
+	struct timeval tv = {.tv_sec = BRK_CONNECT_TIMEOUT_MS / 1000,
+			     .tv_usec = (BRK_CONNECT_TIMEOUT_MS % 1000) * 1000};
 	amqp_socket_t *sock;
 	int status;
 
@@ -128,8 +130,13 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 	}
 	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
 	if (status != AMQP_STATUS_OK) {
+		/* rabbitmq-c keeps the reason to itself ("a socket error
+		 * occurred"); say what it can be. */
 		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
-			amqp_error_string2(status));
+			status == AMQP_STATUS_SOCKET_ERROR ? "refused or unreachable"
+			: status == AMQP_STATUS_TIMEOUT
+			    ? "no TCP connection within the connect timeout"
+			    : amqp_error_string2(status));
 		return BRK_ERR_CONNECTION;
 	}
 	return 0;
@@ -145,30 +152,91 @@ static amqp_table_entry_t entry_bool(const char *key)
 	return e;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC: the connect budget is one deadline. */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every occurrence of secret in buf becomes "***": the broker's words are
+ * echoed, and they must never carry the password. */
+static void redact(char *buf, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	char *p;
+
+	while (n && (p = strstr(buf, secret)) != NULL) {
+		memmove(p + 3, p + n, strlen(p + n) + 1);
+		memcpy(p, "***", 3);
+	}
+}
+
+/* Why the login failed, in the broker's own words when it gave them
+ * (ACCESS_REFUSED: user or password; NOT_ALLOWED: the vhost). */
+static void login_error(amqp_rpc_reply_t r, const struct amqp_connection_info *ci,
+			const char *where, char *err, size_t errlen)
+{
+	char text[BRK_ERR_MAX];
+	const char *hint = "";
+
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_t *c = r.reply.decoded;
+
+		bytes_str(c->reply_text, text, sizeof(text));
+		if (c->reply_code == AMQP_ACCESS_REFUSED)
+			hint = " (check the user and password of broker.url)";
+		else if (c->reply_code == AMQP_NOT_ALLOWED)
+			hint = " (check the vhost of broker.url, and that the user may use it)";
+		redact(text, ci->password);
+		set_err(err, errlen, "the broker at %s refused the login: %s%s", where, text, hint);
+		return;
+	}
+	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+		snprintf(text, sizeof(text), "no AMQP handshake within %d ms",
+			 BRK_CONNECT_TIMEOUT_MS);
+	else if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+		snprintf(text, sizeof(text), "%s during the AMQP handshake",
+			 amqp_error_string2(r.library_error));
+	else
+		snprintf(text, sizeof(text), "unexpected reply during the AMQP handshake");
+	set_err(err, errlen, "could not log in to the broker at %s: %s", where, text);
+}
+
 /* Logs in, naming the connection and asking for the capabilities the
- * bridge relies on. */
+ * bridge relies on, within what is left of the connect budget. */
 static int login(struct brk *b, const struct amqp_connection_info *ci, int heartbeat_s,
-		 const char *name, const char *where, char *err, size_t errlen)
+		 const char *name, const char *where, long long deadline_ms, char *err,
+		 size_t errlen)
 {
 	/* Without these capabilities the broker neither tells a consumer that
-	 * its queue was deleted nor that the connection is blocked by an alarm:
-	 * the bridge would sit idle, or freeze on a write, without knowing. */
+	 * its queue was deleted nor that the connection is blocked by an alarm
+	 * nor why it refused a login (it would just close the socket). */
 	amqp_table_entry_t caps[] = {entry_bool("consumer_cancel_notify"),
-				     entry_bool("connection.blocked")};
+				     entry_bool("connection.blocked"),
+				     entry_bool("authentication_failure_close")};
 	amqp_table_entry_t prop[2] = {brk_entry_str("connection_name", name)};
 	amqp_table_t props = {.num_entries = 2, .entries = prop};
+	long long left = deadline_ms - mono_ms();
+	amqp_rpc_reply_t r;
 
+	if (left < 1)
+		left = 1;
 	prop[1].key = amqp_cstring_bytes("capabilities");
 	prop[1].value.kind = AMQP_FIELD_KIND_TABLE;
-	prop[1].value.value.table.num_entries = 2;
+	prop[1].value.value.table.num_entries = 3;
 	prop[1].value.value.table.entries = caps;
-	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = 30});
-	if (amqp_login_with_properties(b->conn, ci->vhost, 0, 131072, heartbeat_s, &props,
-				       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password)
-		.reply_type != AMQP_RESPONSE_NORMAL) {
-		set_err(err, errlen,
-			"the broker at %s refused the login (check user, password and vhost)",
-			where);
+	amqp_set_handshake_timeout(
+	    b->conn, &(struct timeval){.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000});
+	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = BRK_RPC_TIMEOUT_MS / 1000});
+	r = amqp_login_with_properties(b->conn, ci->vhost, 0, 131072, heartbeat_s, &props,
+				       AMQP_SASL_METHOD_PLAIN, ci->user, ci->password);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		login_error(r, ci, where, err, errlen);
+		b->broken = true;
 		return BRK_ERR_CONNECTION;
 	}
 	return 0;
@@ -181,6 +249,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	struct brk *b = NULL;
 	char where[300];
 	int rc = BRK_ERR_CONNECTION;
+	long long start_ms = mono_ms();
 
 	*out = NULL;
 	if (url_amqp_parse(url, &u) != 0) {
@@ -194,7 +263,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	if (!b || !b->conn)
 		set_err(err, errlen, "out of memory");
 	else if (open_socket(b, &u.ci, ca_file, where, err, errlen) == 0 &&
-		 login(b, &u.ci, heartbeat_s, name, where, err, errlen) == 0)
+		 login(b, &u.ci, heartbeat_s, name, where, start_ms + BRK_CONNECT_TIMEOUT_MS, err,
+		       errlen) == 0)
 		rc = 0;
 	if (rc == 0) {
 		*out = b;
@@ -207,14 +277,55 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	return rc;
 }
 
+/* Sends connection.close and waits up to BRK_CLOSE_WAIT_MS for close-ok,
+ * skipping whatever else arrives: a broker that does not answer (an alarm,
+ * a partition) cannot hold the caller longer than that. */
+static void close_bounded(struct brk *b)
+{
+	amqp_connection_close_t req = {.reply_code = AMQP_REPLY_SUCCESS,
+				       .reply_text = amqp_cstring_bytes("bye")};
+	long long deadline = mono_ms() + BRK_CLOSE_WAIT_MS;
+	amqp_frame_t frame;
+
+	if (amqp_send_method(b->conn, 0, AMQP_CONNECTION_CLOSE_METHOD, &req) != AMQP_STATUS_OK)
+		return;
+	for (;;) {
+		long long left = deadline - mono_ms();
+		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
+
+		if (left <= 0 || amqp_simple_wait_frame_noblock(b->conn, &frame, &tv) !=
+				     AMQP_STATUS_OK)
+			return;
+		if (frame.frame_type == AMQP_FRAME_METHOD && frame.channel == 0 &&
+		    (frame.payload.method.id == AMQP_CONNECTION_CLOSE_OK_METHOD ||
+		     frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD))
+			return;
+		amqp_maybe_release_buffers(b->conn);
+	}
+}
+
 void brk_close(struct brk *b)
 {
 	if (!b)
 		return;
 	if (!b->broken)
-		amqp_connection_close(b->conn, AMQP_REPLY_SUCCESS);
+		close_bounded(b);
 	amqp_destroy_connection(b->conn);
 	free(b);
+}
+
+long brk_backoff_ms(unsigned failures, uint32_t rnd)
+{
+	long ceiling = BRK_BACKOFF_MIN_MS;
+
+	for (unsigned i = 0; i < failures && ceiling < BRK_BACKOFF_MAX_MS; i++)
+		ceiling *= 2;
+	if (ceiling > BRK_BACKOFF_MAX_MS)
+		ceiling = BRK_BACKOFF_MAX_MS;
+	/* Half fixed, half random: never sooner than half the ceiling, and
+	 * bridges that lost the same broker spread out instead of knocking
+	 * together. */
+	return ceiling / 2 + (long)(rnd % (uint32_t)(ceiling / 2 + 1));
 }
 
 int brk_fd(const struct brk *b)
@@ -258,8 +369,15 @@ int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, 
 
 int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
 {
-	amqp_basic_cancel(b->conn, ch, amqp_cstring_bytes(tag));
-	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "basic.cancel", NULL, 0);
+	amqp_basic_cancel_t req = {.consumer_tag = amqp_cstring_bytes(tag)};
+
+	/* cancel-ok arrives among the other frames and is skipped there:
+	 * waiting for it would stall the loop on a slow or silent broker. */
+	if (amqp_send_method(b->conn, ch, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK) {
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
 }
 
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,

@@ -12,6 +12,16 @@
 
 #define BRK_NAME_MAX 256
 #define BRK_ERR_MAX 512
+/* TCP connect, TLS and the AMQP handshake together take at most this. */
+#define BRK_CONNECT_TIMEOUT_MS 2000
+/* Synchronous calls (declare, bind, consume, qos) give up after this and
+ * mark the connection broken. Nothing on the delivery path makes one. */
+#define BRK_RPC_TIMEOUT_MS 5000
+/* brk_close waits this long for the broker's close-ok. */
+#define BRK_CLOSE_WAIT_MS 400
+/* Reconnect backoff: the ceiling doubles from MIN to MAX (brk_backoff_ms). */
+#define BRK_BACKOFF_MIN_MS 500
+#define BRK_BACKOFF_MAX_MS 5000
 
 /* Status codes, besides 0 for success. */
 enum {
@@ -44,14 +54,22 @@ struct brk_event {
 	char text[BRK_ERR_MAX]; /* BRK_RETURN: the reply text; BRK_BLOCKED: the reason */
 };
 
-/* Connects and logs in. url is an amqp:// or amqps:// URL whose password
- * never appears in err; for amqps://, peers are verified against ca_file
- * (NULL: the system's bundle). Returns 0 and *out, or a negative code and
- * err. */
+/* Connects and logs in within BRK_CONNECT_TIMEOUT_MS. url is an amqp:// or
+ * amqps:// URL whose password never appears in err; for amqps://, peers are
+ * verified against ca_file (NULL: the system's bundle). Returns 0 and *out,
+ * or a negative code and err, which names the broker's own reason for a
+ * refused login (ACCESS_REFUSED, NOT_ALLOWED for an unknown vhost). */
 int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
 		struct brk **out, char *err, size_t errlen) __attribute__((warn_unused_result));
-/* Closes politely (when the connection still works) and frees. NULL is fine. */
+/* Closes politely (when the connection still works), waiting at most
+ * BRK_CLOSE_WAIT_MS for the broker's answer, and frees. NULL is fine. */
 void brk_close(struct brk *b);
+
+/* How long to wait before reconnect attempt failures+1: a ceiling that
+ * doubles from BRK_BACKOFF_MIN_MS to BRK_BACKOFF_MAX_MS, and a delay drawn
+ * between half the ceiling and the ceiling with rnd (any random number).
+ * Pure. */
+long brk_backoff_ms(unsigned failures, uint32_t rnd);
 
 int brk_fd(const struct brk *b);
 /* Frames already read from the socket but not yet returned by brk_next: the
@@ -66,6 +84,9 @@ int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
+/* Sends basic.cancel without waiting for cancel-ok (brk_next skips it):
+ * deliveries already on their way may still arrive. 0 or
+ * BRK_ERR_CONNECTION. */
 int brk_cancel(struct brk *b, uint16_t ch, const char *tag) __attribute__((warn_unused_result));
 
 /* Sends basic.publish. The nth publish on a confirm-mode channel is
