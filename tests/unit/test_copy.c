@@ -122,7 +122,9 @@ static void retry_copy_keeps_properties_and_adds_attempt_marks(void **state)
 			       .now = "2024-02-27T10:31:00Z",
 			       .seq = 7,
 			       .type = "document.uploaded",
-			       .message_id = "evt_abc123"};
+			       .message_id = "evt_abc123",
+			       .first_failure_at = "2024-02-27T10:30:00Z",
+			       .mark = "m"};
 	struct copy_props c;
 	const amqp_basic_properties_t *p = &c.p;
 
@@ -148,14 +150,16 @@ static void retry_copy_keeps_properties_and_adds_attempt_marks(void **state)
 	assert_str_header(p, "tenant", "t1");
 	assert_null(header(p, "x-death"));
 	assert_null(header(p, "x-delivery-count"));
-	/* The marks, once each; first-failure-at travels unchanged. */
+	/* The marks, once each; first-failure-at as the marks say (the
+	 * original's own header is not trusted here: the relay decides). */
+	assert_str_header(p, "hsbridge-mark", "m");
 	assert_int_header(p, "hsbridge-attempts", 2);
 	assert_str_header(p, "hsbridge-first-failure-at", "2024-02-27T10:30:00Z");
 	assert_int_header(p, "hsbridge-last-status", 503);
 	assert_str_header(p, "hsbridge-last-error", "HTTP 503");
 	assert_int_header(p, "hsbridge-copy", 7);
 	assert_null(header(p, "hsbridge-parked-reason"));
-	assert_int_equal(p->headers.num_entries, 7);
+	assert_int_equal(p->headers.num_entries, 8);
 	copy_props_free(&c);
 }
 
@@ -182,7 +186,8 @@ static void parked_copy_says_why_and_when(void **state)
 			       .last_error = "HTTP 500",
 			       .reason = "retries_exhausted",
 			       .now = "2024-02-27T12:00:00Z",
-			       .seq = 1};
+			       .seq = 1,
+			       .first_failure_at = "2024-02-27T10:30:00Z"};
 	struct copy_props c;
 
 	(void)state;
