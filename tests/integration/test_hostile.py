@@ -7,10 +7,12 @@ each is parked with its reason. A ctest entry of its own
 published with tests/tools/rawpub.c (hsb-rawpub).
 """
 
+import hashlib
+import hmac
 import json
 import os
 import sys
-import time
+import threading
 import unittest
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
@@ -22,6 +24,13 @@ from hsb_harness import R, new_event_id  # noqa: E402
 # The repro of issue 6: headers of about 131,000 bytes, just inside the
 # negotiated frame_max of 131,072 when published, an invalid body.
 POISON_PAD = 131000
+
+
+def mark_of(secret, sub, attempts, first_failure_at, body):
+    """hsbridge-mark as src/mark.c makes it, for tests that hold the secret."""
+    key = hmac.new(secret.encode(), b"hsbridge bookkeeping mark v1", hashlib.sha256).digest()
+    msg = ("%s\n%d\n%s\n" % (sub, attempts, first_failure_at)).encode()
+    return hmac.new(key, msg + hashlib.sha256(body).digest(), hashlib.sha256).hexdigest()
 
 
 def headers_of(m):
@@ -80,6 +89,88 @@ class FrameLimitTests(BridgeCase):
         self.healthy_keeps_flowing(2)
         self.assertEqual(self.logs("connection lost"), [])
         self.assert_settled(["a", "b"])
+
+
+class ForgedBookkeepingTests(BridgeCase):
+    """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""
+
+    def envelope(self):
+        eid = new_event_id()
+        return eid, json.dumps({"id": eid, "type": "document.uploaded",
+                                "created_at": "2024-02-27T10:30:00Z",
+                                "data": {"object": {"id": "doc_1"}}}).encode()
+
+    def test_forged_attempts_do_not_shorten_the_schedule(self):
+        """attempts 2 to a failing endpoint parked after one POST before."""
+        self.rx.script("/a", [], default=503)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body = self.envelope()
+        self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                    headers=[("i", "hsbridge-attempts", 2),
+                             ("s", "hsbridge-first-failure-at", "1999-01-01T00:00:00Z"),
+                             ("s", "hsbridge-mark", "0" * 64)])
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        h = headers_of(m)
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [1, 2, 3, 4, 5])
+        self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+        self.assertEqual(h.get("hsbridge-attempts"), 5)
+        self.assertNotEqual(h.get("hsbridge-first-failure-at"), "1999-01-01T00:00:00Z",
+                            "a forged first-failure time travelled onto the copies")
+        self.assertTrue(self.logs("bookkeeping ignored", event=eid))
+        self.assert_settled(["a"])
+
+    def test_forged_attempt_counts_of_any_kind_start_at_attempt_1(self):
+        forged = [("i", (1 << 63) - 1), ("u", (1 << 64) - 1), ("i", -5), ("b", 4),
+                  ("s", "2"), ("s", "\xff\xfe")]
+        self.start_bridge([self.hook("a", ["document.*"])])
+        ids = []
+        for kind, value in forged:
+            eid, body = self.envelope()
+            ids.append(eid)
+            self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                        headers=[(kind, "hsbridge-attempts", value)])
+        reqs = self.rx.wait_count("/a", len(forged), T_DELIVER)
+        by_id = {json.loads(r.body)["id"]: r for r in reqs}
+        for eid, (kind, value) in zip(ids, forged):
+            with self.subTest(kind=kind, value=value):
+                self.assertEqual(by_id[eid].h("X-HealthSync-Attempt"), "1")
+        self.assert_settled(["a"])
+
+    def test_bridge_made_copies_keep_counting_across_processes(self):
+        """The seal does not break the real schedule: a retry copy made by one
+        bridge process counts for the next one (same config, new process)."""
+        gate = threading.Event()
+        self.rx.script("/a", [503, R(503, hold=gate)], default=200)
+        s = self.hook("a", ["document.*"])
+        self.start_bridge([s])
+        self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 2, T_DELIVER)
+        gate.set()
+        self.wait_log("delivery", n=2, outcome="retry")
+        self.start_bridge([s], name="second")   # stops the first one
+        reqs = self.rx.wait_count("/a", 3, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3])
+        self.assertEqual(self.logs("bookkeeping ignored"), [])
+        self.assert_settled(["a"])
+
+    def test_attempts_clamped_to_the_schedule_even_when_sealed(self):
+        """A sealed count beyond the schedule (made with the real secret, as
+        an older config with more delays could) is clamped: attempt 5 of 5."""
+        self.rx.script("/a", [], default=503)
+        s = self.hook("a", ["document.*"])
+        self.start_bridge([s])
+        eid, body = self.envelope()
+        first = "2024-02-27T10:30:00Z"
+        self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                    headers=[("i", "hsbridge-attempts", 1000),
+                             ("s", "hsbridge-first-failure-at", first),
+                             ("s", "hsbridge-mark", mark_of(s["secret"], "a", 1000, first,
+                                                            body))])
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [5])
+        self.assertEqual(headers_of(m).get("hsbridge-attempts"), 5)
+        self.assertEqual(headers_of(m).get("hsbridge-first-failure-at"), first)
+        self.assert_settled(["a"])
 
 
 if __name__ == "__main__":
