@@ -91,6 +91,52 @@ class FrameLimitTests(BridgeCase):
         self.assert_settled(["a", "b"])
 
 
+class Utf8Tests(BridgeCase):
+    """Everything in JSON, a header or a log line is valid UTF-8 (DESIGN 9)."""
+
+    def test_text_that_is_not_utf8_is_parked_never_posted_and_logs_stay_utf8(self):
+        self.start_bridge([self.hook("a", ["#"])])
+        no_type = b'{"id":"%s","created_at":"2024-02-27T10:30:00Z","data":{}}'
+        no_id = b'{"type":"document.uploaded","created_at":"2024-02-27T10:30:00Z","data":{}}'
+        cases = [  # (what, routing key, body, type property, message_id, reason part)
+            ("type property", "document.uploaded", no_type % b"evt_t1", b"doc\xf2", None,
+             "type property is not valid UTF-8"),
+            ("routing key", b"document.\xf2", no_type % b"evt_t2", None, None,
+             "routing key is not valid UTF-8"),
+            ("message_id", "document.uploaded", no_id, None, b"evt_\xf2",
+             "message_id is not valid UTF-8"),
+            ("lone surrogate", "document.uploaded",
+             b'{"id":"evt_t4","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\\ud800"}}', None, "evt_t4", "lone surrogate"),
+            ("overlong", "document.uploaded",
+             b'{"id":"evt_t5","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\xc0\xaf"}}', None, "evt_t5", "not UTF-8"),
+            ("beyond U+10FFFF", "document.uploaded",
+             b'{"id":"evt_t6","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\xf4\x90\x80\x80"}}', None, "evt_t6", "not UTF-8"),
+        ]
+        for what, rk, body, type_, mid, _ in cases:
+            self.rawpub(rk, body, type_=type_, message_id=mid)
+        good, _, _ = self.publish_event("document.updated")
+        self.rx.wait_count("/a", 1, T_DELIVER)
+        lines = self.wait_log("parked", n=len(cases))
+        self.assertEqual([o.get("reason") for _, o in lines], ["invalid_payload"] * len(cases))
+        for (_, o), (what, _, _, _, _, part) in zip(lines, cases):
+            with self.subTest(what=what):
+                self.assertIn(part, o.get("error", ""))
+        parked = self.drain("hsbridge.a.parked", len(cases))
+        self.assertEqual(len(parked), len(cases))
+        for m in parked:
+            self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/a")], [good])
+        # Every log line is valid UTF-8 (Python's codec is strict: it refuses
+        # overlong forms, surrogates and bytes beyond U+10FFFF).
+        for raw in self.bridge.stderr_bytes().splitlines():
+            raw.decode("utf-8")
+        self.assert_settled(["a"])
+
+
 class ForgedBookkeepingTests(BridgeCase):
     """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""
 
