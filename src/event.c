@@ -436,6 +436,21 @@ static int fill_missing(const struct ev_input *in, struct walk *w,
 	return 0;
 }
 
+/* Subscriptions are bound by routing key: an envelope that says it is
+ * another type would reach endpoints that never subscribed to that type, as
+ * that type. Parked rather than guessed at (README: publishing events). */
+static int contradicts(const char *routing_key, const char *type, struct walk *w)
+{
+	if (routing_key == NULL || strcmp(routing_key, type) == 0)
+		return 0;
+	if (!utf8_valid(routing_key, strlen(routing_key), NULL))
+		walk_fail(w, "routing key is not valid UTF-8");
+	else
+		walk_fail(w, "envelope type contradicts the routing key (publish each event with "
+			     "routing key = its type)");
+	return -1;
+}
+
 /* RFC 8259 section 8.2 beyond what yajl checks: yajl lets overlong forms,
  * UTF-8 surrogates, code points over U+10FFFF and \u escapes of lone
  * surrogates through, and strict receivers refuse them. */
@@ -485,6 +500,8 @@ enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 
 	for (int f = 0; f < N_STRING_FIELDS; f++)
 		value[f] = w.value[f];
+	if (value[F_TYPE] != NULL && contradicts(in->routing_key, value[F_TYPE], &w) != 0)
+		goto out;
 	if (value[F_ID] != NULL && value[F_TYPE] != NULL && value[F_CREATED_AT] != NULL) {
 		if (copy_body(in, &w, out) != 0)
 			goto out;

@@ -137,6 +137,27 @@ class Utf8Tests(BridgeCase):
         self.assert_settled(["a"])
 
 
+class TypeRoutingKeyTests(BridgeCase):
+    """An envelope type that contradicts its routing key is parked (README)."""
+
+    def test_type_contradicting_the_routing_key_is_parked_for_every_subscription(self):
+        docs, shares = self.hook("docs", ["document.*"]), self.hook("shares", ["share.*"])
+        self.start_bridge([docs, shares])
+        eid = new_event_id()
+        self.publish("document.uploaded", {"id": eid, "type": "share.created",
+                                           "created_at": "2024-02-27T10:30:00Z", "data": {}},
+                     message_id=eid)
+        good, _, _ = self.publish_event("document.uploaded")
+        m = self.drain("hsbridge.docs.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.assertIn("contradicts the routing key", headers_of(m).get("hsbridge-last-error"))
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.all()], [good],
+                         "the contradicting event was POSTed")
+        self.assert_settled(["docs", "shares"])
+
+
 class ForgedBookkeepingTests(BridgeCase):
     """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""
 

@@ -139,6 +139,37 @@ static void invalid_json_is_rejected(void **state)
 }
 
 /* RFC 8259 section 8.2: yajl alone let each of these through. */
+/* An envelope type that contradicts its routing key is parked: the
+ * subscriptions were chosen by the routing key. */
+static void envelope_type_must_equal_the_routing_key(void **state)
+{
+	static const char body[] = "{\"id\":\"evt_1\",\"type\":\"share.created\",\"created_at\":"
+				   "\"2024-02-27T10:30:00Z\",\"data\":{}}";
+	struct ev_input in = input(body);
+	struct ev_event ev;
+
+	(void)state;
+	in.routing_key = "document.uploaded";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "envelope type contradicts the routing key (publish each "
+				       "event with routing key = its type)");
+	in.routing_key = "share.created\xf2";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "routing key is not valid UTF-8");
+	/* Incomplete envelopes too. */
+	in = input("{\"type\":\"share.created\",\"data\":{}}");
+	in.routing_key = "share.expired";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	in.routing_key = "share.created";
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	ev_free(&ev);
+	/* No routing key (a copy back from a retry queue): nothing to contradict. */
+	in = input(body);
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	assert_string_equal(ev.type, "share.created");
+	ev_free(&ev);
+}
+
 static void body_that_is_not_utf8_json_is_rejected(void **state)
 {
 	static const char bad_bytes[] = "body is not valid UTF-8 JSON: bytes that are not UTF-8";
@@ -367,7 +398,7 @@ static void envelope_fields_win_over_properties(void **state)
 	(void)state;
 	in.message_id = "evt_m";
 	in.type_prop = "document.uploaded";
-	in.routing_key = "share.created";
+	in.routing_key = NULL; /* as on a copy back from a retry queue */
 	in.timestamp = 1709029800;
 	expect_rewrite(in,
 		       "{\"id\":\"evt_m\",\"type\":\"analysis.failed\",\"created_at\":"
@@ -759,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(invalid_json_is_rejected),
 	    cmocka_unit_test(body_with_nul_byte_is_rejected),
 	    cmocka_unit_test(body_that_is_not_utf8_json_is_rejected),
+	    cmocka_unit_test(envelope_type_must_equal_the_routing_key),
 	    cmocka_unit_test(surrogate_pairs_and_raw_utf8_pass),
 	    cmocka_unit_test(fallback_properties_must_be_utf8),
 	    cmocka_unit_test(non_object_is_rejected),
