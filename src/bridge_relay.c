@@ -216,22 +216,24 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 			const char *error)
 {
 	bool handed_back = d->state == DLV_HANDED_BACK;
+	/* A retry whose copy could not fit in a frame was parked instead. */
+	enum pol_action act =
+	    dec->action == POL_RETRY && d->copy.drop_headers ? POL_PARK : dec->action;
 	char response[512];
 	char next[32] = "";
 
 	printable(res->body, res->body_len, response, sizeof(response));
-	if (dec->action == POL_RETRY)
+	if (act == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
-	log_line(
-	    dec->action == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
-	    LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
-	    LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", res->status),
-	    LOG_I("ms", res->ms), LOG_S("outcome", outcome_name(d, dec->action)),
-	    LOG_S("next", dec->action == POL_RETRY && !handed_back ? next : NULL),
-	    LOG_S("reason",
-		  dec->action == POL_PARK && !handed_back ? pol_reason_name(dec->reason) : NULL),
-	    LOG_S("error", error[0] ? error : NULL),
-	    LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
+	log_line(act == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
+		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
+		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
+		 LOG_I("status", res->status), LOG_I("ms", res->ms),
+		 LOG_S("outcome", outcome_name(d, act)),
+		 LOG_S("next", act == POL_RETRY && !handed_back ? next : NULL),
+		 LOG_S("reason", act == POL_PARK && !handed_back ? d->copy.reason : NULL),
+		 LOG_S("error", error[0] ? error : NULL),
+		 LOG_S("response", act != POL_ACK && response[0] ? response : NULL));
 }
 
 /* POSTING -> ACKED, or a copy for a retry or the parked queue. A NULL res

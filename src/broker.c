@@ -325,8 +325,11 @@ int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *ro
 	    .routing_key = amqp_cstring_bytes(routing_key),
 	    .mandatory = mandatory,
 	};
+	static const amqp_basic_properties_t none = {0};
 	amqp_frame_t f;
 
+	if (!props)
+		props = &none;
 	/* Checked before anything is sent: a header frame the broker would
 	 * refuse closes the connection, and a publish cut short after its
 	 * method frame leaves the connection out of step. */

@@ -86,6 +86,8 @@ class FrameLimitTests(BridgeCase):
         self.assertIn("headers dropped", h.get("hsbridge-last-error", ""))
         self.assertEqual(h.get("hsbridge-attempts"), 1)
         self.assertEqual(len(self.rx.for_path("/a")), 1)
+        line = self.wait_logged(1, event=eid)[0]
+        self.assertEqual((line.get("outcome"), line.get("reason")), ("parked", "payload_too_large"))
         self.healthy_keeps_flowing(2)
         self.assertEqual(self.logs("connection lost"), [])
         self.assert_settled(["a", "b"])
