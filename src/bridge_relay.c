@@ -10,9 +10,11 @@
 #include "hsbridge/copy.h"
 #include "hsbridge/event.h"
 #include "hsbridge/log.h"
+#include "hsbridge/mark.h"
 #include "hsbridge/policy.h"
 #include "hsbridge/topology.h"
 #include "hsbridge/webhook.h"
+#include "hsbridge/wire.h"
 
 #define BLOCKED_RECHECK_MS 1000
 #define REFUSED_BACKOFF_MIN_MS 500
@@ -45,22 +47,82 @@ static void hold(struct bridge *br, struct delivery *d, long long due_ms)
 }
 
 /* The copy's marks: a prepared envelope keeps its id, type and bytes on
- * every attempt, so they ride in the properties. */
-static void copy_marks_of(const struct bridge *br, const struct delivery *d, const char *now,
-			  struct copy_marks *m)
+ * every attempt, so they ride in the properties. A copy with attempts is
+ * sealed with hsbridge-mark (into mark) so that the next delivery trusts its
+ * count. */
+static void copy_marks_of(const struct bridge *br, struct delivery *d, const char *now,
+			  char mark[MARK_HEX_LEN + 1], struct copy_marks *m)
 {
+	const struct cfg_sub *s = d->sub->cfg;
+	struct mark_input in;
+
 	memset(m, 0, sizeof(*m));
 	m->attempts = d->copy.attempts;
 	m->last_status = d->copy.last_status;
 	m->last_error = d->copy.last_error;
 	m->reason = d->copy.reason;
 	m->now = now;
+	m->drop_headers = d->copy.drop_headers;
 	/* Names the copy in a basic.return: the copy is mandatory, and one
 	 * that no queue took must not let its original be acked. */
 	m->seq = br->pub_seq + 1;
 	if (d->ev.body) {
 		m->type = d->ev.type;
 		m->message_id = d->ev.id;
+	}
+	if (m->attempts == 0)
+		return;
+	/* Kept, so that a copy published again after a refusal says the same. */
+	if (d->copy.first_failure_at[0] == '\0')
+		snprintf(d->copy.first_failure_at, sizeof(d->copy.first_failure_at), "%s", now);
+	m->first_failure_at = d->copy.first_failure_at;
+	in.sub = s->name;
+	in.attempts = m->attempts;
+	in.first_failure_at = m->first_failure_at;
+	in.body = d->ev.body ? d->ev.body : d->msg.body.bytes;
+	in.len = d->ev.body ? d->ev.len : d->msg.body.len;
+	if (mark_compute(s->secret, &in, mark) == 0)
+		m->mark = mark;
+}
+
+/* A copy whose properties cannot fit in one frame (the publisher's headers
+ * fill it, ours do not fit beside them) could never be published: it goes
+ * to the parked queue without the publisher's headers, and says so. */
+static void drop_headers(struct bridge *br, struct delivery *d, size_t size)
+{
+	char was[sizeof(d->copy.last_error)];
+
+	snprintf(was, sizeof(was), "%s", d->copy.last_error);
+	snprintf(d->copy.last_error, sizeof(d->copy.last_error),
+		 "headers dropped: the publisher's headers do not fit in one AMQP frame with the "
+		 "bridge's (%zu bytes, frame_max %zu)%s%.150s",
+		 size, brk_frame_max(br->pub), was[0] ? "; " : "", was);
+	d->copy.drop_headers = true;
+	if (!d->copy.reason)
+		d->copy.reason = pol_reason_name(POL_REASON_PAYLOAD_TOO_LARGE);
+	snprintf(d->copy.exchange, sizeof(d->copy.exchange), "%s", "");
+	snprintf(d->copy.routing_key, sizeof(d->copy.routing_key), "%s", d->sub->parked);
+	log_line(LOGL_WARN, "headers dropped", LOG_S("sub", d->sub->cfg->name),
+		 LOG_S("event", d->ev.body ? d->ev.id : NULL), LOG_S("outcome", "parked"),
+		 LOG_S("reason", d->copy.reason), LOG_S("error", d->copy.last_error));
+}
+
+/* d's copy in c, one that fits in a frame. Returns 0, or -1 when out of
+ * memory. */
+static int build_copy(struct bridge *br, struct delivery *d, const char *now,
+		      char mark[MARK_HEX_LEN + 1], struct copy_marks *m, struct copy_props *c)
+{
+	size_t size;
+
+	for (;;) {
+		copy_marks_of(br, d, now, mark, m);
+		if (copy_build(&d->msg.properties, m, c) != 0)
+			return -1;
+		size = wire_header_frame_size(&c->p);
+		if (size <= brk_frame_max(br->pub) || d->copy.drop_headers)
+			return 0;
+		copy_props_free(c);
+		drop_headers(br, d, size);
 	}
 }
 
@@ -75,28 +137,37 @@ static void publish_copy(struct bridge *br, struct delivery *d)
 	struct copy_marks m;
 	struct copy_props c;
 	char now[32];
+	char mark[MARK_HEX_LEN + 1];
 	bool prepared = d->ev.body != NULL;
+	int rc;
 
 	if (!bridge_pub_ready(br)) {
 		hold(br, d, clk_mono_ms() + BLOCKED_RECHECK_MS);
 		return;
 	}
 	ev_format_time(clk_wall_s(), now, sizeof(now));
-	copy_marks_of(br, d, now, &m);
-	if (copy_build(&d->msg.properties, &m, &c) != 0) {
+	if (build_copy(br, d, now, mark, &m, &c) != 0) {
 		bridge_mark_broken(br, "out of memory");
 		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
 		return;
 	}
-	if (brk_publish(br->pub, PUB_CH, d->copy.exchange, d->copy.routing_key, true, &c.p,
-			prepared ? d->ev.body : d->msg.body.bytes,
-			prepared ? d->ev.len : d->msg.body.len) != 0) {
-		copy_props_free(&c);
+	rc = brk_publish(br->pub, PUB_CH, d->copy.exchange, d->copy.routing_key, true, &c.p,
+			 prepared ? d->ev.body : d->msg.body.bytes,
+			 prepared ? d->ev.len : d->msg.body.len);
+	copy_props_free(&c);
+	if (rc == BRK_ERR_TOO_LARGE) {
+		/* Not even without the publisher's headers: nothing was sent,
+		 * the original stays unacked and nothing else waits for it. */
+		log_line(LOGL_ERROR, "copy unsendable", LOG_S("sub", d->sub->cfg->name),
+			 LOG_S("error", "the copy's properties do not fit in one AMQP frame"));
+		hold(br, d, clk_mono_ms() + REFUSED_BACKOFF_MAX_MS);
+		return;
+	}
+	if (rc != 0) {
 		bridge_mark_pub_broken(br, "connection lost while publishing a copy");
 		hold(br, d, clk_mono_ms());
 		return;
 	}
-	copy_props_free(&c);
 	d->copy.seq = ++br->pub_seq;
 	d->copy.returned = false;
 	dlv_move(&br->dlv, d, DLV_CONFIRMING);
@@ -147,22 +218,24 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 			const char *error)
 {
 	bool handed_back = d->state == DLV_HANDED_BACK;
+	/* A retry whose copy could not fit in a frame was parked instead. */
+	enum pol_action act =
+	    dec->action == POL_RETRY && d->copy.drop_headers ? POL_PARK : dec->action;
 	char response[512];
 	char next[32] = "";
 
 	printable(res->body, res->body_len, response, sizeof(response));
-	if (dec->action == POL_RETRY)
+	if (act == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
-	log_line(
-	    dec->action == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
-	    LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id), LOG_S("delivery", d->id),
-	    LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt), LOG_I("status", res->status),
-	    LOG_I("ms", res->ms), LOG_S("outcome", outcome_name(d, dec->action)),
-	    LOG_S("next", dec->action == POL_RETRY && !handed_back ? next : NULL),
-	    LOG_S("reason",
-		  dec->action == POL_PARK && !handed_back ? pol_reason_name(dec->reason) : NULL),
-	    LOG_S("error", error[0] ? error : NULL),
-	    LOG_S("response", dec->action != POL_ACK && response[0] ? response : NULL));
+	log_line(act == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
+		 LOG_S("sub", d->sub->cfg->name), LOG_S("event", d->ev.id),
+		 LOG_S("delivery", d->id), LOG_S("type", d->ev.type), LOG_I("attempt", d->attempt),
+		 LOG_I("status", res->status), LOG_I("ms", res->ms),
+		 LOG_S("outcome", outcome_name(d, act)),
+		 LOG_S("next", act == POL_RETRY && !handed_back ? next : NULL),
+		 LOG_S("reason", act == POL_PARK && !handed_back ? d->copy.reason : NULL),
+		 LOG_S("error", error[0] ? error : NULL),
+		 LOG_S("response", act != POL_ACK && response[0] ? response : NULL));
 }
 
 /* libcurl sends a POST again on a new connection when a reused one closed
@@ -249,6 +322,36 @@ static struct dlv_sub *sub_by_channel(struct bridge *br, uint16_t ch)
 	return NULL;
 }
 
+/* Attempts already made, from the bookkeeping of a copy the bridge made
+ * (its hsbridge-mark verifies under the subscription's secret), clamped to
+ * the schedule; 0 for anything else: a publisher cannot forge a count. */
+static unsigned trusted_attempts(const struct bridge *br, struct delivery *d)
+{
+	const amqp_basic_properties_t *p = &d->msg.properties;
+	const struct cfg_sub *s = d->sub->cfg;
+	struct mark_input in;
+	const char *mark = NULL;
+	size_t mark_len = 0;
+
+	d->copy.first_failure_at[0] = '\0';
+	if (!copy_has_bookkeeping(p))
+		return 0;
+	copy_first_failure_at(p, d->copy.first_failure_at, sizeof(d->copy.first_failure_at));
+	in.sub = s->name;
+	in.attempts = copy_attempts(p);
+	in.first_failure_at = d->copy.first_failure_at;
+	in.body = d->msg.body.bytes;
+	in.len = d->msg.body.len;
+	if (in.attempts > 0 && copy_header_text(p, "hsbridge-mark", &mark, &mark_len) &&
+	    mark_verify(mark, mark_len, s->secret, s->previous_secrets, s->n_previous, &in))
+		return in.attempts > br->cfg->n_delays ? (unsigned)br->cfg->n_delays : in.attempts;
+	d->copy.first_failure_at[0] = '\0';
+	log_line(LOGL_WARN, "bookkeeping ignored", LOG_S("sub", s->name), LOG_S("event", d->ev.id),
+		 LOG_S("error", "hsbridge-* headers without a valid hsbridge-mark (not a copy "
+				"this bridge made): counting starts at attempt 1"));
+	return 0;
+}
+
 /* Validates and completes the envelope: a valid one is POSTed, an invalid
  * one is parked at once with the reason, never POSTed. */
 static void prepare(struct bridge *br, struct delivery *d)
@@ -285,7 +388,7 @@ static void prepare(struct bridge *br, struct delivery *d)
 		return;
 	}
 	free(mid);
-	d->attempt = copy_attempts(p) + 1;
+	d->attempt = trusted_attempts(br, d) + 1;
 	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
 	start_attempt(br, d);
 }

@@ -12,12 +12,26 @@
 #include <amqp_tcp_socket.h>
 
 #include "hsbridge/url.h"
+#include "hsbridge/wire.h"
 
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
+/* The largest frame the bridge reads. RabbitMQ splits bodies at the
+ * negotiated frame_max but never a content header: a message whose
+ * properties grew in the broker (a quorum queue adds x-delivery-count on
+ * every redelivery, dead-lettering adds x-death) or that came in through
+ * another protocol arrives in one larger frame. rabbitmq-c refuses any frame
+ * over its frame_max as "invalid AMQP data", which dropped the connection
+ * at every reconnect while such a message sat at the head of a queue. The
+ * memory is taken only by a frame that big when it arrives. */
+#define INBOUND_FRAME_MAX (32 * 1024 * 1024)
+/* AMQP 0-9-1 section 4.2.3: no peer may negotiate less. */
+#define BRK_FRAME_MIN 4096
+
 struct brk {
 	amqp_connection_state_t conn;
-	bool broken; /* no polite close possible any more */
+	bool broken;   /* no polite close possible any more */
+	int frame_max; /* negotiated: the largest frame the broker accepts from us */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -242,6 +256,23 @@ static int login(struct brk *b, const struct amqp_connection_info *ci, int heart
 	return 0;
 }
 
+/* Keeps the negotiated frame_max for what the bridge sends (brk_publish
+ * splits bodies itself) and raises rabbitmq-c's own limit, which also bounds
+ * what it reads, to INBOUND_FRAME_MAX. */
+static int accept_large_frames(struct brk *b, char *err, size_t errlen)
+{
+	b->frame_max = amqp_get_frame_max(b->conn);
+	/* amqp_tune_connection aborts the process unless no frame is half read;
+	 * right after the login none is. */
+	if (b->frame_max < BRK_FRAME_MIN || !amqp_release_buffers_ok(b->conn) ||
+	    amqp_tune_connection(b->conn, amqp_get_channel_max(b->conn), INBOUND_FRAME_MAX,
+				 amqp_get_heartbeat(b->conn)) != AMQP_STATUS_OK) {
+		set_err(err, errlen, "cannot set up the connection's frame buffers");
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
 int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
 		struct brk **out, char *err, size_t errlen)
 {
@@ -264,7 +295,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 		set_err(err, errlen, "out of memory");
 	else if (open_socket(b, &u.ci, ca_file, where, err, errlen) == 0 &&
 		 login(b, &u.ci, heartbeat_s, name, where, start_ms + BRK_CONNECT_TIMEOUT_MS, err,
-		       errlen) == 0)
+		       errlen) == 0 &&
+		 accept_large_frames(b, err, errlen) == 0)
 		rc = 0;
 	if (rc == 0) {
 		*out = b;
@@ -380,14 +412,54 @@ int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
 	return 0;
 }
 
+size_t brk_frame_max(const struct brk *b)
+{
+	return (size_t)b->frame_max;
+}
+
+/* Body frames of at most the negotiated frame_max (rabbitmq-c's own
+ * amqp_basic_publish would use INBOUND_FRAME_MAX). */
+static int send_body(struct brk *b, uint16_t ch, const void *body, size_t len)
+{
+	size_t chunk = (size_t)b->frame_max - WIRE_FRAME_OVERHEAD;
+	amqp_frame_t f;
+
+	for (size_t off = 0; off < len; off += chunk) {
+		f.frame_type = AMQP_FRAME_BODY;
+		f.channel = ch;
+		f.payload.body_fragment.bytes = (char *)body + off;
+		f.payload.body_fragment.len = len - off < chunk ? len - off : chunk;
+		if (amqp_send_frame(b->conn, &f) != AMQP_STATUS_OK)
+			return -1;
+	}
+	return 0;
+}
+
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
 {
-	amqp_bytes_t bytes = {.len = len, .bytes = (void *)body};
+	amqp_basic_publish_t m = {
+	    .exchange = amqp_cstring_bytes(exchange),
+	    .routing_key = amqp_cstring_bytes(routing_key),
+	    .mandatory = mandatory,
+	};
+	static const amqp_basic_properties_t none = {0};
+	amqp_frame_t f;
 
-	if (amqp_basic_publish(b->conn, ch, amqp_cstring_bytes(exchange),
-			       amqp_cstring_bytes(routing_key), mandatory, 0, props,
-			       bytes) != AMQP_STATUS_OK) {
+	if (!props)
+		props = &none;
+	/* Checked before anything is sent: a header frame the broker would
+	 * refuse closes the connection, and a publish cut short after its
+	 * method frame leaves the connection out of step. */
+	if (wire_header_frame_size(props) > (size_t)b->frame_max)
+		return BRK_ERR_TOO_LARGE;
+	f.frame_type = AMQP_FRAME_HEADER;
+	f.channel = ch;
+	f.payload.properties.class_id = AMQP_BASIC_CLASS;
+	f.payload.properties.body_size = len;
+	f.payload.properties.decoded = (void *)props;
+	if (amqp_send_method(b->conn, ch, AMQP_BASIC_PUBLISH_METHOD, &m) != AMQP_STATUS_OK ||
+	    amqp_send_frame(b->conn, &f) != AMQP_STATUS_OK || send_body(b, ch, body, len) != 0) {
 		b->broken = true;
 		return BRK_ERR_CONNECTION;
 	}

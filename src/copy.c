@@ -16,7 +16,7 @@
 	 AMQP_BASIC_APP_ID_FLAG)
 
 /* At most this many marks are added to the original's headers. */
-#define MAX_MARKS 8
+#define MAX_MARKS 10
 
 bool copy_header_is_bookkeeping(const char *key, size_t len)
 {
@@ -90,18 +90,43 @@ unsigned copy_attempts(const amqp_basic_properties_t *p)
 	return (unsigned)copy_header_uint(p, "hsbridge-attempts", 1000);
 }
 
-/* The first failure's time travels from copy to copy; the first copy of
- * all starts it at now. */
-static void first_failure_at(const amqp_basic_properties_t *orig, const char *now, char *buf,
-			     size_t len)
+bool copy_header_text(const amqp_basic_properties_t *p, const char *key, const char **s,
+		      size_t *len)
 {
-	const amqp_field_value_t *first = find_header(orig, "hsbridge-first-failure-at");
+	const amqp_field_value_t *v = find_header(p, key);
 
-	if (first && first->kind == AMQP_FIELD_KIND_UTF8 && first->value.bytes.len < len)
+	if (!v || (v->kind != AMQP_FIELD_KIND_UTF8 && v->kind != AMQP_FIELD_KIND_BYTES))
+		return false;
+	*s = v->value.bytes.bytes;
+	*len = v->value.bytes.len;
+	return true;
+}
+
+bool copy_first_failure_at(const amqp_basic_properties_t *p, char *buf, size_t len)
+{
+	const amqp_field_value_t *first = find_header(p, "hsbridge-first-failure-at");
+
+	if (first && first->kind == AMQP_FIELD_KIND_UTF8 && first->value.bytes.len < len) {
 		snprintf(buf, len, "%.*s", (int)first->value.bytes.len,
 			 (const char *)first->value.bytes.bytes);
-	else
-		snprintf(buf, len, "%s", now ? now : "");
+		return true;
+	}
+	if (len > 0)
+		buf[0] = '\0';
+	return false;
+}
+
+bool copy_has_bookkeeping(const amqp_basic_properties_t *p)
+{
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return false;
+	for (int i = 0; i < p->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &p->headers.entries[i];
+
+		if (e->key.len >= 9 && memcmp(e->key.bytes, "hsbridge-", 9) == 0)
+			return true;
+	}
+	return false;
 }
 
 static int add_marks(const struct copy_marks *m, struct copy_props *c, int n)
@@ -110,8 +135,12 @@ static int add_marks(const struct copy_marks *m, struct copy_props *c, int n)
 
 	if (m->attempts > 0) {
 		e[n++] = brk_entry_i64("hsbridge-attempts", m->attempts);
-		e[n++] = brk_entry_str("hsbridge-first-failure-at", c->first_failure_at);
+		e[n++] = brk_entry_str("hsbridge-first-failure-at",
+				       m->first_failure_at ? m->first_failure_at
+							   : (m->now ? m->now : ""));
 		e[n++] = brk_entry_i64("hsbridge-last-status", m->last_status);
+		if (m->mark)
+			e[n++] = brk_entry_str("hsbridge-mark", m->mark);
 	}
 	/* For an invalid payload this says what is wrong with it. */
 	if (m->attempts > 0 || (m->last_error && m->last_error[0]))
@@ -128,7 +157,9 @@ static int add_marks(const struct copy_marks *m, struct copy_props *c, int n)
 int copy_build(const amqp_basic_properties_t *orig, const struct copy_marks *m,
 	       struct copy_props *out)
 {
-	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) ? orig->headers.num_entries : 0;
+	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) && !m->drop_headers
+			 ? orig->headers.num_entries
+			 : 0;
 	amqp_basic_properties_t *p = &out->p;
 	int n = 0;
 
@@ -142,9 +173,6 @@ int copy_build(const amqp_basic_properties_t *orig, const struct copy_marks *m,
 		if (!copy_header_is_bookkeeping(e->key.bytes, e->key.len))
 			out->entries[n++] = *e;
 	}
-	if (m->attempts > 0)
-		first_failure_at(orig, m->now, out->first_failure_at,
-				 sizeof(out->first_failure_at));
 	n = add_marks(m, out, n);
 
 	*p = *orig;

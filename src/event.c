@@ -19,6 +19,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "hsbridge/utf8.h"
+
 /* yajl_gen refuses to open its 128th container; stop well before so a deeply
  * nested body gets a clear reason whether or not it needs rewriting. */
 #define MAX_DEPTH 100
@@ -365,6 +367,11 @@ static int fallback(const char *prop, const char *name, struct walk *w, const ch
 			  MAX_FIELD_LEN);
 		return -1;
 	}
+	/* It goes into the JSON body, a header and the log. */
+	if (!utf8_valid(prop, strlen(prop), NULL)) {
+		walk_fail(w, "%s is not valid UTF-8", name);
+		return -1;
+	}
 	*use = prop;
 	return 0;
 }
@@ -429,6 +436,35 @@ static int fill_missing(const struct ev_input *in, struct walk *w,
 	return 0;
 }
 
+/* Subscriptions are bound by routing key: an envelope that says it is
+ * another type would reach endpoints that never subscribed to that type, as
+ * that type. Parked rather than guessed at (README: publishing events). */
+static int contradicts(const char *routing_key, const char *type, struct walk *w)
+{
+	if (routing_key == NULL || strcmp(routing_key, type) == 0)
+		return 0;
+	if (!utf8_valid(routing_key, strlen(routing_key), NULL))
+		walk_fail(w, "routing key is not valid UTF-8");
+	else
+		walk_fail(w, "envelope type contradicts the routing key (publish each event with "
+			     "routing key = its type)");
+	return -1;
+}
+
+/* RFC 8259 section 8.2 beyond what yajl checks: yajl lets overlong forms,
+ * UTF-8 surrogates, code points over U+10FFFF and \u escapes of lone
+ * surrogates through, and strict receivers refuse them. */
+static int check_text(const struct ev_input *in, struct walk *w)
+{
+	size_t at = 0;
+	enum utf8_json p = utf8_json_check(in->body ? in->body : "", in->len, &at);
+
+	if (p == UTF8_JSON_OK)
+		return 0;
+	walk_fail(w, "body is not valid UTF-8 JSON: %s at byte %zu", utf8_json_problem(p), at);
+	return -1;
+}
+
 enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 {
 	struct walk w = {0};
@@ -455,7 +491,7 @@ enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 		walk_fail(&w, "body contains a NUL byte");
 		goto out;
 	}
-	if (walk_body(&w, in->len > 0 ? in->body : "", in->len) != 0)
+	if (check_text(in, &w) != 0 || walk_body(&w, in->len > 0 ? in->body : "", in->len) != 0)
 		goto out;
 	if (!w.seen[F_DATA]) {
 		walk_fail(&w, "envelope has no data object");
@@ -464,6 +500,8 @@ enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 
 	for (int f = 0; f < N_STRING_FIELDS; f++)
 		value[f] = w.value[f];
+	if (value[F_TYPE] != NULL && contradicts(in->routing_key, value[F_TYPE], &w) != 0)
+		goto out;
 	if (value[F_ID] != NULL && value[F_TYPE] != NULL && value[F_CREATED_AT] != NULL) {
 		if (copy_body(in, &w, out) != 0)
 			goto out;

@@ -3,10 +3,13 @@
 #include "hsbridge/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <yajl/yajl_gen.h>
+
+#include "hsbridge/utf8.h"
 
 static enum log_level min_level = LOGL_INFO;
 
@@ -49,9 +52,26 @@ void log_timestamp(char *buf, size_t len)
 	snprintf(buf, len, "%.24s.%03dZ", base, ms);
 }
 
+/* Every log line is valid UTF-8: a value that is not (a routing key or
+ * message_id as a publisher sent it) is written with U+FFFD in place of
+ * each bad byte. yajl escapes control characters itself. */
 static void gen_str(yajl_gen g, const char *s)
 {
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+	size_t len = strlen(s);
+	char *clean;
+
+	if (utf8_valid(s, len, NULL)) {
+		yajl_gen_string(g, (const unsigned char *)s, len);
+		return;
+	}
+	clean = malloc(3 * len + 1);
+	if (!clean) {
+		yajl_gen_string(g, (const unsigned char *)"?", 1);
+		return;
+	}
+	len = utf8_sanitize(s, len, clean, 3 * len + 1);
+	yajl_gen_string(g, (const unsigned char *)clean, len);
+	free(clean);
 }
 
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)

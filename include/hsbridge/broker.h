@@ -27,6 +27,7 @@
 enum {
 	BRK_ERR_CONNECTION = -1, /* the connection is unusable: reconnect */
 	BRK_ERR_CHANNEL = -2,	 /* the broker refused (channel closed and reopened) */
+	BRK_ERR_TOO_LARGE = -3,	 /* brk_publish: the properties do not fit in one frame */
 };
 
 struct brk;
@@ -89,8 +90,13 @@ int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, 
  * BRK_ERR_CONNECTION. */
 int brk_cancel(struct brk *b, uint16_t ch, const char *tag) __attribute__((warn_unused_result));
 
+/* The frame_max negotiated with the broker: what one frame we send may
+ * hold (properties must fit in one, with WIRE_FRAME_OVERHEAD). */
+size_t brk_frame_max(const struct brk *b);
+
 /* Sends basic.publish. The nth publish on a confirm-mode channel is
- * confirmed as delivery tag n. Returns 0 or BRK_ERR_CONNECTION. */
+ * confirmed as delivery tag n. Returns 0, BRK_ERR_TOO_LARGE (nothing sent,
+ * the connection is fine) or BRK_ERR_CONNECTION. */
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
     __attribute__((warn_unused_result));

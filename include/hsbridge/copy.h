@@ -20,6 +20,10 @@ struct copy_marks {
 	uint64_t seq;		/* hsbridge-copy, naming the copy in a basic.return; 0: none */
 	const char *type;	/* replaces the type property when not NULL */
 	const char *message_id; /* the message_id when the original has none; NULL: none */
+	const char *first_failure_at; /* with attempts > 0: hsbridge-first-failure-at; NULL: now */
+	const char *mark;	      /* with attempts > 0: hsbridge-mark (mark.h); NULL: none */
+	bool drop_headers;	      /* leave out the original's own headers (they do not fit
+					 in a frame with the marks) */
 };
 
 /* The properties of one copy. headers point into entries (owned) and into
@@ -28,7 +32,6 @@ struct copy_marks {
 struct copy_props {
 	amqp_basic_properties_t p;
 	amqp_table_entry_t *entries;
-	char first_failure_at[64];
 };
 
 /* True for headers a copy must not carry over from its original: RabbitMQ's
@@ -48,7 +51,21 @@ void copy_props_free(struct copy_props *c);
 unsigned long long copy_header_uint(const amqp_basic_properties_t *p, const char *key,
 				    unsigned long long max);
 
-/* hsbridge-attempts: attempts already made. Counted in our own header:
+/* A string header (longstr or byte array) as borrowed bytes; false when
+ * absent or of another kind. */
+bool copy_header_text(const amqp_basic_properties_t *p, const char *key, const char **s,
+		      size_t *len);
+
+/* hsbridge-first-failure-at into buf as a C string; false (buf "") when
+ * absent, of another kind or longer than len - 1. Untrusted like every
+ * bookkeeping header until its copy's mark verifies. */
+bool copy_first_failure_at(const amqp_basic_properties_t *p, char *buf, size_t len);
+
+/* Whether any hsbridge-* header is present (trusted or not). */
+bool copy_has_bookkeeping(const amqp_basic_properties_t *p);
+
+/* hsbridge-attempts: attempts already made, as the header says: trust it
+ * only on a copy whose hsbridge-mark verifies (mark.h). Counted in our own header:
  * RabbitMQ 4 ignores client-set x-death, and a replay starts over. */
 unsigned copy_attempts(const amqp_basic_properties_t *p);
 

@@ -49,6 +49,8 @@ struct dlv_copy {
 	int last_status;
 	char last_error[CURL_ERROR_SIZE + 32];
 	const char *reason; /* parked only; a static string */
+	char first_failure_at[64]; /* "" until the first failure (or a trusted copy's) */
+	bool drop_headers;	   /* the original's headers do not fit in a frame with ours */
 	unsigned refusals;  /* times the broker refused it */
 	long long due_ms;   /* HELD: when to publish it (again) */
 	uint64_t seq;	    /* CONFIRMING: its publish sequence number */

@@ -18,7 +18,7 @@ struct ev_input {
 	size_t max_body;	 /* 0: no limit */
 	const char *message_id;	 /* AMQP property, or NULL */
 	const char *type_prop;	 /* AMQP "type" property, or NULL */
-	const char *routing_key; /* or NULL */
+	const char *routing_key; /* or NULL; when set, an envelope type must equal it */
 	long long timestamp;	 /* AMQP timestamp (unix seconds), 0 when absent */
 	long long now;		 /* unix seconds, for created_at of last resort */
 };

@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -233,6 +234,31 @@ class BrokerCase(Base):
         if expect_routed:
             self.assertTrue(routed, "publish of %r to %r was not routed" % (routing_key, exchange))
         return body
+
+    def rawpub(self, routing_key, body, exchange=EXCHANGE, type_=None, message_id=None,
+               headers=(), pad=None):
+        """Publish through tests/tools/rawpub.c (AMQP 0-9-1, publisher
+        confirms): any bytes in body, type, message_id and string headers,
+        integer headers of a chosen AMQP kind, a "pad" header of pad bytes.
+        headers: (kind, key, value) with kind "s" (string), "i" (int64),
+        "u" (uint64) or "b" (int8)."""
+        def esc(b):
+            if isinstance(b, str):
+                b = b.encode()
+            return "".join(chr(c) if 0x20 < c < 0x7f and c != 0x5c else "\\x%02x" % c
+                           for c in b)
+        args = [Env.rawpub, "127.0.0.1", str(Env.amqp_port), self.vhost, esc(exchange),
+                esc(routing_key), esc(body)]
+        if type_ is not None:
+            args += ["-t", esc(type_)]
+        if message_id is not None:
+            args += ["-m", esc(message_id)]
+        for kind, key, value in headers:
+            args += ["-" + kind, esc(key) + "=" + (esc(value) if kind == "s" else str(value))]
+        if pad is not None:
+            args += ["-P", str(pad)]
+        cp = subprocess.run(args, capture_output=True, timeout=30)
+        self.assertEqual(cp.returncode, 0, "hsb-rawpub failed: %r" % (cp.stderr,))
 
     def publish_event(self, etype, data=None, eid=None, **kw):
         """A complete envelope published as services do; returns (id, body bytes, ts)."""

@@ -42,6 +42,7 @@ class Env:
     mgmt_port = None
     bin = None
     source_dir = None
+    rawpub = None
 
 
 def rabbitmqctl(*args):
@@ -64,6 +65,9 @@ def load_env():
     Env.node = os.environ["HSB_NODE"]
     Env.rabbit_dir = os.environ["HSB_RABBIT_DIR"]
     Env.source_dir = os.environ.get("HSB_SOURCE_DIR", "")
+    # tests/tools/rawpub.c, built beside hsbridge (ctest passes its path).
+    Env.rawpub = os.environ.get("HSB_RAWPUB") or os.path.join(
+        os.path.dirname(os.path.abspath(Env.bin)), "tests", "hsb-rawpub")
     if not (os.path.isfile(Env.bin) and os.access(Env.bin, os.X_OK)):
         raise RuntimeError("HSBRIDGE_BIN=%r is not an executable file: %s" % (Env.bin, ENV_HELP))
     try:

@@ -122,7 +122,9 @@ static void retry_copy_keeps_properties_and_adds_attempt_marks(void **state)
 			       .now = "2024-02-27T10:31:00Z",
 			       .seq = 7,
 			       .type = "document.uploaded",
-			       .message_id = "evt_abc123"};
+			       .message_id = "evt_abc123",
+			       .first_failure_at = "2024-02-27T10:30:00Z",
+			       .mark = "m"};
 	struct copy_props c;
 	const amqp_basic_properties_t *p = &c.p;
 
@@ -148,14 +150,16 @@ static void retry_copy_keeps_properties_and_adds_attempt_marks(void **state)
 	assert_str_header(p, "tenant", "t1");
 	assert_null(header(p, "x-death"));
 	assert_null(header(p, "x-delivery-count"));
-	/* The marks, once each; first-failure-at travels unchanged. */
+	/* The marks, once each; first-failure-at as the marks say (the
+	 * original's own header is not trusted here: the relay decides). */
+	assert_str_header(p, "hsbridge-mark", "m");
 	assert_int_header(p, "hsbridge-attempts", 2);
 	assert_str_header(p, "hsbridge-first-failure-at", "2024-02-27T10:30:00Z");
 	assert_int_header(p, "hsbridge-last-status", 503);
 	assert_str_header(p, "hsbridge-last-error", "HTTP 503");
 	assert_int_header(p, "hsbridge-copy", 7);
 	assert_null(header(p, "hsbridge-parked-reason"));
-	assert_int_equal(p->headers.num_entries, 7);
+	assert_int_equal(p->headers.num_entries, 8);
 	copy_props_free(&c);
 }
 
@@ -182,7 +186,8 @@ static void parked_copy_says_why_and_when(void **state)
 			       .last_error = "HTTP 500",
 			       .reason = "retries_exhausted",
 			       .now = "2024-02-27T12:00:00Z",
-			       .seq = 1};
+			       .seq = 1,
+			       .first_failure_at = "2024-02-27T10:30:00Z"};
 	struct copy_props c;
 
 	(void)state;
@@ -362,6 +367,70 @@ static void attempts_are_read_back_from_a_built_copy(void **state)
 	copy_props_free(&c);
 }
 
+static void dropped_headers_leave_only_the_marks(void **state)
+{
+	struct original o;
+	struct copy_marks m = {.attempts = 1,
+			       .last_error = "headers dropped",
+			       .reason = "payload_too_large",
+			       .now = "2024-02-27T10:30:05Z",
+			       .drop_headers = true};
+	struct copy_props c;
+
+	(void)state;
+	make_original(&o, "2024-02-27T10:30:00Z");
+	assert_int_equal(copy_build(&o.p, &m, &c), 0);
+	assert_null(header(&c.p, "traceparent"));
+	assert_null(header(&c.p, "tenant"));
+	assert_str_header(&c.p, "hsbridge-last-error", "headers dropped");
+	assert_str_header(&c.p, "hsbridge-parked-reason", "payload_too_large");
+	/* No first-failure-at in the marks: the copy's own first failure is now. */
+	assert_str_header(&c.p, "hsbridge-first-failure-at", "2024-02-27T10:30:05Z");
+	/* The properties stay. */
+	assert_true(c.p._flags & AMQP_BASIC_CORRELATION_ID_FLAG);
+	copy_props_free(&c);
+}
+
+static void bookkeeping_readers(void **state)
+{
+	struct original o;
+	char buf[64];
+	const char *s = NULL;
+	size_t len = 0;
+	amqp_table_entry_t h[2];
+	amqp_basic_properties_t p;
+
+	(void)state;
+	make_original(&o, "2024-02-27T10:30:00Z");
+	assert_true(copy_has_bookkeeping(&o.p));
+	assert_true(copy_first_failure_at(&o.p, buf, sizeof(buf)));
+	assert_string_equal(buf, "2024-02-27T10:30:00Z");
+	/* Too long for the buffer: refused, never cut. */
+	assert_false(copy_first_failure_at(&o.p, buf, 20));
+	assert_string_equal(buf, "");
+	assert_true(copy_header_text(&o.p, "tenant", &s, &len));
+	assert_int_equal(len, 2);
+	assert_memory_equal(s, "t1", 2);
+	assert_false(copy_header_text(&o.p, "hsbridge-attempts", &s, &len)); /* an integer */
+	assert_false(copy_header_text(&o.p, "absent", &s, &len));
+
+	/* x-death alone is not the bridge's bookkeeping; a wrong-kind
+	 * first-failure-at is no time. */
+	memset(&p, 0, sizeof(p));
+	h[0] = brk_entry_str("x-death", "stand-in");
+	h[1] = brk_entry_i64("hsbridge-first-failure-at", 1);
+	p._flags = AMQP_BASIC_HEADERS_FLAG;
+	p.headers.entries = h;
+	p.headers.num_entries = 1;
+	assert_false(copy_has_bookkeeping(&p));
+	p.headers.num_entries = 2;
+	assert_true(copy_has_bookkeeping(&p));
+	assert_false(copy_first_failure_at(&p, buf, sizeof(buf)));
+	p._flags = 0;
+	assert_false(copy_has_bookkeeping(&p));
+	assert_false(copy_first_failure_at(&p, buf, sizeof(buf)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +445,8 @@ int main(void)
 	    cmocka_unit_test(header_uint_reads_every_integer_kind),
 	    cmocka_unit_test(header_uint_of_other_kinds_or_absent_is_zero),
 	    cmocka_unit_test(attempts_are_read_back_from_a_built_copy),
+	    cmocka_unit_test(dropped_headers_leave_only_the_marks),
+	    cmocka_unit_test(bookkeeping_readers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

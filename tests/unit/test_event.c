@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hsbridge/event.h"
+#include "hsbridge/utf8.h"
 
 #define NOW 1709029800LL /* 2024-02-27T10:30:00Z */
 
@@ -132,8 +133,118 @@ static void invalid_json_is_rejected(void **state)
 	/* Comments are not JSON, whatever yajl_tree would allow. */
 	expect_invalid("{/* c */\"data\":{}}", "body is not valid JSON");
 	/* Invalid UTF-8 inside a string. */
-	expect_invalid("{\"data\":{\"s\":\"\xff\xfe\"}}", "body is not valid JSON");
+	expect_invalid("{\"data\":{\"s\":\"\xff\xfe\"}}",
+		       "body is not valid UTF-8 JSON: bytes that are not UTF-8 at byte 14");
 	expect_invalid("{\"data\":{\"n\":01}}", "body is not valid JSON");
+}
+
+/* RFC 8259 section 8.2: yajl alone let each of these through. */
+/* An envelope type that contradicts its routing key is parked: the
+ * subscriptions were chosen by the routing key. */
+static void envelope_type_must_equal_the_routing_key(void **state)
+{
+	static const char body[] = "{\"id\":\"evt_1\",\"type\":\"share.created\",\"created_at\":"
+				   "\"2024-02-27T10:30:00Z\",\"data\":{}}";
+	struct ev_input in = input(body);
+	struct ev_event ev;
+
+	(void)state;
+	in.routing_key = "document.uploaded";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "envelope type contradicts the routing key (publish each "
+				       "event with routing key = its type)");
+	in.routing_key = "share.created\xf2";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "routing key is not valid UTF-8");
+	/* Incomplete envelopes too. */
+	in = input("{\"type\":\"share.created\",\"data\":{}}");
+	in.routing_key = "share.expired";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	in.routing_key = "share.created";
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	ev_free(&ev);
+	/* No routing key (a copy back from a retry queue): nothing to contradict. */
+	in = input(body);
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	assert_string_equal(ev.type, "share.created");
+	ev_free(&ev);
+}
+
+static void body_that_is_not_utf8_json_is_rejected(void **state)
+{
+	static const char bad_bytes[] = "body is not valid UTF-8 JSON: bytes that are not UTF-8";
+	static const char lone[] = "body is not valid UTF-8 JSON: a \\u escape of a lone surrogate";
+	static const struct {
+		const char *body;
+		const char *reason;
+	} cases[] = {
+	    {"{\"data\":{\"s\":\"\xc0\xaf\"}}", bad_bytes},	       /* overlong '/' */
+	    {"{\"data\":{\"s\":\"\xe0\x80\xaf\"}}", bad_bytes},     /* overlong, 3 bytes */
+	    {"{\"data\":{\"s\":\"\xed\xa0\x80\"}}", bad_bytes},     /* U+D800 as bytes */
+	    {"{\"data\":{\"s\":\"\xf4\x90\x80\x80\"}}", bad_bytes}, /* U+110000 */
+	    {"{\"data\":{\"s\":\"\xf2\"}}", bad_bytes},		       /* truncated */
+	    {"{\"data\":{\"\xf2\":1}}", bad_bytes},			       /* in a key */
+	    {"{\"data\":{\"s\":\"\\ud800\"}}", lone},
+	    {"{\"data\":{\"s\":\"\\udc00\"}}", lone},
+	    {"{\"data\":{\"s\":\"\\ud800\\u0041\"}}", lone},
+	    {"{\"data\":{\"s\":\"\\uD800x\"}}", lone},
+	    {"{\"data\":{\"\\udfff\":1}}", lone},
+	    {"{\"id\":\"evt_\\ud800\",\"data\":{}}", lone},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ev_input in = input(cases[i].body);
+		struct ev_event ev;
+
+		in.routing_key = "document.uploaded";
+		assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+		assert_non_null(strstr(ev.reason, cases[i].reason));
+		ev_free(&ev);
+	}
+}
+
+static void surrogate_pairs_and_raw_utf8_pass(void **state)
+{
+	static const char body[] = "{\"id\":\"evt_1\",\"data\":{\"e\":\"\\ud83d\\ude00\",\"r\":"
+				   "\"\xf0\x9f\x98\x80\xc3\xa9\xef\xbf\xbd\"}}";
+	struct ev_input in = input(body);
+	struct ev_event ev;
+
+	(void)state;
+	in.routing_key = "document.uploaded";
+	/* Rewritten (no type, no created_at): the pair becomes raw UTF-8. */
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	assert_true(ev.rewritten);
+	assert_non_null(strstr(ev.body, "\"e\":\"\xf0\x9f\x98\x80\""));
+	assert_true(utf8_valid(ev.body, ev.len, NULL));
+	ev_free(&ev);
+}
+
+static void fallback_properties_must_be_utf8(void **state)
+{
+	static const char body[] = "{\"data\":{}}";
+	struct ev_input in = input(body);
+	struct ev_event ev;
+
+	(void)state;
+	in.type_prop = "document.\xf2uploaded";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "type property is not valid UTF-8");
+	in = input(body);
+	in.routing_key = "document.uploaded\xc0\xaf";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "routing key is not valid UTF-8");
+	in = input(body);
+	in.routing_key = "document.uploaded";
+	in.message_id = "evt_\xed\xa0\x80";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "message_id is not valid UTF-8");
+	/* Valid non-ASCII UTF-8 is fine. */
+	in.message_id = "evt_\xc3\xa9";
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	assert_string_equal(ev.id, "evt_\xc3\xa9");
+	ev_free(&ev);
 }
 
 static void body_with_nul_byte_is_rejected(void **state)
@@ -287,7 +398,7 @@ static void envelope_fields_win_over_properties(void **state)
 	(void)state;
 	in.message_id = "evt_m";
 	in.type_prop = "document.uploaded";
-	in.routing_key = "share.created";
+	in.routing_key = NULL; /* as on a copy back from a retry queue */
 	in.timestamp = 1709029800;
 	expect_rewrite(in,
 		       "{\"id\":\"evt_m\",\"type\":\"analysis.failed\",\"created_at\":"
@@ -678,6 +789,10 @@ int main(void)
 	    cmocka_unit_test(body_at_limit_or_without_limit_is_accepted),
 	    cmocka_unit_test(invalid_json_is_rejected),
 	    cmocka_unit_test(body_with_nul_byte_is_rejected),
+	    cmocka_unit_test(body_that_is_not_utf8_json_is_rejected),
+	    cmocka_unit_test(envelope_type_must_equal_the_routing_key),
+	    cmocka_unit_test(surrogate_pairs_and_raw_utf8_pass),
+	    cmocka_unit_test(fallback_properties_must_be_utf8),
 	    cmocka_unit_test(non_object_is_rejected),
 	    cmocka_unit_test(envelope_without_data_object_is_rejected),
 	    cmocka_unit_test(bad_id_type_created_at_are_rejected),

@@ -1,0 +1,159 @@
+/* utf8: strict UTF-8 and JSON's surrogate escapes (utf8.h). */
+#include "hsbridge/utf8.h"
+
+#include <string.h>
+
+static bool cont(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return len >= 2 && cont(s[1]) ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		if (len < 3 || !cont(s[1]) || !cont(s[2]))
+			return 0;
+		/* E0 80..9F would be overlong, ED A0..BF a surrogate. */
+		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		if (len < 4 || !cont(s[1]) || !cont(s[2]) || !cont(s[3]))
+			return 0;
+		/* F0 80..8F would be overlong, F4 90.. beyond U+10FFFF. */
+		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+bool utf8_valid(const char *s, size_t len, size_t *at)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = utf8_seq_len(u + i, len - i);
+
+		if (n == 0) {
+			if (at)
+				*at = i;
+			return false;
+		}
+		i += n;
+	}
+	return true;
+}
+
+static int hex4(const char *s, size_t left)
+{
+	int v = 0;
+
+	if (left < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'	 ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* At s[i] == '\\' inside a string: the escape's length, or 0 for a lone
+ * surrogate. A malformed escape is the parser's to refuse: skip it. */
+static size_t escape_len(const char *s, size_t len, size_t i)
+{
+	int cp, low;
+
+	if (i + 1 >= len || s[i + 1] != 'u')
+		return 2;
+	cp = hex4(s + i + 2, len - i - 2);
+	if (cp < 0xd800 || cp > 0xdfff)
+		return 2;
+	if (cp >= 0xdc00)
+		return 0;
+	if (i + 7 >= len || s[i + 6] != '\\' || s[i + 7] != 'u')
+		return 0;
+	low = hex4(s + i + 8, len - i - 8);
+	return low >= 0xdc00 && low <= 0xdfff ? 12 : 0;
+}
+
+enum utf8_json utf8_json_check(const char *s, size_t len, size_t *at)
+{
+	bool in_string = false;
+	size_t i = 0;
+
+	if (!utf8_valid(s, len, at))
+		return UTF8_JSON_BAD_BYTES;
+	while (i < len) {
+		if (!in_string) {
+			in_string = s[i] == '"';
+			i++;
+		} else if (s[i] == '"') {
+			in_string = false;
+			i++;
+		} else if (s[i] == '\\') {
+			size_t n = escape_len(s, len, i);
+
+			if (n == 0) {
+				if (at)
+					*at = i;
+				return UTF8_JSON_LONE_SURROGATE;
+			}
+			i += n;
+		} else {
+			i++;
+		}
+	}
+	return UTF8_JSON_OK;
+}
+
+const char *utf8_json_problem(enum utf8_json p)
+{
+	switch (p) {
+	case UTF8_JSON_OK:
+		return "valid";
+	case UTF8_JSON_BAD_BYTES:
+		return "bytes that are not UTF-8";
+	case UTF8_JSON_LONE_SURROGATE:
+		return "a \\u escape of a lone surrogate";
+	}
+	return "?";
+}
+
+size_t utf8_sanitize(const char *s, size_t len, char *out, size_t outlen)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	if (outlen == 0)
+		return 0;
+	while (i < len) {
+		size_t n = utf8_seq_len(u + i, len - i);
+		const char *src = n ? s + i : replacement;
+		size_t m = n ? n : 3;
+
+		if (o + m >= outlen)
+			break;
+		memcpy(out + o, src, m);
+		o += m;
+		i += n ? n : 1;
+	}
+	out[o] = '\0';
+	return o;
+}

@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""Hostile publisher messages (issue 6): headers near the AMQP frame limit,
+bytes that are not UTF-8, forged bookkeeping headers, an envelope type that
+contradicts its routing key. None of them may stop a healthy subscription,
+each is parked with its reason. A ctest entry of its own
+(integration_hostile); shared fixtures: hsb_cases.py. Hostile messages are
+published with tests/tools/rawpub.c (hsb-rawpub).
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+import unittest
+
+sys.dont_write_bytecode = True    # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from hsb_cases import BridgeCase, T_DELIVER  # noqa: E402
+from hsb_harness import R, new_event_id  # noqa: E402
+
+# The repro of issue 6: headers of about 131,000 bytes, just inside the
+# negotiated frame_max of 131,072 when published, an invalid body.
+POISON_PAD = 131000
+
+
+def mark_of(secret, sub, attempts, first_failure_at, body):
+    """hsbridge-mark as src/mark.c makes it, for tests that hold the secret."""
+    key = hmac.new(secret.encode(), b"hsbridge bookkeeping mark v1", hashlib.sha256).digest()
+    msg = ("%s\n%d\n%s\n" % (sub, attempts, first_failure_at)).encode()
+    return hmac.new(key, msg + hashlib.sha256(body).digest(), hashlib.sha256).hexdigest()
+
+
+def headers_of(m):
+    return m["properties"].get("headers") or {}
+
+
+class FrameLimitTests(BridgeCase):
+    """A message whose headers fill a frame cannot poison the session."""
+
+    def healthy_keeps_flowing(self, n, after_lines=0):
+        """n valid events reach /b while the poison is around; returns their ids."""
+        ids = [self.publish_event("document.updated")[0] for _ in range(n)]
+        self.rx.wait_count("/b", n, T_DELIVER, what="the healthy subscription's deliveries")
+        return ids
+
+    def test_headers_filling_a_frame_parked_with_headers_dropped_and_others_flow(self):
+        a = self.hook("a", ["document.uploaded"])
+        b = self.hook("b", ["document.updated"])
+        self.start_bridge([a, b])
+        self.rawpub("document.uploaded", b"not json", message_id="evt_poison",
+                    type_="document.uploaded", pad=POISON_PAD)
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        h = headers_of(m)
+        self.assertEqual(m["body"], b"not json")
+        self.assertEqual(m["properties"].get("message_id"), "evt_poison")
+        self.assertEqual(h.get("hsbridge-parked-reason"), "invalid_payload")
+        self.assertNotIn("pad", h, "the publisher's headers must be dropped from the copy")
+        self.assertIn("headers dropped", h.get("hsbridge-last-error", ""))
+        self.assertIn("not valid JSON", h.get("hsbridge-last-error", ""))
+        self.healthy_keeps_flowing(3)
+        self.assertEqual(self.logs("connection lost"), [],
+                         "the poisoned message must not drop the connection")
+        self.assertEqual(self.rx.for_path("/a"), [], "the invalid body was POSTed")
+        self.assert_settled(["a", "b"])
+
+    def test_retry_copy_that_cannot_fit_is_parked_with_headers_dropped(self):
+        a = self.hook("a", ["document.uploaded"])
+        b = self.hook("b", ["document.updated"])
+        self.rx.script("/a", [503])
+        self.start_bridge([a, b])
+        eid = new_event_id()
+        body = json.dumps({"id": eid, "type": "document.uploaded",
+                           "created_at": "2024-02-27T10:30:00Z",
+                           "data": {"object": {"id": "doc_1"}}}).encode()
+        # The envelope's id and type ride in the properties too: 100 bytes less pad.
+        self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                    pad=POISON_PAD - 100)
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        h = headers_of(m)
+        self.assertEqual(m["body"], body)
+        self.assertEqual(h.get("hsbridge-parked-reason"), "payload_too_large")
+        self.assertNotIn("pad", h)
+        self.assertIn("headers dropped", h.get("hsbridge-last-error", ""))
+        self.assertEqual(h.get("hsbridge-attempts"), 1)
+        self.assertEqual(len(self.rx.for_path("/a")), 1)
+        line = self.wait_logged(1, event=eid)[0]
+        self.assertEqual((line.get("outcome"), line.get("reason")), ("parked", "payload_too_large"))
+        self.healthy_keeps_flowing(2)
+        self.assertEqual(self.logs("connection lost"), [])
+        self.assert_settled(["a", "b"])
+
+
+class Utf8Tests(BridgeCase):
+    """Everything in JSON, a header or a log line is valid UTF-8 (DESIGN 9)."""
+
+    def test_text_that_is_not_utf8_is_parked_never_posted_and_logs_stay_utf8(self):
+        self.start_bridge([self.hook("a", ["#"])])
+        no_type = b'{"id":"%s","created_at":"2024-02-27T10:30:00Z","data":{}}'
+        no_id = b'{"type":"document.uploaded","created_at":"2024-02-27T10:30:00Z","data":{}}'
+        cases = [  # (what, routing key, body, type property, message_id, reason part)
+            ("type property", "document.uploaded", no_type % b"evt_t1", b"doc\xf2", None,
+             "type property is not valid UTF-8"),
+            ("routing key", b"document.\xf2", no_type % b"evt_t2", None, None,
+             "routing key is not valid UTF-8"),
+            ("message_id", "document.uploaded", no_id, None, b"evt_\xf2",
+             "message_id is not valid UTF-8"),
+            ("lone surrogate", "document.uploaded",
+             b'{"id":"evt_t4","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\\ud800"}}', None, "evt_t4", "lone surrogate"),
+            ("overlong", "document.uploaded",
+             b'{"id":"evt_t5","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\xc0\xaf"}}', None, "evt_t5", "not UTF-8"),
+            ("beyond U+10FFFF", "document.uploaded",
+             b'{"id":"evt_t6","type":"document.uploaded","created_at":"2024-02-27T10:30:00Z",'
+             b'"data":{"s":"\xf4\x90\x80\x80"}}', None, "evt_t6", "not UTF-8"),
+        ]
+        for what, rk, body, type_, mid, _ in cases:
+            self.rawpub(rk, body, type_=type_, message_id=mid)
+        good, _, _ = self.publish_event("document.updated")
+        self.rx.wait_count("/a", 1, T_DELIVER)
+        lines = self.wait_log("parked", n=len(cases))
+        self.assertEqual([o.get("reason") for _, o in lines], ["invalid_payload"] * len(cases))
+        for (_, o), (what, _, _, _, _, part) in zip(lines, cases):
+            with self.subTest(what=what):
+                self.assertIn(part, o.get("error", ""))
+        parked = self.drain("hsbridge.a.parked", len(cases))
+        self.assertEqual(len(parked), len(cases))
+        for m in parked:
+            self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.for_path("/a")], [good])
+        # Every log line is valid UTF-8 (Python's codec is strict: it refuses
+        # overlong forms, surrogates and bytes beyond U+10FFFF).
+        for raw in self.bridge.stderr_bytes().splitlines():
+            raw.decode("utf-8")
+        self.assert_settled(["a"])
+
+
+class TypeRoutingKeyTests(BridgeCase):
+    """An envelope type that contradicts its routing key is parked (README)."""
+
+    def test_type_contradicting_the_routing_key_is_parked_for_every_subscription(self):
+        docs, shares = self.hook("docs", ["document.*"]), self.hook("shares", ["share.*"])
+        self.start_bridge([docs, shares])
+        eid = new_event_id()
+        self.publish("document.uploaded", {"id": eid, "type": "share.created",
+                                           "created_at": "2024-02-27T10:30:00Z", "data": {}},
+                     message_id=eid)
+        good, _, _ = self.publish_event("document.uploaded")
+        m = self.drain("hsbridge.docs.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.assertIn("contradicts the routing key", headers_of(m).get("hsbridge-last-error"))
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.all()], [good],
+                         "the contradicting event was POSTed")
+        self.assert_settled(["docs", "shares"])
+
+
+class ForgedBookkeepingTests(BridgeCase):
+    """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""
+
+    def envelope(self):
+        eid = new_event_id()
+        return eid, json.dumps({"id": eid, "type": "document.uploaded",
+                                "created_at": "2024-02-27T10:30:00Z",
+                                "data": {"object": {"id": "doc_1"}}}).encode()
+
+    def test_forged_attempts_do_not_shorten_the_schedule(self):
+        """attempts 2 to a failing endpoint parked after one POST before."""
+        self.rx.script("/a", [], default=503)
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid, body = self.envelope()
+        self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                    headers=[("i", "hsbridge-attempts", 2),
+                             ("s", "hsbridge-first-failure-at", "1999-01-01T00:00:00Z"),
+                             ("s", "hsbridge-mark", "0" * 64)])
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        h = headers_of(m)
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [1, 2, 3, 4, 5])
+        self.assertEqual(h.get("hsbridge-parked-reason"), "retries_exhausted")
+        self.assertEqual(h.get("hsbridge-attempts"), 5)
+        self.assertNotEqual(h.get("hsbridge-first-failure-at"), "1999-01-01T00:00:00Z",
+                            "a forged first-failure time travelled onto the copies")
+        self.assertTrue(self.logs("bookkeeping ignored", event=eid))
+        self.assert_settled(["a"])
+
+    def test_forged_attempt_counts_of_any_kind_start_at_attempt_1(self):
+        forged = [("i", (1 << 63) - 1), ("u", (1 << 64) - 1), ("i", -5), ("b", 4),
+                  ("s", "2"), ("s", "\xff\xfe")]
+        self.start_bridge([self.hook("a", ["document.*"])])
+        ids = []
+        for kind, value in forged:
+            eid, body = self.envelope()
+            ids.append(eid)
+            self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                        headers=[(kind, "hsbridge-attempts", value)])
+        reqs = self.rx.wait_count("/a", len(forged), T_DELIVER)
+        by_id = {json.loads(r.body)["id"]: r for r in reqs}
+        for eid, (kind, value) in zip(ids, forged):
+            with self.subTest(kind=kind, value=value):
+                self.assertEqual(by_id[eid].h("X-HealthSync-Attempt"), "1")
+        self.assert_settled(["a"])
+
+    def test_bridge_made_copies_keep_counting_across_processes(self):
+        """The seal does not break the real schedule: a retry copy made by one
+        bridge process counts for the next one (same config, new process)."""
+        gate = threading.Event()
+        self.rx.script("/a", [503, R(503, hold=gate)], default=200)
+        s = self.hook("a", ["document.*"])
+        self.start_bridge([s])
+        self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 2, T_DELIVER)
+        gate.set()
+        self.wait_log("delivery", n=2, outcome="retry")
+        self.start_bridge([s], name="second")   # stops the first one
+        reqs = self.rx.wait_count("/a", 3, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3])
+        self.assertEqual(self.logs("bookkeeping ignored"), [])
+        self.assert_settled(["a"])
+
+    def test_attempts_clamped_to_the_schedule_even_when_sealed(self):
+        """A sealed count beyond the schedule (made with the real secret, as
+        an older config with more delays could) is clamped: attempt 5 of 5."""
+        self.rx.script("/a", [], default=503)
+        s = self.hook("a", ["document.*"])
+        self.start_bridge([s])
+        eid, body = self.envelope()
+        first = "2024-02-27T10:30:00Z"
+        self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
+                    headers=[("i", "hsbridge-attempts", 1000),
+                             ("s", "hsbridge-first-failure-at", first),
+                             ("s", "hsbridge-mark", mark_of(s["secret"], "a", 1000, first,
+                                                            body))])
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a")], [5])
+        self.assertEqual(headers_of(m).get("hsbridge-attempts"), 5)
+        self.assertEqual(headers_of(m).get("hsbridge-first-failure-at"), first)
+        self.assert_settled(["a"])
+
+
+if __name__ == "__main__":
+    unittest.main()
