@@ -439,15 +439,17 @@ static int fill_missing(const struct ev_input *in, struct walk *w,
 /* Subscriptions are bound by routing key: an envelope that says it is
  * another type would reach endpoints that never subscribed to that type, as
  * that type. Parked rather than guessed at (README: publishing events). */
-static int contradicts(const char *routing_key, const char *type, struct walk *w)
+static int contradicts(const char *routing_key, const char *type, const char *what, struct walk *w)
 {
 	if (routing_key == NULL || strcmp(routing_key, type) == 0)
 		return 0;
 	if (!utf8_valid(routing_key, strlen(routing_key), NULL))
 		walk_fail(w, "routing key is not valid UTF-8");
 	else
-		walk_fail(w, "envelope type contradicts the routing key (publish each event with "
-			     "routing key = its type)");
+		walk_fail(w,
+			  "%s contradicts the routing key (publish each event with routing key "
+			  "= its type)",
+			  what);
 	return -1;
 }
 
@@ -500,13 +502,16 @@ enum ev_status ev_prepare(const struct ev_input *in, struct ev_event *out)
 
 	for (int f = 0; f < N_STRING_FIELDS; f++)
 		value[f] = w.value[f];
-	if (value[F_TYPE] != NULL && contradicts(in->routing_key, value[F_TYPE], &w) != 0)
+	if (value[F_TYPE] != NULL &&
+	    contradicts(in->routing_key, value[F_TYPE], "envelope type", &w) != 0)
 		goto out;
 	if (value[F_ID] != NULL && value[F_TYPE] != NULL && value[F_CREATED_AT] != NULL) {
 		if (copy_body(in, &w, out) != 0)
 			goto out;
 	} else {
+		/* A type taken from the type property must agree too. */
 		if (fill_missing(in, &w, value, new_id, created) != 0 ||
+		    contradicts(in->routing_key, value[F_TYPE], "type property", &w) != 0 ||
 		    rewrite(&w, in->body, in->len, value, &out->body, &out->len) != 0)
 			goto out;
 		out->rewritten = true;

@@ -159,6 +159,24 @@ class TypeRoutingKeyTests(BridgeCase):
                          "the contradicting event was POSTed")
         self.assert_settled(["docs", "shares"])
 
+    def test_type_property_contradicting_the_routing_key_is_parked(self):
+        """A type filled in from the type property was POSTed as that type
+        to a subscription that never asked for it."""
+        docs = self.hook("docs", ["document.uploaded"])
+        self.start_bridge([docs])
+        eid = new_event_id()
+        self.rawpub("document.uploaded", b'{"data":{}}', message_id=eid, type_="share.revoked")
+        good, _, _ = self.publish_event("document.uploaded")
+        m = self.drain("hsbridge.docs.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.assertIn("type property contradicts the routing key",
+                      headers_of(m).get("hsbridge-last-error"))
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.all()], [good],
+                         "the contradicting event was POSTed")
+        self.assert_settled(["docs"])
+
 
 class ForgedBookkeepingTests(BridgeCase):
     """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""

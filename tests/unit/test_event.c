@@ -163,6 +163,17 @@ static void envelope_type_must_equal_the_routing_key(void **state)
 	in.routing_key = "share.created";
 	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
 	ev_free(&ev);
+	/* A type filled in from the type property must agree as well. */
+	in = input("{\"data\":{}}");
+	in.type_prop = "share.revoked";
+	in.routing_key = "document.uploaded";
+	assert_int_equal(ev_prepare(&in, &ev), EV_INVALID);
+	assert_string_equal(ev.reason, "type property contradicts the routing key (publish each "
+				       "event with routing key = its type)");
+	in.type_prop = "document.uploaded";
+	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
+	assert_string_equal(ev.type, "document.uploaded");
+	ev_free(&ev);
 	/* No routing key (a copy back from a retry queue): nothing to contradict. */
 	in = input(body);
 	assert_int_equal(ev_prepare(&in, &ev), EV_OK);
@@ -376,7 +387,7 @@ static void rewrite_preserves_numbers_strings_and_order(void **state)
 	(void)state;
 	in.message_id = "evt_fromprop";
 	in.type_prop = "document.uploaded";
-	in.routing_key = "share.created";
+	in.routing_key = "document.uploaded";
 	in.timestamp = 1709029800;
 	in.now = 1;
 	expect_rewrite(
