@@ -60,7 +60,7 @@ bool bridge_pub_ready(const struct bridge *br)
 bool bridge_only_stuck_copies(const struct bridge *br)
 {
 	return br->dlv.count[DLV_RECEIVED] == 0 && br->dlv.count[DLV_POSTING] == 0 &&
-	       !bridge_pub_ready(br);
+	       (br->dlv.count[DLV_CONFIRMING] == 0 || !bridge_pub_ready(br));
 }
 
 /* The next reconnect time after `failures` failed attempts: jittered, so

@@ -60,9 +60,11 @@ void bridge_mark_broken(struct bridge *br, const char *why);
 void bridge_mark_pub_broken(struct bridge *br, const char *why);
 /* Copies can be published now: pub is up and not blocked. */
 bool bridge_pub_ready(const struct bridge *br);
-/* What is alive waits only for copies that cannot be published now (an
- * alarm, or pub down): no POST, no delivery being checked. A drain for
- * SIGTERM or SIGHUP need not wait for them: they are handed back. */
+/* What is alive waits only for copies: held ones (an alarm, pub down, or
+ * refused by the broker, e.g. a full parked queue: they may wait for an
+ * operator) or, while pub cannot publish, unconfirmed ones. No POST, no
+ * delivery being checked. A drain for SIGTERM or SIGHUP does not wait for
+ * them: their originals are handed back, unacked, and delivered again. */
 bool bridge_only_stuck_copies(const struct bridge *br);
 /* Connects, declares the topology and starts consuming. Returns 0,
  * EX_UNAVAILABLE or EX_CONFIG. */

@@ -425,7 +425,7 @@ static void hold_refused(struct bridge *br, struct delivery *d)
 		backoff = REFUSED_BACKOFF_MAX_MS;
 	d->copy.refusals++;
 	log_line(LOGL_ERROR, "copy refused", LOG_S("sub", d->sub->cfg->name),
-		 LOG_S("event", d->ev.body ? d->ev.id : NULL), LOG_S("to", d->copy.exchange),
+		 LOG_S("event", d->ev.body ? d->ev.id : NULL), LOG_S("to", d->copy.exchange[0] ? d->copy.exchange : "(default exchange)"),
 		 LOG_S("routing_key", d->copy.routing_key),
 		 LOG_S("error", d->copy.returned ? "no queue took the copy; declaring the topology again"
 				: d->sub->cfg->parked_max_length > 0 &&
@@ -447,6 +447,11 @@ void relay_on_confirm(struct bridge *br, const struct brk_event *ev)
 		next = d->next;
 		if (ev->multiple ? d->copy.seq > ev->delivery_tag : d->copy.seq != ev->delivery_tag)
 			continue;
+		if (ev->ack && !d->copy.returned && d->copy.refusals > 0)
+			log_line(LOGL_INFO, "copy accepted", LOG_S("sub", d->sub->cfg->name),
+				 LOG_S("event", d->ev.body ? d->ev.id : NULL),
+				 LOG_S("routing_key", d->copy.routing_key),
+				 LOG_I("refusals", d->copy.refusals));
 		if (ev->ack && !d->copy.returned)
 			ack_original(br, d);
 		else

@@ -36,9 +36,9 @@ void reload_stage(struct bridge *br)
 
 /* Deliveries already read into rabbitmq-c's buffer are taken in before the
  * session closes (those still on the wire go back to their queue with the
- * connection). Copies held by an alarm are not waited for: they are handed
- * back, so that a reload during an alarm does not stop every subscription
- * until it is over. */
+ * connection). Held copies (an alarm, a full parked queue) are not waited
+ * for: they are handed back, so that a reload does not stop every
+ * subscription until an alarm clears or an operator makes room. */
 bool reload_ready(const struct bridge *br)
 {
 	return br->staged && !(br->brk && brk_buffered(br->brk)) &&

@@ -6,7 +6,9 @@ room. A ctest entry of its own (integration_parked_limit); shared fixtures:
 hsb_cases.py.
 """
 
+import json
 import os
+import signal
 import sys
 import unittest
 
@@ -39,14 +41,7 @@ class ParkedLimitTests(BridgeCase):
         # Quorum queues enforce the limit softly: they refuse once *over* it
         # (RabbitMQ 3.10: the third copy gets in), and a copy already on its
         # way may pass too. So park one event at a time until one is held.
-        ids = []
-        while not self.logs("copy refused", sub="pk"):
-            self.assertLess(len(ids), 6, "no copy was refused by a parked queue of limit 2")
-            before = self.parked_count()
-            ids.append(self.publish_event("document.uploaded")[0])
-            wait_until(lambda: self.logs("copy refused", sub="pk", event=ids[-1])
-                       or self.parked_count() == before + 1, T_DELIVER,
-                       "event %d parked or held" % len(ids))
+        ids = self.hold_one("pk")
         refused = self.logs("copy refused", sub="pk")[0][1]
         self.assertIn("parked queue is full", refused["error"])
         self.assertEqual(refused["routing_key"], "hsbridge.pk.parked")
@@ -73,11 +68,47 @@ class ParkedLimitTests(BridgeCase):
         wait_until(lambda: self.parked_count() == 2, T_DELIVER + 30,
                    "the held copy to reach the parked queue")
         self.assert_settled(["pk"])
+        accepted = self.logs("copy accepted", sub="pk")
+        self.assertEqual([l["event"] for _, l in accepted], [held], accepted)
         parked = self.drain("hsbridge.pk.parked", 2)
         got = {m["properties"]["message_id"] for m in parked}
         self.assertIn(held, got)
         self.assertEqual(got | {m["properties"]["message_id"] for m in taken}, set(ids))
         self.assertEqual(len(self.rx.for_path("/pk")), len(ids), "the held copy cost no POST")
+
+    def hold_one(self, sub):
+        """Park events of `sub` one at a time until a copy is refused;
+        returns the ids published."""
+        ids = []
+        while not self.logs("copy refused", sub=sub):
+            self.assertLess(len(ids), 6, "no copy was refused by a parked queue of limit 2")
+            before = self.parked_count()
+            ids.append(self.publish_event("document.uploaded")[0])
+            wait_until(lambda: self.logs("copy refused", sub=sub, event=ids[-1])
+                       or self.parked_count() == before + 1, T_DELIVER,
+                       "event %d parked or held" % len(ids))
+        return ids
+
+    def test_reload_while_a_full_parked_queue_holds_a_copy_keeps_the_others_going(self):
+        """A reload waited for the held copy: every consumer was cancelled
+        until someone emptied the parked queue by hand (new-user review)."""
+        self.rx.script("/pk", default=410)
+        self.start_bridge([self.hook("pk", ["document.*"], parked_max_length=2),
+                           self.hook("ok", ["share.*"])])
+        ids = self.hold_one("pk")
+        n = len(self.bridge.logs("reload"))
+        self.bridge.signal(signal.SIGHUP)
+        self.bridge.wait_log("reload", n=n + 1, timeout=T_DELIVER, what="the reload line")
+        self.bridge.wait_log("ready", n=2, timeout=T_DELIVER,
+                             what='"ready" again: the reload applied although a copy is held')
+        good = self.publish_event("share.created")[0]
+        self.wait_logged(1, event=good, outcome="delivered")
+        # the held event went back to its queue unacked and is not lost:
+        # it is attempted again and held again (the parked queue is still full)
+        wait_until(lambda: len(self.rx.for_path("/pk")) > len(ids), T_DELIVER,
+                   "the handed-back event attempted again")
+        self.assertEqual({json.loads(r.body)["id"] for r in self.rx.for_path("/pk")}, set(ids),
+                         "only the published events reach /pk")
 
     def test_a_new_limit_on_an_existing_parked_queue_names_the_argument(self):
         conf = self.config([self.sub("pk")])
