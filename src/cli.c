@@ -11,6 +11,7 @@
 #include <sysexits.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -693,6 +694,11 @@ static int parse_operands(const struct command *c, int argc, char **argv, struct
 	return 0;
 }
 
+/* -c FILE / --config FILE, -h / --help. */
+static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
+					  {"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+
 int cli_main(int argc, char **argv)
 {
 	const char *path = getenv("HSBRIDGE_CONFIG");
@@ -706,7 +712,7 @@ int cli_main(int argc, char **argv)
 
 	if (!path || !*path)
 		path = "etc/hsbridge.conf";
-	while ((opt = getopt(argc, argv, "+c:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+c:h", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;

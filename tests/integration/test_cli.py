@@ -6,6 +6,7 @@ A ctest entry of its own (integration_cli); shared fixtures: hsb_cases.py.
 
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -16,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hsb_cases import (  # noqa: E402
     Base, BrokerCase, EVENT_ID_RE, EXCHANGE, ISO_Z_RE, self_sub)
 from hsb_harness import (  # noqa: E402
-    R, Receiver, free_port, is_uuid5, new_whsec, rand_alnum, render_config,
+    Env, R, Receiver, free_port, is_uuid5, new_whsec, rand_alnum, render_config,
     standard_webhooks_sig, verify_signature)
 
 
@@ -99,6 +100,17 @@ class CliTests(Base):
                                               % free_port()}, [self_sub("a")]))
         cp = self.cli(conf, "no-such-command")
         self.assertEqual(cp.returncode, 64, "stderr=%r" % cp.stderr)
+
+    def test_help_in_every_spelling_prints_usage_and_exits_0(self):
+        """`hsbridge --help` said "invalid option -- '-'" and exited 64."""
+        for args in (["--help"], ["-h"], ["help"], ["-c", "x.conf", "--help"]):
+            cp = subprocess.run([Env.bin] + args, capture_output=True, text=True, timeout=10)
+            self.assertEqual(cp.returncode, 0, "%s: stderr=%r" % (args, cp.stderr))
+            self.assertIn("test-event", cp.stdout, args)
+            self.assertEqual(cp.stderr, "", args)
+        cp = subprocess.run([Env.bin, "--no-such-option"], capture_output=True, text=True,
+                            timeout=10)
+        self.assertEqual(cp.returncode, 64, cp.stderr)
 
     def test_check_prints_subscriptions_patterns_queues_and_retry_queues(self):
         secret, old = new_whsec(), "old-plain-secret-" + rand_alnum(12)
