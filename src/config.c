@@ -129,6 +129,25 @@ static bool valid_amqp_url(const char *url)
 	return true;
 }
 
+/* A password in a URL's authority (user:password@host), other than
+ * RabbitMQ's well-known guest:guest, which works from localhost only and
+ * is no secret. */
+static bool has_password(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	const char *at, *colon;
+
+	if (!auth)
+		return false;
+	auth += 3;
+	at = memchr(auth, '@', strcspn(auth, "/?#"));
+	if (!at)
+		return false;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	return colon && colon + 1 < at &&
+	       !(at - auth == 11 && strncmp(auth, "guest:guest", 11) == 0);
+}
+
 /* exchange or prefix: 1 to max characters of [A-Za-z0-9._:-]. */
 static int get_amqp_name(struct cfg_loader *ld, const config_setting_t *g, const char *key,
 			 int max, const char **out)
@@ -168,12 +187,18 @@ static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 			    ld, at,
 			    "url is not a valid AMQP URL (amqp://user:password@host:port/vhost; "
 			    "write a / or @ inside the password as %%2F or %%40)");
+		if (has_password(url) &&
+		    cfg_warn_if_inline_exposed(ld, at, "url: the broker password") != 0)
+			return -1;
 		if (config_setting_get_member(g, "management_url")) {
 			if (cfg_get_string(ld, g, "management_url", &mgmt_url, &at) != 0)
 				return -1;
 			if (!starts_with(mgmt_url, "http://") && !starts_with(mgmt_url, "https://"))
 				return cfg_fail(
 				    ld, at, "management_url must start with http:// or https://");
+			if (has_password(mgmt_url) &&
+			    cfg_warn_if_inline_exposed(ld, at, "management_url: a password") != 0)
+				return -1;
 		}
 		if (config_setting_get_member(g, "ca_file")) {
 			if (cfg_get_string(ld, g, "ca_file", &ca_file, &at) != 0)

@@ -88,6 +88,10 @@ int cfg_prescan(struct cfg_loader *ld, const char *text);
 
 /* ---- secrets (config_secret.c) ------------------------------------------ */
 
+/* One warning per load when the config file holds a secret (`what`) and
+ * group or others can read it. Returns 0, or -1 when out of memory. */
+int cfg_warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *what)
+    __attribute__((warn_unused_result));
 int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 /* Whether a file of this mode can be read by others than its owner. */

@@ -69,9 +69,10 @@ static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, co
 			       cfg_echo(path, shown), cfg_mode_text(st.st_mode, mode));
 }
 
-/* Inline secrets (secret, previous_secrets) in a config file that group or
- * others can read: one warning per load, at the first of them. */
-static int warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at)
+/* Secrets written in a config file that group or others can read (a
+ * subscription's secret or previous_secrets, the broker password): one
+ * warning per load, at the first of them. */
+int cfg_warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *what)
 {
 	struct stat st;
 	char mode[8];
@@ -82,10 +83,10 @@ static int warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t 
 	if (stat(ld->path, &st) != 0 || !cfg_mode_exposed(st.st_mode))
 		return 0;
 	return cfg_add_warning(ld, at,
-			       "a secret is written in this file, which is readable by group or "
+			       "%s is written in this file, which is readable by group or "
 			       "others (mode %s); chmod 600 the file, or use secret_file or "
-			       "secret_env",
-			       cfg_mode_text(st.st_mode, mode));
+			       "secret_env for webhook secrets",
+			       what, cfg_mode_text(st.st_mode, mode));
 }
 
 /* The secret's contents, and the file and variable names (where a secret is
@@ -190,7 +191,7 @@ int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg
 		return cfg_fail(ld, at, "%s must be a non-empty string", sources[which]);
 	value = config_setting_get_string(at);
 	if (which == 0) {
-		if (cfg_dup(ld, &sub->secret, value) != 0 || warn_if_inline_exposed(ld, at) != 0)
+		if (cfg_dup(ld, &sub->secret, value) != 0 || cfg_warn_if_inline_exposed(ld, at, "a secret") != 0)
 			return -1;
 	} else if (which == 1) {
 		if (read_secret_file(ld, at, value, &sub->secret) != 0)
@@ -222,7 +223,7 @@ int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct c
 	if (cfg_check_string_array(ld, s, "previous_secrets", "secrets") != 0)
 		return -1;
 	n = config_setting_length(s);
-	if (n > 0 && warn_if_inline_exposed(ld, s) != 0)
+	if (n > 0 && cfg_warn_if_inline_exposed(ld, s, "a secret") != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);

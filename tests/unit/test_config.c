@@ -1374,6 +1374,57 @@ static void previous_secrets_inline_count_as_inline_but_secret_env_does_not(void
 	assert_int_equal(chmod(conf_path, 0600), 0);
 }
 
+/* The broker password (not RabbitMQ's well-known guest:guest) and a
+ * password in management_url count as secrets written in the file. */
+static void broker_passwords_in_a_file_others_can_read_warn(void **state)
+{
+	static const struct {
+		const char *broker;
+		const char *fragment; /* NULL: no warning */
+	} cases[] = {
+	    {"url = \"amqp://svc:Pw_77@10.0.0.1/%2f\";", "url: the broker password is written"},
+	    {"url = \"amqps://svc:Pw_77@h/v\";", "url: the broker password is written"},
+	    {"url = \"amqp://guest:guest@127.0.0.1/%2f\";", NULL},
+	    {"url = \"amqp://127.0.0.1/%2f\";", NULL},
+	    {"url = \"amqp://svc@127.0.0.1/%2f\";", NULL},
+	    {"management_url = \"http://ops:Mg_88@127.0.0.1:15672\";",
+	     "management_url: a password is written"},
+	    {"management_url = \"http://ops@127.0.0.1:15672\";", NULL},
+	    {"management_url = \"http://127.0.0.1:15672/a@b\";", NULL},
+	};
+	char text[512];
+	char err[512];
+	char prefix[256];
+
+	(void)state;
+	assert_int_equal(setenv(ENV_SECRET, SECRET, 1), 0);
+	snprintf(prefix, sizeof(prefix), "%s:1: broker.", conf_path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg *cfg = NULL;
+
+		snprintf(text, sizeof(text), "broker = { %s };\n%s", cases[i].broker,
+			 ONE_SUB_NOSECRET("secret_env = \"" ENV_SECRET "\";"));
+		write_text(conf_path, text);
+		assert_int_equal(chmod(conf_path, 0640), 0);
+		if (cfg_load(conf_path, &cfg, err, sizeof(err)) != 0)
+			fail_msg("case %zu: cfg_load failed: %s", i, err);
+		if (cases[i].fragment)
+			assert_one_mode_warning(cfg, prefix, cases[i].fragment, 0640);
+		else if (cfg->n_warnings != 0)
+			fail_msg("case %zu: unexpected warning \"%s\"", i, cfg->warnings[0]);
+		for (size_t w = 0; w < cfg->n_warnings; w++) {
+			assert_null(strstr(cfg->warnings[w], "Pw_77"));
+			assert_null(strstr(cfg->warnings[w], "Mg_88"));
+		}
+		cfg_free(cfg);
+		/* the same file, readable by its owner only: no warning */
+		assert_int_equal(chmod(conf_path, 0600), 0);
+		assert_int_equal(cfg_load(conf_path, &cfg, err, sizeof(err)), 0);
+		assert_int_equal(cfg->n_warnings, 0);
+		cfg_free(cfg);
+	}
+}
+
 static void secret_file_errors_name_the_key_line(void **state)
 {
 	static const char nul_secret[] = "abc\0def";
@@ -1787,6 +1838,7 @@ int main(void)
 	    cmocka_unit_test(event_outside_catalogue_is_a_warning_naming_its_line),
 	    cmocka_unit_test(catalogue_patterns_do_not_warn),
 	    cmocka_unit_test(inline_secret_is_read),
+	    cmocka_unit_test(broker_passwords_in_a_file_others_can_read_warn),
 	    cmocka_unit_test(empty_inline_secret_is_an_error),
 	    cmocka_unit_test(secret_file_relative_path_resolves_against_config_dir),
 	    cmocka_unit_test(secret_file_strips_exactly_one_line_ending),
