@@ -25,7 +25,7 @@ static char *prop_str(const amqp_basic_properties_t *p, amqp_flags_t flag, amqp_
 {
 	if (!(p->_flags & flag))
 		return NULL;
-	return strndup(b.bytes, b.len);
+	return b.len ? strndup(b.bytes, b.len) : strdup("");
 }
 
 /* ACKED when the ack went out; HANDED_BACK when the connection failed under
@@ -324,8 +324,9 @@ static struct dlv_sub *sub_by_channel(struct bridge *br, uint16_t ch)
 
 /* Attempts already made, from the bookkeeping of a copy the bridge made
  * (its hsbridge-mark verifies under the subscription's secret), clamped to
- * the schedule; 0 for anything else: a publisher cannot forge a count. */
-static unsigned trusted_attempts(const struct bridge *br, struct delivery *d)
+ * the schedule; 0 for anything else: a publisher cannot forge a count.
+ * *forged: hsbridge-* headers were there, but not from this bridge. */
+static unsigned trusted_attempts(const struct bridge *br, struct delivery *d, bool *forged)
 {
 	const amqp_basic_properties_t *p = &d->msg.properties;
 	const struct cfg_sub *s = d->sub->cfg;
@@ -333,6 +334,7 @@ static unsigned trusted_attempts(const struct bridge *br, struct delivery *d)
 	const char *mark = NULL;
 	size_t mark_len = 0;
 
+	*forged = false;
 	d->copy.first_failure_at[0] = '\0';
 	if (!copy_has_bookkeeping(p))
 		return 0;
@@ -346,10 +348,45 @@ static unsigned trusted_attempts(const struct bridge *br, struct delivery *d)
 	    mark_verify(mark, mark_len, s->secret, s->previous_secrets, s->n_previous, &in))
 		return in.attempts > br->cfg->n_delays ? (unsigned)br->cfg->n_delays : in.attempts;
 	d->copy.first_failure_at[0] = '\0';
-	log_line(LOGL_WARN, "bookkeeping ignored", LOG_S("sub", s->name), LOG_S("event", d->ev.id),
-		 LOG_S("error", "hsbridge-* headers without a valid hsbridge-mark (not a copy "
-				"this bridge made): counting starts at attempt 1"));
+	*forged = true;
 	return 0;
+}
+
+static bool sub_wants(const struct cfg_sub *s, const char *type)
+{
+	for (size_t i = 0; i < s->n_events; i++) {
+		if (ev_topic_match(s->events[i], type))
+			return true;
+	}
+	return false;
+}
+
+/* What ev_prepare does not know: a message with the queue's own name as
+ * routing key did not come through the subscription's bindings. A copy the
+ * bridge made (marked) is trusted; anything else (a replay, or a message
+ * published straight to the queue) must be of a type the subscription
+ * asks for. */
+static int check_route(struct delivery *d, unsigned made)
+{
+	if (made || strcmp(d->routing_key, d->sub->queue) != 0 || sub_wants(d->sub->cfg, d->ev.type))
+		return 0;
+	snprintf(d->ev.reason, sizeof(d->ev.reason),
+		 "type %.60s is not one of the subscription's events (published to its queue "
+		 "directly)",
+		 d->ev.type);
+	return -1;
+}
+
+static void park_invalid(struct bridge *br, struct delivery *d, const char *mid, enum ev_status st)
+{
+	const char *reason = pol_reason_name(st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE
+								: POL_REASON_INVALID_PAYLOAD);
+
+	log_line(LOGL_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
+		 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
+		 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
+	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
+	park(br, d, reason);
 }
 
 /* Validates and completes the envelope: a valid one is POSTed, an invalid
@@ -359,13 +396,17 @@ static void prepare(struct bridge *br, struct delivery *d)
 	const amqp_basic_properties_t *p = &d->msg.properties;
 	char *mid = prop_str(p, AMQP_BASIC_MESSAGE_ID_FLAG, p->message_id);
 	char *type = prop_str(p, AMQP_BASIC_TYPE_FLAG, p->type);
+	bool forged;
+	unsigned made = trusted_attempts(br, d, &forged);
 	struct ev_input in;
 	enum ev_status st;
 
 	memset(&in, 0, sizeof(in));
 	in.body = d->msg.body.bytes;
 	in.len = d->msg.body.len;
-	in.max_body = br->cfg->max_body_bytes;
+	/* A copy the bridge made was within the limit when it was first taken
+	 * in; completing its envelope may have added a few bytes. */
+	in.max_body = made ? 0 : br->cfg->max_body_bytes;
 	in.message_id = mid;
 	in.type_prop = type;
 	/* A copy that came back from a retry queue has the queue's name as
@@ -375,20 +416,20 @@ static void prepare(struct bridge *br, struct delivery *d)
 	in.now = clk_wall_s();
 	st = ev_prepare(&in, &d->ev);
 	free(type);
+	if (st == EV_OK && check_route(d, made) != 0)
+		st = EV_INVALID;
 	if (st != EV_OK) {
-		const char *reason = pol_reason_name(
-		    st == EV_TOO_LARGE ? POL_REASON_PAYLOAD_TOO_LARGE : POL_REASON_INVALID_PAYLOAD);
-
-		log_line(LOGL_WARN, "parked", LOG_S("sub", d->sub->cfg->name), LOG_S("event", mid),
-			 LOG_S("routing_key", d->routing_key), LOG_S("outcome", "parked"),
-			 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
+		park_invalid(br, d, mid, st);
 		free(mid);
-		snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
-		park(br, d, reason);
 		return;
 	}
 	free(mid);
-	d->attempt = trusted_attempts(br, d) + 1;
+	if (forged)
+		log_line(LOGL_WARN, "bookkeeping ignored", LOG_S("sub", d->sub->cfg->name),
+			 LOG_S("event", d->ev.id),
+			 LOG_S("error", "hsbridge-* headers without a valid hsbridge-mark (not a copy "
+					"this bridge made): counting starts at attempt 1"));
+	d->attempt = made + 1;
 	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
 	start_attempt(br, d);
 }

@@ -177,6 +177,60 @@ class TypeRoutingKeyTests(BridgeCase):
                          "the contradicting event was POSTed")
         self.assert_settled(["docs"])
 
+    def test_a_message_published_straight_to_the_queue_must_be_of_a_subscribed_type(self):
+        """Published to hsbridge.<sub> through the default exchange, it skipped
+        both the bindings and the routing key check (attack review)."""
+        docs = self.hook("docs", ["document.*"])
+        self.start_bridge([docs])
+        bad, good = new_event_id(), new_event_id()
+        for eid, etype in ((bad, "share.revoked"), (good, "document.uploaded")):
+            self.rawpub("hsbridge.docs", json.dumps(
+                {"id": eid, "type": etype, "created_at": "2024-02-27T10:30:00Z",
+                 "data": {}}).encode(), exchange="", message_id=eid)
+        m = self.drain("hsbridge.docs.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), bad)
+        self.assertEqual(headers_of(m).get("hsbridge-parked-reason"), "invalid_payload")
+        self.assertIn("share.revoked is not one of the subscription's events",
+                      headers_of(m).get("hsbridge-last-error"))
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.all()], [good])
+        self.assert_settled(["docs"])
+
+    def test_empty_message_id_and_type_properties_are_absent_not_null(self):
+        """An empty message_id or type property was strndup'ed from NULL
+        (UBSan: null pointer passed as argument 1)."""
+        self.start_bridge([self.hook("a", ["document.*"])])
+        eid = new_event_id()
+        body = json.dumps({"id": eid, "type": "document.uploaded",
+                           "created_at": "2024-02-27T10:30:00Z", "data": {}}).encode()
+        self.rawpub("document.uploaded", body, message_id="", type_="")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        self.rawpub("document.uploaded", b'{"data":{}}', message_id="", type_="")
+        reqs = self.rx.wait_count("/a", 2, T_DELIVER)
+        self.assertEqual(json.loads(reqs[1].body)["type"], "document.uploaded")
+        self.assert_settled(["a"])
+
+
+class BodyLimitTests(BridgeCase):
+
+    def test_an_envelope_completed_past_max_body_bytes_keeps_its_retries(self):
+        """A body of exactly max_body_bytes without id/type/created_at grew
+        when completed; its retry copy was parked as payload_too_large after
+        one attempt (attack review)."""
+        limit = 4096
+        self.rx.script("/a", [503, 503], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])], delivery={"max_body_bytes": limit})
+        pad = "p" * (limit - len('{"data":{"p":""}}'))
+        body = ('{"data":{"p":"%s"}}' % pad).encode()
+        self.assertEqual(len(body), limit)
+        self.rawpub("document.uploaded", body, message_id="evt_limit1")
+        reqs = self.rx.wait_count("/a", 3, T_DELIVER)
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3])
+        self.assertGreater(len(reqs[0].body), limit)
+        self.assertEqual(len({r.body for r in reqs}), 1, "the same bytes on every attempt")
+        self.wait_logged(1, event="evt_limit1", outcome="delivered")
+        self.assert_settled(["a"])
+
 
 class ForgedBookkeepingTests(BridgeCase):
     """hsbridge-* headers count only on copies the bridge made (DESIGN 9)."""
