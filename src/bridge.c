@@ -196,9 +196,30 @@ fail:
 
 /* Forgets everything tied to the connections: what is not acked goes back
  * to its queue on the broker's side when the consuming connection closes. */
+/* A delivery whose copy was decided ("retry", "parked") but is not in its
+ * queue yet goes back with its original: say so, one line each. */
+static void log_copies_handed_back(const struct bridge *br)
+{
+	static const enum dlv_state waiting[] = {DLV_HELD, DLV_CONFIRMING};
+
+	for (size_t i = 0; i < sizeof(waiting) / sizeof(waiting[0]); i++) {
+		for (const struct delivery *d = br->dlv.head[waiting[i]]; d; d = d->next)
+			log_line(LOGL_WARN, "handed back", LOG_S("sub", d->sub->cfg->name),
+				 LOG_S("event", d->ev.body ? d->ev.id : NULL),
+				 LOG_S("delivery", d->ev.body ? d->id : NULL),
+				 LOG_S("routing_key", d->copy.routing_key),
+				 LOG_S("error", waiting[i] == DLV_HELD
+						    ? "its copy was held: the original goes back to its "
+						      "queue unacked and is delivered again"
+						    : "its copy was not confirmed: the original goes back "
+						      "to its queue unacked and is delivered again"));
+	}
+}
+
 void bridge_drop_session(struct bridge *br)
 {
 	disp_cancel_all(br->disp, relay_on_http_done, br);
+	log_copies_handed_back(br);
 	dlv_hand_back_all(&br->dlv);
 	dlv_reap(&br->dlv);
 	brk_close(br->pub);

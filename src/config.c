@@ -196,6 +196,12 @@ static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 			if (!starts_with(mgmt_url, "http://") && !starts_with(mgmt_url, "https://"))
 				return cfg_fail(
 				    ld, at, "management_url must start with http:// or https://");
+			if (starts_with(url, "amqps://") && starts_with(mgmt_url, "http://") &&
+			    cfg_add_warning(ld, at,
+					    "management_url is http:// for an amqps:// broker: the "
+					    "broker password would go to it in cleartext (Basic "
+					    "auth); use https://") != 0)
+				return -1;
 			if (has_password(mgmt_url) &&
 			    cfg_warn_if_inline_exposed(ld, at, "management_url: a password") != 0)
 				return -1;

@@ -188,14 +188,16 @@ static size_t utf8_char(const unsigned char *s, size_t n, unsigned *cp)
 }
 
 /* Code points a terminal acts on instead of showing: C0 (but newline and
- * tab), DEL, C1, and the bidirectional embeddings, overrides and isolates
- * that reorder what is shown. */
+ * tab), DEL, C1, the bidirectional embeddings, overrides, isolates and
+ * marks that reorder what is shown, and the invisible ones: zero-width
+ * space/joiners (U+200B-U+200D), line and paragraph separators, word
+ * joiner and invisible operators (U+2060-U+2064), BOM. */
 static bool is_control(unsigned cp)
 {
 	if (cp == '\n' || cp == '\t')
 		return false;
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
 }
 
 size_t redact_controls(const char *in, size_t len, char *out, size_t outlen)

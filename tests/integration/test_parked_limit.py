@@ -101,6 +101,8 @@ class ParkedLimitTests(BridgeCase):
         self.bridge.wait_log("reload", n=n + 1, timeout=T_DELIVER, what="the reload line")
         self.bridge.wait_log("ready", n=2, timeout=T_DELIVER,
                              what='"ready" again: the reload applied although a copy is held')
+        back = self.logs("handed back", sub="pk")
+        self.assertEqual([l["event"] for _, l in back], [ids[-1]], back)
         good = self.publish_event("share.created")[0]
         self.wait_logged(1, event=good, outcome="delivered")
         # the held event went back to its queue unacked and is not lost:

@@ -1425,6 +1425,46 @@ static void broker_passwords_in_a_file_others_can_read_warn(void **state)
 	}
 }
 
+/* The management API gets the broker password (Basic auth): plain http
+ * for a broker reached over TLS would undo the TLS. */
+static void cleartext_management_url_for_an_amqps_broker_warns(void **state)
+{
+	static const struct {
+		const char *broker;
+		bool warns;
+	} cases[] = {
+	    {"url = \"amqps://h/v\"; management_url = \"http://h:15672\";", true},
+	    {"url = \"amqps://h/v\"; management_url = \"https://h:15671\";", false},
+	    {"url = \"amqp://h/v\"; management_url = \"http://h:15672\";", false},
+	    {"url = \"amqps://h/v\";", false},
+	};
+	char text[512];
+	char err[512];
+	char prefix[256];
+
+	(void)state;
+	assert_int_equal(setenv(ENV_SECRET, SECRET, 1), 0);
+	snprintf(prefix, sizeof(prefix), "%s:1: broker.", conf_path);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg *cfg = NULL;
+
+		snprintf(text, sizeof(text), "broker = { %s };\n%s", cases[i].broker,
+			 ONE_SUB_NOSECRET("secret_env = \"" ENV_SECRET "\";"));
+		write_text(conf_path, text);
+		if (cfg_load(conf_path, &cfg, err, sizeof(err)) != 0)
+			fail_msg("case %zu: cfg_load failed: %s", i, err);
+		if (!cases[i].warns) {
+			if (cfg->n_warnings != 0)
+				fail_msg("case %zu: unexpected warning \"%s\"", i, cfg->warnings[0]);
+		} else if (cfg->n_warnings != 1 ||
+			   strncmp(cfg->warnings[0], prefix, strlen(prefix)) != 0 ||
+			   !strstr(cfg->warnings[0], "management_url is http:// for an amqps://")) {
+			fail_msg("case %zu: want one cleartext warning, got %zu", i, cfg->n_warnings);
+		}
+		cfg_free(cfg);
+	}
+}
+
 static void secret_file_errors_name_the_key_line(void **state)
 {
 	static const char nul_secret[] = "abc\0def";
@@ -1839,6 +1879,7 @@ int main(void)
 	    cmocka_unit_test(catalogue_patterns_do_not_warn),
 	    cmocka_unit_test(inline_secret_is_read),
 	    cmocka_unit_test(broker_passwords_in_a_file_others_can_read_warn),
+	    cmocka_unit_test(cleartext_management_url_for_an_amqps_broker_warns),
 	    cmocka_unit_test(empty_inline_secret_is_an_error),
 	    cmocka_unit_test(secret_file_relative_path_resolves_against_config_dir),
 	    cmocka_unit_test(secret_file_strips_exactly_one_line_ending),

@@ -139,6 +139,16 @@ static void redact_controls_escapes_what_a_terminal_acts_on(void **state)
 	    /* bidi override U+202E and isolate U+2066 */
 	    C("\xe2\x80\xae" "abc", "\\xe2\\x80\\xaeabc"),
 	    C("\xe2\x81\xa6" "x", "\\xe2\\x81\\xa6x"),
+	    /* line and paragraph separators, zero-width and directional marks,
+	     * word joiner, BOM: invisible or moving text in a terminal */
+	    C("a\xe2\x80\xa8" "b", "a\\xe2\\x80\\xa8b"),
+	    C("a\xe2\x80\xa9" "b", "a\\xe2\\x80\\xa9b"),
+	    C("a\xe2\x80\x8b" "b", "a\\xe2\\x80\\x8bb"),
+	    C("a\xe2\x80\x8e" "b", "a\\xe2\\x80\\x8eb"),
+	    C("a\xe2\x81\xa0" "b", "a\\xe2\\x81\\xa0b"),
+	    C("a\xef\xbb\xbf" "b", "a\\xef\\xbb\\xbfb"),
+	    /* their neighbours stay: U+2027, U+202F, U+2070 */
+	    C("\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xb0", "\xe2\x80\xa7\xe2\x80\xaf\xe2\x81\xb0"),
 	    /* valid UTF-8 text passes */
 	    C("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
 	    /* not UTF-8: overlong, surrogate, past U+10FFFF, truncated, stray */
