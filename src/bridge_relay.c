@@ -450,6 +450,12 @@ void relay_on_delivery(struct bridge *br, struct brk_event *ev)
 		return;
 	}
 	prepare(br, d);
+	/* After prepare, which names the event; d lives until dlv_reap. Its
+	 * copies, if any, lack what was dropped. */
+	if (ev->dropped)
+		log_line(LOGL_WARN, "headers dropped", LOG_S("sub", sub->cfg->name),
+			 LOG_S("event", d->ev.body ? d->ev.id : NULL),
+			 LOG_S("error", brk_dropped_text(ev->dropped)));
 }
 
 /* A copy the broker refused (nacked, or returned for want of a queue) is

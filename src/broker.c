@@ -14,6 +14,8 @@
 #include "hsbridge/url.h"
 #include "hsbridge/wire.h"
 
+#include "broker_int.h"
+
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 /* The largest frame the bridge reads. RabbitMQ splits bodies at the
@@ -496,14 +498,8 @@ void brk_event_clear(struct brk_event *ev)
  * for as long as the broker takes to write them. */
 static int read_content(struct brk *b, struct brk_event *ev, char *err, size_t errlen)
 {
-	amqp_rpc_reply_t r = amqp_read_message(b->conn, ev->channel, &ev->message, 0);
-
-	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+	if (brk_read_content(b->conn, ev->channel, &ev->message, &ev->dropped, err, errlen) != 0) {
 		b->broken = true;
-		set_err(err, errlen, "reading a message: %s",
-			r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
-			    ? amqp_error_string2(r.library_error)
-			    : "unexpected frame");
 		return BRK_ERR_CONNECTION;
 	}
 	return 0;
@@ -648,8 +644,12 @@ int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev,
 		ev->delivery_tag = g->delivery_tag;
 		ev->redelivered = g->redelivered;
 		ev->routing_key = strndup(g->routing_key.bytes, g->routing_key.len);
-		if (!ev->routing_key || read_content(b, ev, err, errlen) != 0)
+		if (!ev->routing_key || read_content(b, ev, err, errlen) != 0) {
+			if (!ev->routing_key)
+				set_err(err, errlen, "out of memory");
+			brk_event_clear(ev);
 			return BRK_ERR_CONNECTION;
+		}
 		ev->kind = BRK_DELIVERY;
 	}
 	return 0;

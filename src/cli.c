@@ -148,7 +148,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 	return EX_OK;
 }
 
-static int connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
+int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
 {
 	char err[BRK_ERR_MAX];
 	int rc;
@@ -173,7 +173,7 @@ static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
 	const struct cfg *cfg = *cfgp;
 	struct brk *b = NULL;
 	char err[BRK_ERR_MAX];
-	int rc = connect_channel(cfg, "hsbridge topology", false, &b);
+	int rc = cli_connect_channel(cfg, "hsbridge topology", false, &b);
 
 	(void)a;
 	if (rc != EX_OK)
@@ -227,8 +227,7 @@ static bool valid_type(const char *type)
 	return ev_valid_pattern(type) && !strchr(type, '*') && !strchr(type, '#');
 }
 
-/* Waits for the confirm of the one message published on channel 1. */
-static int await_confirm(struct brk *b, bool *returned, char *err, size_t errlen)
+int cli_await_confirm(struct brk *b, bool *returned, char *err, size_t errlen)
 {
 	struct timespec start, now;
 	struct brk_event ev;
@@ -342,7 +341,7 @@ static int cmd_publish(struct cfg **cfgp, const struct cli_args *a)
 	rc = prepare_event(cfg, type, a->operand[1], now, &ev, &input);
 	if (rc != EX_OK)
 		goto out;
-	rc = connect_channel(cfg, "hsbridge publish", true, &b);
+	rc = cli_connect_channel(cfg, "hsbridge publish", true, &b);
 	if (rc != EX_OK)
 		goto out;
 	event_properties(&p, &ev, type, now);
@@ -352,7 +351,7 @@ static int cmd_publish(struct cfg **cfgp, const struct cli_args *a)
 		rc = EX_UNAVAILABLE;
 		goto out;
 	}
-	rc = await_confirm(b, &returned, err, sizeof(err));
+	rc = cli_await_confirm(b, &returned, err, sizeof(err));
 	if (rc != EX_OK) {
 		fprintf(stderr, "hsbridge: %s\n", err);
 		goto out;
@@ -464,7 +463,7 @@ static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
 	char name[BRK_NAME_MAX];
 	char err[256];
 	char base[512], shown[512];
-	int rc = connect_channel(cfg, "hsbridge status", false, &b);
+	int rc = cli_connect_channel(cfg, "hsbridge status", false, &b);
 
 	(void)a;
 	if (rc != EX_OK)
@@ -507,107 +506,6 @@ const struct cfg_sub *cli_find_sub(const struct cfg *cfg, const char *name)
 	return s;
 }
 
-/* Connects for a replay of sub: its queue and parked queue names, and how
- * many to move: at most what is parked now, so that a message parked again
- * at once (410, invalid payload) while a bridge runs cannot make the replay
- * loop forever. */
-static int replay_start(const struct cfg *cfg, const struct cfg_sub *s, struct brk **b,
-			char queue[BRK_NAME_MAX], char parked[BRK_NAME_MAX], long *limit)
-{
-	char err[BRK_ERR_MAX];
-	uint32_t waiting = 0, consumers = 0;
-	int rc = connect_channel(cfg, "hsbridge replay", true, b);
-
-	if (rc != EX_OK)
-		return rc;
-	topo_sub_queue(cfg, s->name, queue, BRK_NAME_MAX);
-	topo_parked_queue(cfg, s->name, parked, BRK_NAME_MAX);
-	if (brk_queue_counts(*b, 1, parked, &waiting, &consumers, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hsbridge: %s: %s\n", parked, err);
-		brk_close(*b);
-		*b = NULL;
-		return EX_UNAVAILABLE;
-	}
-	if (*limit < 0 || (unsigned long)*limit > waiting)
-		*limit = (long)waiting;
-	return EX_OK;
-}
-
-/* Moves parked messages back, one at a time: each is acked in the parked
- * queue only after the broker confirmed its copy in the subscription queue. */
-static int cmd_replay(struct cfg **cfgp, const struct cli_args *a)
-{
-	const struct copy_marks no_marks = {0};
-	const struct cfg *cfg = *cfgp;
-	const struct cfg_sub *s = cli_find_sub(cfg, a->operand[0]);
-	struct brk *b = NULL;
-	char queue[BRK_NAME_MAX], parked[BRK_NAME_MAX];
-	char err[BRK_ERR_MAX];
-	long limit = a->limit;
-	long moved = 0;
-	int rc;
-
-	if (!s)
-		return EX_USAGE;
-	rc = replay_start(cfg, s, &b, queue, parked, &limit);
-	if (rc != EX_OK)
-		return rc;
-	while (moved < limit) {
-		struct brk_event ev;
-		struct copy_props c;
-		bool returned = false;
-
-		if (brk_get(b, 1, parked, &ev, err, sizeof(err)) != 0) {
-			fprintf(stderr, "hsbridge: %s\n", err);
-			rc = EX_UNAVAILABLE;
-			break;
-		}
-		if (ev.kind != BRK_DELIVERY)
-			break;
-		/* Attempts start over: drop the bookkeeping, keep the rest. */
-		if (copy_build(&ev.message.properties, &no_marks, &c) != 0) {
-			fprintf(stderr, "hsbridge: out of memory\n");
-			brk_event_clear(&ev);
-			rc = EX_TEMPFAIL;
-			break;
-		}
-		rc = brk_publish(b, 1, "", queue, true, &c.p, ev.message.body.bytes,
-				 ev.message.body.len);
-		copy_props_free(&c);
-		if (rc == 0) {
-			rc = await_confirm(b, &returned, err, sizeof(err));
-		} else {
-			snprintf(err, sizeof(err), "connection lost while publishing");
-			rc = EX_UNAVAILABLE;
-		}
-		if (rc == 0 && returned) {
-			snprintf(err, sizeof(err),
-				 "queue %s does not exist (run hsbridge topology)", queue);
-			rc = EX_UNAVAILABLE;
-		}
-		if (rc != 0) {
-			/* Not acked: the message stays parked. */
-			fprintf(stderr, "hsbridge: %s\n", err);
-			brk_event_clear(&ev);
-			break;
-		}
-		if (brk_ack(b, 1, ev.delivery_tag) != 0) {
-			fprintf(stderr,
-				"hsbridge: connection lost while acking; the message may now "
-				"be both replayed and parked\n");
-			brk_event_clear(&ev);
-			rc = EX_UNAVAILABLE;
-			break;
-		}
-		brk_event_clear(&ev);
-		moved++;
-	}
-	brk_close(b);
-	printf("replayed %ld message%s from %s to %s\n", moved, moved == 1 ? "" : "s", parked,
-	       queue);
-	return rc;
-}
-
 static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 {
 	(void)a;
@@ -630,7 +528,7 @@ static const struct command commands[] = {
     {"test-event", "SUB", 1, 1, NULL, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", cmd_replay,
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
 };

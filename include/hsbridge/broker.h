@@ -32,6 +32,16 @@ enum {
 
 struct brk;
 
+/* What reading a message left out of its properties (brk_event.dropped):
+ * rabbitmq-c cannot copy a header table entry whose name is empty, and the
+ * copy descends at most BRK_PROPS_MAX_DEPTH tables or arrays deep (the
+ * headers being the first). */
+enum {
+	BRK_DROPPED_EMPTY_NAME = 1,
+	BRK_DROPPED_TOO_DEEP = 2,
+};
+#define BRK_PROPS_MAX_DEPTH 64
+
 enum brk_event_kind {
 	BRK_NONE,      /* nothing buffered or readable right now */
 	BRK_DELIVERY,  /* basic.deliver with its message */
@@ -52,6 +62,7 @@ struct brk_event {
 	bool redelivered;	/* BRK_DELIVERY */
 	char *routing_key;	/* BRK_DELIVERY; malloc'd, freed by brk_event_clear */
 	amqp_message_t message; /* BRK_DELIVERY, BRK_RETURN; owned, freed by brk_event_clear */
+	unsigned dropped;	/* BRK_DELIVERY, BRK_RETURN: BRK_DROPPED_* bits, 0: none */
 	char text[BRK_ERR_MAX]; /* BRK_RETURN: the reply text; BRK_BLOCKED: the reason */
 };
 
@@ -118,6 +129,18 @@ void brk_event_clear(struct brk_event *ev);
  * when the queue is empty, or a negative code. */
 int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev, char *err,
 	    size_t errlen) __attribute__((warn_unused_result));
+
+/* A deep copy of src into pool, borrowing nothing from src (which may be
+ * a decoded frame that dies at the next amqp_maybe_release_buffers): every
+ * short string set in _flags, and the headers with their strings, tables
+ * and arrays at any depth, less table entries whose name is empty and less
+ * tables and arrays nested deeper than BRK_PROPS_MAX_DEPTH; BRK_DROPPED_*
+ * bits for those are or'ed into *dropped. Returns 0, or -1 when out of
+ * memory (what was taken stays in pool). Pure. */
+int brk_props_copy(const amqp_basic_properties_t *src, amqp_basic_properties_t *dst,
+		   amqp_pool_t *pool, unsigned *dropped) __attribute__((warn_unused_result));
+/* What dropped (BRK_DROPPED_* bits) means, for a log line; "" for none. */
+const char *brk_dropped_text(unsigned dropped);
 
 /* Passive queue.declare: 0 with the counts, BRK_ERR_CHANNEL when the queue
  * does not exist. */

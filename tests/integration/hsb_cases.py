@@ -241,7 +241,8 @@ class BrokerCase(Base):
         confirms): any bytes in body, type, message_id and string headers,
         integer headers of a chosen AMQP kind, a "pad" header of pad bytes.
         headers: (kind, key, value) with kind "s" (string), "i" (int64),
-        "u" (uint64) or "b" (int8)."""
+        "u" (uint64), "b" (int8), "T" (a table holding one string entry,
+        value "INNER=VAL") or "A" (an array holding one such table)."""
         def esc(b):
             if isinstance(b, str):
                 b = b.encode()
@@ -254,7 +255,7 @@ class BrokerCase(Base):
         if message_id is not None:
             args += ["-m", esc(message_id)]
         for kind, key, value in headers:
-            args += ["-" + kind, esc(key) + "=" + (esc(value) if kind == "s" else str(value))]
+            args += ["-" + kind, esc(key) + "=" + (esc(value) if kind in "sTA" else str(value))]
         if pad is not None:
             args += ["-P", str(pad)]
         cp = subprocess.run(args, capture_output=True, timeout=30)

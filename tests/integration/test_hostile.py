@@ -314,5 +314,104 @@ class ForgedBookkeepingTests(BridgeCase):
         self.assert_settled(["a"])
 
 
+class EmptyHeaderNameTests(BridgeCase):
+    """A header table entry with an empty name, at the top or inside a table
+    or array value: rabbitmq-c's own copy of a message's properties refuses
+    it ("invalid parameter"), which dropped the connection at every
+    redelivery until the delivery limit dead-lettered the message, and made
+    `replay` fail on it forever. The bridge reads such a message with the
+    empty names dropped, delivers it and says so."""
+
+    NAMELESS = [("s", "", "x"), ("T", "nest", "=x"), ("A", "list", "=x")]
+
+    def envelope(self, etype="analysis.completed"):
+        eid = new_event_id()
+        return eid, json.dumps({"id": eid, "type": etype,
+                                "created_at": "2026-01-01T00:00:00Z", "data": {}}).encode()
+
+    def test_nameless_header_event_delivered_once_and_others_flow(self):
+        a = self.hook("a", ["analysis.completed"])
+        b = self.hook("b", ["document.updated"])
+        self.start_bridge([a, b])
+        ids = []
+        for header in self.NAMELESS:
+            eid, body = self.envelope()
+            ids.append(eid)
+            self.rawpub("analysis.completed", body, message_id=eid,
+                        headers=[header, ("s", "x-keep", "yes")])
+        reqs = self.rx.wait_count("/a", len(ids), T_DELIVER, what="the nameless-header events")
+        for _ in range(3):
+            self.publish_event("document.updated")
+        self.rx.wait_count("/b", 3, T_DELIVER, what="the healthy subscription's deliveries")
+        self.wait_logged(len(ids), sub="a", outcome="delivered")
+        self.assertEqual(sorted(json.loads(r.body)["id"] for r in self.rx.for_path("/a")),
+                         sorted(ids), "each event must reach its endpoint exactly once")
+        self.assertEqual(len(reqs), len(ids))
+        self.assertEqual(self.logs("connection lost"), [],
+                         "an empty header name must not drop the connection")
+        for eid in ids:
+            lines = self.logs("headers dropped", sub="a", event=eid)
+            self.assertEqual(len(lines), 1, "one warning per message naming sub and event")
+            self.assertIn("empty header name", lines[0][1].get("error", ""))
+        self.assert_settled(["a", "b"])
+
+    def test_replay_of_a_parked_message_with_nameless_headers(self):
+        conf = self.config([self.hook("a", ["analysis.completed"])])
+        self.assertEqual(self.cli(conf, "topology").returncode, 0)
+        eid, body = self.envelope()
+        self.rawpub("hsbridge.a.parked", body, exchange="", message_id=eid,
+                    headers=self.NAMELESS + [("s", "x-keep", "yes")])
+        cp = self.cli(conf, "replay", "a")
+        self.assertEqual(cp.returncode, 0, "replay failed: %r" % (cp.stderr,))
+        self.assertEqual(cp.stdout.strip(),
+                         "replayed 1 message from hsbridge.a.parked to hsbridge.a")
+        self.assertIn("empty header name", cp.stderr)
+        self.assertIn(eid, cp.stderr)
+        m = self.drain("hsbridge.a", 1)[0]
+        h = headers_of(m)
+        self.assertEqual(m["body"], body)
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        self.assertEqual(h.get("x-keep"), "yes")
+        self.assertNotIn("", h)
+        self.assertEqual(h.get("nest"), {}, "the nested nameless entry must be dropped")
+        self.assertEqual(h.get("list"), [{}])
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+
+class ReplayFrameLimitTests(BridgeCase):
+    """`replay` of a parked message whose properties cannot fit in one frame
+    (the management API and other protocols publish without AMQP 0-9-1's
+    frame limit) said "connection lost while publishing" and stopped there;
+    the message blocked the parked queue for good."""
+
+    def test_replay_drops_the_publishers_headers_when_they_cannot_fit(self):
+        conf = self.config([self.hook("a", ["analysis.completed"])])
+        self.assertEqual(self.cli(conf, "topology").returncode, 0)
+        eid = new_event_id()
+        body = json.dumps({"id": eid, "type": "analysis.completed",
+                           "created_at": "2026-01-01T00:00:00Z", "data": {}}).encode()
+        self.assertTrue(self.mgmt.publish(
+            self.vhost, "", "hsbridge.a.parked", body,
+            {"delivery_mode": 2, "message_id": eid, "type": "analysis.completed",
+             "headers": {"pad": "p" * 140000, "x-keep": "yes"}}))
+        # One behind it, which the big one blocked.
+        self.assertTrue(self.mgmt.publish(self.vhost, "", "hsbridge.a.parked", b"{}",
+                                          {"delivery_mode": 2, "message_id": "behind"}))
+        cp = self.cli(conf, "replay", "a")
+        self.assertEqual(cp.returncode, 0, "replay failed: %r" % (cp.stderr,))
+        self.assertNotIn("connection lost", cp.stderr)
+        self.assertIn("headers dropped", cp.stderr)
+        self.assertIn(eid, cp.stderr)
+        self.assertEqual(cp.stdout.strip(),
+                         "replayed 2 messages from hsbridge.a.parked to hsbridge.a")
+        m, behind = self.drain("hsbridge.a", 2)
+        self.assertEqual(m["body"], body)
+        self.assertEqual(m["properties"].get("message_id"), eid)
+        self.assertEqual(m["properties"].get("type"), "analysis.completed")
+        self.assertNotIn("pad", headers_of(m))
+        self.assertEqual(behind["properties"].get("message_id"), "behind")
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [])
+
+
 if __name__ == "__main__":
     unittest.main()

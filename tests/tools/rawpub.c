@@ -14,6 +14,8 @@
  *     -i KEY=N       a signed 64-bit header (decimal, may be negative)
  *     -u KEY=N       an unsigned 64-bit header
  *     -b KEY=N       a signed 8-bit header
+ *     -T KEY=IN=VAL  a table header KEY holding one string entry IN=VAL
+ *     -A KEY=IN=VAL  an array header KEY holding one such table
  *     -P N           a header "pad" of N bytes
  *
  * Every string argument (body included) has \xNN escapes decoded, so a
@@ -31,6 +33,10 @@
 
 /* The -P header's value, the one thing on the heap (LeakSanitizer). */
 static char *pad_bytes;
+/* What -T and -A headers hold: one inner entry each, and -A's array of one
+ * table. */
+static amqp_table_entry_t inner[MAX_HEADERS];
+static amqp_field_value_t elems[MAX_HEADERS];
 
 static int hexval(char c)
 {
@@ -70,7 +76,36 @@ static amqp_bytes_t bytes_of(char *s)
 	return b;
 }
 
-/* One -s/-i/-u/-b/-P option into e; returns 0 or -1. */
+/* -T/-A: e (its key set) holds a table with the one string entry IN=VAL
+ * of arg, or (-A) an array of one such table. Returns 0 or -1. */
+static int nested_of(char opt, char *arg, amqp_table_entry_t *e)
+{
+	static int used;
+	char *eq = strchr(arg, '=');
+	amqp_field_value_t table;
+
+	if (!eq || used == MAX_HEADERS)
+		return -1;
+	*eq = '\0';
+	inner[used].key = bytes_of(arg);
+	inner[used].value.kind = AMQP_FIELD_KIND_UTF8;
+	inner[used].value.value.bytes = bytes_of(eq + 1);
+	table.kind = AMQP_FIELD_KIND_TABLE;
+	table.value.table.num_entries = 1;
+	table.value.table.entries = &inner[used];
+	if (opt == 'T') {
+		e->value = table;
+	} else {
+		elems[used] = table;
+		e->value.kind = AMQP_FIELD_KIND_ARRAY;
+		e->value.value.array.num_entries = 1;
+		e->value.value.array.entries = &elems[used];
+	}
+	used++;
+	return 0;
+}
+
+/* One -s/-i/-u/-b/-T/-A/-P option into e; returns 0 or -1. */
 static int header_of(char opt, char *arg, amqp_table_entry_t *e)
 {
 	char *eq = strchr(arg, '=');
@@ -110,6 +145,9 @@ static int header_of(char opt, char *arg, amqp_table_entry_t *e)
 		e->value.kind = AMQP_FIELD_KIND_I8;
 		e->value.value.i8 = (int8_t)strtol(eq + 1, NULL, 10);
 		return 0;
+	case 'T':
+	case 'A':
+		return nested_of(opt, eq + 1, e);
 	default:
 		return -1;
 	}
@@ -144,7 +182,8 @@ int main(int argc, char **argv)
 
 	if (argc < 7 || (argc - 7) % 2 != 0) {
 		fprintf(stderr, "usage: hsb-rawpub HOST PORT VHOST EXCHANGE ROUTING_KEY BODY "
-				"[-t TYPE] [-m ID] [-s|-i|-u|-b KEY=VALUE] [-P N]...\n");
+				"[-t TYPE] [-m ID] [-s|-i|-u|-b KEY=VALUE] [-T|-A KEY=IN=VAL] "
+				"[-P N]...\n");
 		return 64;
 	}
 	memset(&p, 0, sizeof(p));
