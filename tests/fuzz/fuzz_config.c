@@ -134,7 +134,8 @@ static void check_loaded(const struct cfg *c)
 
 		FUZZ_CHECK(s->name != NULL && strlen(s->name) <= CFG_NAME_MAX);
 		FUZZ_CHECK(cfg_find_sub(c, s->name) == s);
-		FUZZ_CHECK(strncmp(s->url, "http://", 7) == 0 || strncmp(s->url, "https://", 8) == 0);
+		FUZZ_CHECK(strncmp(s->url, "http://", 7) == 0 ||
+			   strncmp(s->url, "https://", 8) == 0);
 		FUZZ_CHECK(s->n_events >= 1);
 		for (size_t j = 0; j < s->n_events; j++)
 			FUZZ_CHECK(ev_valid_pattern(s->events[j]));

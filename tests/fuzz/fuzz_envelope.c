@@ -116,9 +116,15 @@ static int on_close(void *ctx)
 }
 
 static const yajl_callbacks top_callbacks = {
-    .yajl_null = on_scalar,	  .yajl_boolean = on_bool,  .yajl_number = on_number,
-    .yajl_string = on_string, .yajl_start_map = on_map, .yajl_map_key = on_key,
-    .yajl_end_map = on_close, .yajl_start_array = on_array, .yajl_end_array = on_close,
+    .yajl_null = on_scalar,
+    .yajl_boolean = on_bool,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_close,
+    .yajl_start_array = on_array,
+    .yajl_end_array = on_close,
 };
 
 /* Parses body as a receiver would; false when it is not JSON. The caller
@@ -193,7 +199,10 @@ static bool utf8_valid(const unsigned char *s, size_t n)
 	while (i < n) {
 		unsigned char c = s[i];
 		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
-		unsigned long cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+		unsigned long cp = len == 1   ? c
+				   : len == 2 ? c & 0x1f
+				   : len == 3 ? c & 0x0f
+					      : c & 0x07;
 
 		if ((c >= 0x80 && c < 0xc2) || c > 0xf4 || i + len > n)
 			return false;

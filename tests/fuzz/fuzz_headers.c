@@ -34,20 +34,31 @@
 #define ATTEMPTS_BOUND 1000
 
 static const char *const well_known[16] = {
-    "hsbridge-attempts",   "hsbridge-first-failure-at", "hsbridge-copy",
-    "hsbridge-last-status", "hsbridge-last-error",	     "hsbridge-parked-reason",
-    "x-death",		   "x-first-death-queue",	     "x-last-death-reason",
-    "x-delivery-count",	   "hsbridge-",		     "x-deat",
-    "traceparent",	   "hsbridge",		     "x-death-x",
+    "hsbridge-attempts",
+    "hsbridge-first-failure-at",
+    "hsbridge-copy",
+    "hsbridge-last-status",
+    "hsbridge-last-error",
+    "hsbridge-parked-reason",
+    "x-death",
+    "x-first-death-queue",
+    "x-last-death-reason",
+    "x-delivery-count",
+    "hsbridge-",
+    "x-deat",
+    "traceparent",
+    "hsbridge",
+    "x-death-x",
     "HSBRIDGE-ATTEMPTS",
 };
 
 static const char kinds[] = {
-    AMQP_FIELD_KIND_BOOLEAN, AMQP_FIELD_KIND_I8,	AMQP_FIELD_KIND_U8,	 AMQP_FIELD_KIND_I16,
-    AMQP_FIELD_KIND_U16,     AMQP_FIELD_KIND_I32,	AMQP_FIELD_KIND_U32,	 AMQP_FIELD_KIND_I64,
-    AMQP_FIELD_KIND_U64,     AMQP_FIELD_KIND_F32,	AMQP_FIELD_KIND_F64,	 AMQP_FIELD_KIND_DECIMAL,
-    AMQP_FIELD_KIND_UTF8,    AMQP_FIELD_KIND_ARRAY,	AMQP_FIELD_KIND_TIMESTAMP, AMQP_FIELD_KIND_TABLE,
-    AMQP_FIELD_KIND_VOID,    AMQP_FIELD_KIND_BYTES,
+    AMQP_FIELD_KIND_BOOLEAN, AMQP_FIELD_KIND_I8,    AMQP_FIELD_KIND_U8,
+    AMQP_FIELD_KIND_I16,     AMQP_FIELD_KIND_U16,   AMQP_FIELD_KIND_I32,
+    AMQP_FIELD_KIND_U32,     AMQP_FIELD_KIND_I64,   AMQP_FIELD_KIND_U64,
+    AMQP_FIELD_KIND_F32,     AMQP_FIELD_KIND_F64,   AMQP_FIELD_KIND_DECIMAL,
+    AMQP_FIELD_KIND_UTF8,    AMQP_FIELD_KIND_ARRAY, AMQP_FIELD_KIND_TIMESTAMP,
+    AMQP_FIELD_KIND_TABLE,   AMQP_FIELD_KIND_VOID,  AMQP_FIELD_KIND_BYTES,
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -211,14 +222,29 @@ static unsigned long long model_uint(const amqp_basic_properties_t *p, const cha
 	switch (v->kind) {
 	case AMQP_FIELD_KIND_U64:
 		return v->value.u64 < max ? v->value.u64 : max;
-	case AMQP_FIELD_KIND_I8:  s = v->value.i8; break;
-	case AMQP_FIELD_KIND_U8:  s = v->value.u8; break;
-	case AMQP_FIELD_KIND_I16: s = v->value.i16; break;
-	case AMQP_FIELD_KIND_U16: s = v->value.u16; break;
-	case AMQP_FIELD_KIND_I32: s = v->value.i32; break;
-	case AMQP_FIELD_KIND_U32: s = v->value.u32; break;
-	case AMQP_FIELD_KIND_I64: s = v->value.i64; break;
-	default: return 0;
+	case AMQP_FIELD_KIND_I8:
+		s = v->value.i8;
+		break;
+	case AMQP_FIELD_KIND_U8:
+		s = v->value.u8;
+		break;
+	case AMQP_FIELD_KIND_I16:
+		s = v->value.i16;
+		break;
+	case AMQP_FIELD_KIND_U16:
+		s = v->value.u16;
+		break;
+	case AMQP_FIELD_KIND_I32:
+		s = v->value.i32;
+		break;
+	case AMQP_FIELD_KIND_U32:
+		s = v->value.u32;
+		break;
+	case AMQP_FIELD_KIND_I64:
+		s = v->value.i64;
+		break;
+	default:
+		return 0;
 	}
 	return s <= 0 ? 0 : (unsigned long long)s < max ? (unsigned long long)s : max;
 }
@@ -229,7 +255,8 @@ static bool model_bookkeeping(amqp_bytes_t k)
 					       "x-delivery-count", "hsbridge-"};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		if (k.len >= strlen(prefixes[i]) && memcmp(k.bytes, prefixes[i], strlen(prefixes[i])) == 0)
+		if (k.len >= strlen(prefixes[i]) &&
+		    memcmp(k.bytes, prefixes[i], strlen(prefixes[i])) == 0)
 			return true;
 	}
 	return false;
@@ -237,8 +264,8 @@ static bool model_bookkeeping(amqp_bytes_t k)
 
 static bool is_mark(amqp_bytes_t k)
 {
-	static const char *const marks[] = {"hsbridge-attempts",   "hsbridge-first-failure-at",
-					    "hsbridge-last-status", "hsbridge-last-error",
+	static const char *const marks[] = {"hsbridge-attempts",      "hsbridge-first-failure-at",
+					    "hsbridge-last-status",   "hsbridge-last-error",
 					    "hsbridge-parked-reason", "hsbridge-parked-at",
 					    "hsbridge-copy"};
 
@@ -259,8 +286,8 @@ static void check_first_failure(const amqp_basic_properties_t *orig, const char 
 	const amqp_field_value_t *v = NULL;
 	char want[64];
 
-	for (int i = 0; (orig->_flags & AMQP_BASIC_HEADERS_FLAG) && i < orig->headers.num_entries &&
-			v == NULL;
+	for (int i = 0;
+	     (orig->_flags & AMQP_BASIC_HEADERS_FLAG) && i < orig->headers.num_entries && v == NULL;
 	     i++) {
 		const amqp_table_entry_t *e = &orig->headers.entries[i];
 
@@ -280,9 +307,13 @@ static void check_first_failure(const amqp_basic_properties_t *orig, const char 
  * bookkeeping, and adds only its own marks. */
 static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts)
 {
-	struct copy_marks m = {.attempts = attempts, .last_status = 503, .last_error = "HTTP 503",
+	struct copy_marks m = {.attempts = attempts,
+			       .last_status = 503,
+			       .last_error = "HTTP 503",
 			       .reason = attempts > 2 ? "retries_exhausted" : NULL,
-			       .now = "2026-01-02T03:04:05Z", .seq = attempts, .message_id = "m"};
+			       .now = "2026-01-02T03:04:05Z",
+			       .seq = attempts,
+			       .message_id = "m"};
 	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) ? orig->headers.num_entries : 0;
 	struct copy_props c;
 	const amqp_table_entry_t *out;
@@ -307,8 +338,9 @@ static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts)
 	for (int i = kept; i < c.p.headers.num_entries; i++)
 		FUZZ_CHECK(is_mark(c.p.headers.entries[i].key));
 	FUZZ_CHECK(c.p._flags & AMQP_BASIC_MESSAGE_ID_FLAG);
-	FUZZ_CHECK((orig->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) ? c.p.message_id.bytes == orig->message_id.bytes
-							     : c.p.message_id.bytes == m.message_id);
+	FUZZ_CHECK((orig->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+		       ? c.p.message_id.bytes == orig->message_id.bytes
+		       : c.p.message_id.bytes == m.message_id);
 	if (attempts > 0)
 		check_first_failure(orig, m.now, c.first_failure_at);
 	copy_props_free(&c);

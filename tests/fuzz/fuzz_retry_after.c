@@ -58,8 +58,9 @@ static void setup(void)
 		FUZZ_FAIL("curl_global_init");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (listen_fd < 0 || fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    listen(listen_fd, 16) != 0 || getsockname(listen_fd, (struct sockaddr *)&a, &alen) != 0)
+	if (listen_fd < 0 || fcntl(listen_fd, F_SETFL, O_NONBLOCK) != 0 ||
+	    bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(listen_fd, 16) != 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&a, &alen) != 0)
 		FUZZ_FAIL("cannot listen on loopback: %s", strerror(errno));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hook", (unsigned)ntohs(a.sin_port));
 }
@@ -103,8 +104,7 @@ static void serve(int *conn, char *req, size_t *req_len, bool *sent, const char 
 			*req_len = 0;
 	}
 	req[*req_len] = '\0';
-	if (!*sent && strstr(req, "\r\n\r\n") != NULL &&
-	    strlen(strstr(req, "\r\n\r\n")) >= 4 + 2) {
+	if (!*sent && strstr(req, "\r\n\r\n") != NULL && strlen(strstr(req, "\r\n\r\n")) >= 4 + 2) {
 		fcntl(*conn, F_SETFL, 0);
 		for (size_t off = 0; off < n;) {
 			got = write(*conn, resp + off, n - off);
@@ -121,7 +121,8 @@ static void serve(int *conn, char *req, size_t *req_len, bool *sent, const char 
 static void exchange(const char *resp, size_t n, struct run *r)
 {
 	struct disp *d = disp_new();
-	struct disp_request req = {.url = url, .body = "{}", .len = 2, .timeout_ms = 3000, .user = r};
+	struct disp_request req = {
+	    .url = url, .body = "{}", .len = 2, .timeout_ms = 3000, .user = r};
 	char buf[4096];
 	size_t buf_len = 0;
 	bool sent = false;
@@ -131,7 +132,8 @@ static void exchange(const char *resp, size_t n, struct run *r)
 	if (d == NULL || disp_submit(d, &req) != 0)
 		FUZZ_FAIL("cannot start the POST");
 	while (!r->done) {
-		struct curl_waitfd w = {.fd = conn >= 0 ? conn : listen_fd, .events = CURL_WAIT_POLLIN};
+		struct curl_waitfd w = {.fd = conn >= 0 ? conn : listen_fd,
+					.events = CURL_WAIT_POLLIN};
 
 		if (now_ms() > deadline)
 			FUZZ_FAIL("no result after %d ms", HANG_MS);
@@ -182,8 +184,8 @@ static bool mentions_retry_after(const char *s, size_t n)
 
 static void check_decision(const struct run *r, unsigned attempt)
 {
-	struct pol_decision dec = pol_decide(r->res.status, r->res.retry_after_ms, attempt, delays,
-					     N_DELAYS);
+	struct pol_decision dec =
+	    pol_decide(r->res.status, r->res.retry_after_ms, attempt, delays, N_DELAYS);
 	long ra = r->res.retry_after_ms;
 
 	if (dec.action != POL_RETRY)
