@@ -1,8 +1,7 @@
 /* Fuzz harness: Retry-After, from the response bytes to the retry decision.
- * The bridge does not parse the header itself: dispatch.c notes that a
- * Retry-After line came (on_header), libcurl parses its value
- * (CURLINFO_RETRY_AFTER: seconds or an HTTP-date), dispatch clamps it to a
- * day and pol_decide picks the retry delay. This harness drives exactly that
+ * dispatch.c reads the Retry-After line of the final response (on_header,
+ * disp_retry_after_s: seconds or an HTTP-date through curl_getdate, capped
+ * at a day) and pol_decide picks the retry delay. This harness drives exactly that
  * path through the public dispatch API: each input is answered by a real
  * loopback HTTP server in this process, to a real disp_submit POST.
  *
@@ -13,10 +12,13 @@
  *   rest     raw header lines, sent after the status line and before
  *            "Content-Length: 0" and the blank line
  *
+ * The header bytes also go straight to disp_retry_after_s, the value parser.
+ *
  * Checked: retry_after_ms is -1 or whole seconds within a day; -1 when the
- * response has no Retry-After or no response arrived; for one well-formed
- * "Retry-After: N" in a final response, exactly min(N, 86400) s; and
- * pol_decide's delay is in the schedule and honours the Retry-After. */
+ * response has no Retry-After or no response arrived; for one Retry-After
+ * line in the final response, min(N, 86400) s for digits N and -1 for a
+ * value that is no date either; and pol_decide's delay is in the schedule
+ * and honours the Retry-After. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +38,7 @@
 
 #define MAX_RESPONSE 65536
 #define HANG_MS 5000
+#define NOW 1767225600LL /* 2026-01-01T00:00:00Z */
 
 static const int statuses[8] = {429, 503, 200, 500, 302, 410, 204, 429};
 static const long delays[] = {1000, 5000, 30000, 300000, 1800000};
@@ -148,29 +151,40 @@ static void exchange(const char *resp, size_t n, struct run *r)
 	disp_free(d);
 }
 
-/* "Retry-After: N" as the only Retry-After line of a plain header block:
- * returns N (at most 9 digits), else -1. */
-static long simple_retry_after(const char *h)
+/* What retry_after_ms must be for the header block h of the final response
+ * (up to its blank line), when that is easy to tell: -1 without a
+ * Retry-After line or with a value that is neither digits nor a date, the
+ * capped digits, or UNKNOWN (a date, several lines, anything odd). */
+#define UNKNOWN (-2L)
+static long model_ms(const char *h)
 {
-	const char *line = h, *v = NULL;
-	char *end;
-	long n;
+	const char *line, *v = NULL, *v_end = NULL;
+	char date[64];
+	long secs = 0;
 
-	for (; line != NULL && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-		/* A blank line ends the headers: the rest is body. */
-		if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
-			return -1;
-		if (strncasecmp(line, "retry-after", 11) == 0) {
-			if (v != NULL || line[11] != ':')
-				return -1;
-			v = line + 12 + strspn(line + 12, " \t");
-		}
+	for (line = h; *line != '\0' && line[0] != '\n' && !(line[0] == '\r' && line[1] == '\n');
+	     line = strchr(line, '\n') != NULL ? strchr(line, '\n') + 1 : "") {
+		if (strncasecmp(line, "retry-after:", 12) != 0)
+			continue;
+		if (v != NULL)
+			return UNKNOWN;
+		v = line + 12 + strspn(line + 12, " \t");
+		v_end = strchr(v, '\n') != NULL ? strchr(v, '\n') : v + strlen(v);
+		while (v_end > v && strchr(" \t\r", v_end[-1]) != NULL)
+			v_end--;
 	}
-	if (v == NULL || strspn(v, "0123456789") == 0 || strspn(v, "0123456789") > 9)
+	if (v == NULL)
 		return -1;
-	n = strtol(v, &end, 10);
-	end += strspn(end, " \t\r");
-	return *end == '\n' || *end == '\0' ? n : -1;
+	if (v_end > v && strspn(v, "0123456789") == (size_t)(v_end - v)) {
+		for (; v < v_end && secs < 86400; v++)
+			secs = secs * 10 + (*v - '0');
+		return (secs < 86400 ? secs : 86400) * 1000;
+	}
+	if (v_end - v >= (long)sizeof(date))
+		return UNKNOWN;
+	memcpy(date, v, (size_t)(v_end - v));
+	date[v_end - v] = '\0';
+	return curl_getdate(date, NULL) == -1 ? -1 : UNKNOWN;
 }
 
 static bool mentions_retry_after(const char *s, size_t n)
@@ -208,8 +222,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char resp[MAX_RESPONSE];
 	char *headers;
 	struct run r = {0};
+	const char *final;
 	int status, len;
-	long simple;
+	long want, s;
 
 	if (size == 0 || size > MAX_RESPONSE / 2)
 		return 0;
@@ -222,6 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = snprintf(resp, sizeof(resp), "%sHTTP/1.1 %d X\r\n%.*sContent-Length: 0\r\n\r\n",
 		       data[0] & 8 ? "HTTP/1.1 103 Early Hints\r\nRetry-After: 7\r\n\r\n" : "",
 		       status, (int)(size - 1), (const char *)data + 1);
+	final = strstr(resp, " X\r\n") + 4;
 	exchange(resp, (size_t)len, &r);
 
 	FUZZ_CHECK(r.res.retry_after_ms == -1 ||
@@ -229,9 +245,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    r.res.retry_after_ms % 1000 == 0));
 	if (r.res.status == 0 || !mentions_retry_after((const char *)data + 1, size - 1))
 		FUZZ_CHECK(r.res.retry_after_ms == -1);
-	simple = strlen(headers) == size - 1 ? simple_retry_after(headers) : -1;
-	if (r.res.status == status && simple >= 0)
-		FUZZ_CHECK(r.res.retry_after_ms == (simple > 86400 ? 86400 : simple) * 1000);
+	/* The model reads the final response as sent, up to its blank line. */
+	want = strlen(headers) == size - 1 ? model_ms(final) : UNKNOWN;
+	if (r.res.status == status && want != UNKNOWN && r.res.retry_after_ms != want)
+		FUZZ_FAIL("retry_after_ms %ld, want %ld", r.res.retry_after_ms, want);
+	s = disp_retry_after_s((const char *)data + 1, size - 1, NOW);
+	FUZZ_CHECK(s >= -1 && s <= DISP_RETRY_AFTER_MAX_S);
 	check_decision(&r, ((data[0] >> 4) & 7) + 1);
 	free(headers);
 	return 0;
