@@ -141,7 +141,8 @@ long disp_retry_after_s(const char *value, size_t len, long long now)
 /* Reads Retry-After ourselves: libcurl's CURLINFO_RETRY_AFTER reads 0 for
  * no header, for "0" and for a value it cannot parse alike. Each response
  * (a 1xx, then the final one) starts over at its status line: the first line
- * after a blank one, not any header that happens to begin with "HTTP/". */
+ * after a blank one, not any header that happens to begin with "HTTP/". Like
+ * libcurl, take any line that starts with CR or LF for the blank one. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
@@ -151,7 +152,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	if (!x->in_headers && n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->has_retry_after = false;
 		x->in_headers = true;
-	} else if ((n == 2 && data[0] == '\r' && data[1] == '\n') || (n == 1 && data[0] == '\n')) {
+	} else if (n >= 1 && (data[0] == '\r' || data[0] == '\n')) {
 		x->in_headers = false;
 	} else if (n >= sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		x->retry_after_s = disp_retry_after_s(data + sizeof(name) - 1,

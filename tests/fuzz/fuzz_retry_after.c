@@ -152,9 +152,9 @@ static void exchange(const char *resp, size_t n, struct run *r)
 }
 
 /* What retry_after_ms must be for the header block h of the final response
- * (up to its blank line), when that is easy to tell: -1 without a
- * Retry-After line or with a value that is neither digits nor a date, the
- * capped digits, or UNKNOWN (a date, several lines, anything odd). */
+ * (up to the first line that starts with CR or LF, as libcurl reads it), when that is easy to tell:
+ * -1 without a Retry-After line or with a value that is neither digits nor a date, the capped
+ * digits, or UNKNOWN (a date, several lines, anything odd). */
 #define UNKNOWN (-2L)
 static long model_ms(const char *h)
 {
@@ -162,7 +162,7 @@ static long model_ms(const char *h)
 	char date[64];
 	long secs = 0;
 
-	for (line = h; *line != '\0' && line[0] != '\n' && !(line[0] == '\r' && line[1] == '\n');
+	for (line = h; *line != '\0' && line[0] != '\n' && line[0] != '\r';
 	     line = strchr(line, '\n') != NULL ? strchr(line, '\n') + 1 : "") {
 		if (strncasecmp(line, "retry-after:", 12) != 0)
 			continue;
