@@ -4,6 +4,8 @@
  * input is written to hsbridge.conf in a private temporary folder (made once
  * per process, removed at exit) that also holds the secret files the seeds
  * name: "secret" (a canary), "whsec" (a valid whsec_ key), "empty", "nul".
+ * libFuzzer ends without running atexit handlers, so scripts/fuzz points
+ * TMPDIR into .run/fuzz/config/ and clears it there.
  *
  * No side effect leaks out of a run: this program is linked with
  * -Wl,--wrap=open,--wrap=getenv, and while cfg_load runs, open() reaches
@@ -35,8 +37,8 @@ int __wrap_open(const char *path, int flags, ...);
 char *__real_getenv(const char *name);
 char *__wrap_getenv(const char *name);
 
-static char dir[64];
-static char conf[96];
+static char dir[256];
+static char conf[288];
 static bool sandboxed;
 
 int __wrap_open(const char *path, int flags, ...)
@@ -74,7 +76,7 @@ char *__wrap_getenv(const char *name)
 
 static void put(const char *name, const void *data, size_t len)
 {
-	char path[128];
+	char path[320];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -86,7 +88,7 @@ static void put(const char *name, const void *data, size_t len)
 static void cleanup(void)
 {
 	static const char *const names[] = {"hsbridge.conf", "secret", "whsec", "empty", "nul"};
-	char path[128];
+	char path[320];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -100,7 +102,7 @@ static void setup(void)
 	const char *tmp = __real_getenv("TMPDIR");
 
 	snprintf(dir, sizeof(dir), "%s/hsb-fuzz-config.XXXXXX",
-		 tmp != NULL && strlen(tmp) < 32 ? tmp : "/tmp");
+		 tmp != NULL && strlen(tmp) < 200 ? tmp : "/tmp");
 	if (mkdtemp(dir) == NULL)
 		FUZZ_FAIL("mkdtemp");
 	snprintf(conf, sizeof(conf), "%s/hsbridge.conf", dir);
