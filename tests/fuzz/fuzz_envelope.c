@@ -24,11 +24,11 @@
 #include "fuzz.h"
 #include "hsbridge/event.h"
 
-/* Today ev_prepare passes a non-UTF-8 type, message_id or routing key into
- * a rewritten body, which it would then refuse itself (issue 6, item 2). Until
- * that is fixed, such inputs skip the UTF-8 and fixed-point checks; set this
- * to true once it is, and every accepted body must be strict UTF-8. */
-static const bool expect_utf8 = false;
+/* Every accepted body is strict UTF-8 (issue 6, item 2). Before that fix
+ * ev_prepare put a non-UTF-8 type, message_id or routing key raw into a
+ * rewritten body, which it then refused itself; false would skip the UTF-8
+ * and fixed-point checks for such inputs again. */
+static const bool expect_utf8 = true;
 
 #define NOW 1767225600LL /* 2026-01-01T00:00:00Z */
 

@@ -1,9 +1,15 @@
 /* Fuzz harness: the AMQP header readers of copy.c (copy_header_uint,
- * copy_attempts, the bookkeeping filter, the first-failure carry-over in
- * copy_build) over header tables built from the fuzz bytes.
+ * copy_attempts, copy_header_text, copy_first_failure_at,
+ * copy_has_bookkeeping, the bookkeeping filter and marks of copy_build) and
+ * the seal on them (mark_verify, as bridge_relay.c's trusted_attempts uses
+ * it) over header tables built from the fuzz bytes.
  *
  * Input layout (a small structured decoder; a byte past the end reads as 0):
- *   byte 0       bit 0: the headers flag is set; bit 1: a message_id property
+ *   byte 0       bit 0: the headers flag is set; bit 1: a message_id property;
+ *                bit 2: a valid hsbridge-mark is appended to the table (a
+ *                copy the bridge made); bit 3: the copy gets a mark; bit 4:
+ *                the copy drops the original's headers; bit 5: the copy
+ *                carries the original's first failure over
  *   byte 1       attempts for the copy's marks (0: none, so no first-failure)
  *   bytes 2..9   the max handed to copy_header_uint (little-endian u64)
  *   then a table: a count byte (% 32 at the top, % 8 nested), then entries.
@@ -26,12 +32,15 @@
 
 #include "fuzz.h"
 #include "hsbridge/copy.h"
+#include "hsbridge/mark.h"
 
 #define MAX_DEPTH 4
 #define MAX_BLOCKS 4096
 /* copy_attempts' clamp today. When attempts are clamped to the schedule
  * (issue 6, item 3), this bound tightens. */
 #define ATTEMPTS_BOUND 1000
+#define NOW "2026-01-02T03:04:05Z"
+#define SECRET "fuzz-secret"
 
 static const char *const well_known[16] = {
     "hsbridge-attempts",
@@ -48,7 +57,7 @@ static const char *const well_known[16] = {
     "x-deat",
     "traceparent",
     "hsbridge",
-    "x-death-x",
+    "hsbridge-mark",
     "HSBRIDGE-ATTEMPTS",
 };
 
@@ -249,6 +258,97 @@ static unsigned long long model_uint(const amqp_basic_properties_t *p, const cha
 	return s <= 0 ? 0 : (unsigned long long)s < max ? (unsigned long long)s : max;
 }
 
+static const amqp_field_value_t *model_find(const amqp_basic_properties_t *p, const char *key)
+{
+	if (!(p->_flags & AMQP_BASIC_HEADERS_FLAG))
+		return NULL;
+	for (int i = 0; i < p->headers.num_entries; i++) {
+		const amqp_table_entry_t *e = &p->headers.entries[i];
+
+		if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0)
+			return &e->value;
+	}
+	return NULL;
+}
+
+/* copy_header_text, copy_first_failure_at and copy_has_bookkeeping. */
+static void check_text_readers(const amqp_basic_properties_t *p)
+{
+	const amqp_field_value_t *v = model_find(p, "hsbridge-first-failure-at");
+	bool text =
+	    v != NULL && (v->kind == AMQP_FIELD_KIND_UTF8 || v->kind == AMQP_FIELD_KIND_BYTES);
+	bool fits = v != NULL && v->kind == AMQP_FIELD_KIND_UTF8 && v->value.bytes.len < 64;
+	bool any = false;
+	const char *s = NULL;
+	size_t len = 0;
+	char buf[64], want[64] = "";
+
+	FUZZ_CHECK(copy_header_text(p, "hsbridge-first-failure-at", &s, &len) == text);
+	if (text)
+		FUZZ_CHECK(s == v->value.bytes.bytes && len == v->value.bytes.len);
+	FUZZ_CHECK(copy_first_failure_at(p, buf, sizeof(buf)) == fits);
+	if (fits) {
+		memcpy(want, v->value.bytes.bytes, v->value.bytes.len);
+		want[v->value.bytes.len] = '\0';
+	}
+	FUZZ_CHECK(strcmp(buf, want) == 0);
+	for (int i = 0; (p->_flags & AMQP_BASIC_HEADERS_FLAG) && i < p->headers.num_entries; i++) {
+		amqp_bytes_t k = p->headers.entries[i].key;
+
+		any = any || (k.len >= 9 && memcmp(k.bytes, "hsbridge-", 9) == 0);
+	}
+	FUZZ_CHECK(copy_has_bookkeeping(p) == any);
+}
+
+/* The mark a bridge with SECRET would put on a copy with these headers. */
+static bool seal(struct dec *d, amqp_basic_properties_t *p)
+{
+	static char mark[MARK_HEX_LEN + 1];
+	struct mark_input in = {.sub = "fuzz", .body = "{}", .len = 2};
+	char first[64];
+	amqp_table_entry_t *e;
+	int n = p->headers.num_entries;
+
+	copy_first_failure_at(p, first, sizeof(first));
+	in.attempts = copy_attempts(p);
+	in.first_failure_at = first;
+	e = block(d, ((size_t)n + 1) * sizeof(*e));
+	if (e == NULL || mark_compute(SECRET, &in, mark) != 0)
+		return false;
+	memcpy(e, p->headers.entries, (size_t)n * sizeof(*e));
+	e[n].key = amqp_cstring_bytes("hsbridge-mark");
+	e[n].value.kind = AMQP_FIELD_KIND_UTF8;
+	e[n].value.value.bytes = amqp_cstring_bytes(mark);
+	p->headers.entries = e;
+	p->headers.num_entries = n + 1;
+	return true;
+}
+
+/* As trusted_attempts in bridge_relay.c: the count counts only under a mark
+ * that verifies, which only a sealed table has; a sealed one whose first
+ * hsbridge-mark is the seal always verifies. */
+static void check_trust(const amqp_basic_properties_t *p, bool sealed, bool seal_first)
+{
+	static char *const previous[] = {"old-secret"};
+	struct mark_input in = {.sub = "fuzz", .body = "{}", .len = 2};
+	const char *mark = NULL;
+	size_t mark_len = 0;
+	char first[64];
+	bool trusted;
+
+	if (!copy_has_bookkeeping(p))
+		return;
+	copy_first_failure_at(p, first, sizeof(first));
+	in.attempts = copy_attempts(p);
+	in.first_failure_at = first;
+	trusted = in.attempts > 0 && copy_header_text(p, "hsbridge-mark", &mark, &mark_len) &&
+		  mark_verify(mark, mark_len, SECRET, previous, 1, &in);
+	if (trusted)
+		FUZZ_CHECK(sealed);
+	if (sealed && seal_first && in.attempts > 0)
+		FUZZ_CHECK(trusted);
+}
+
 static bool model_bookkeeping(amqp_bytes_t k)
 {
 	static const char *const prefixes[] = {"x-death", "x-first-death-", "x-last-death-",
@@ -267,7 +367,7 @@ static bool is_mark(amqp_bytes_t k)
 	static const char *const marks[] = {"hsbridge-attempts",      "hsbridge-first-failure-at",
 					    "hsbridge-last-status",   "hsbridge-last-error",
 					    "hsbridge-parked-reason", "hsbridge-parked-at",
-					    "hsbridge-copy"};
+					    "hsbridge-copy",	      "hsbridge-mark"};
 
 	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
 		if (k.len == strlen(marks[i]) && memcmp(k.bytes, marks[i], k.len) == 0)
@@ -276,60 +376,49 @@ static bool is_mark(amqp_bytes_t k)
 	return false;
 }
 
-/* The copy's one hsbridge-first-failure-at: now, or the original's first
- * one when it is a string that fits (up to a NUL in it). Either is allowed:
- * whether a copy may carry the original's over is the caller's to decide
- * (issue 6, item 3: only on the bridge's own copies). */
-static void check_first_failure(const amqp_basic_properties_t *orig,
-				const amqp_basic_properties_t *copy, const char *now)
+/* The copy's one hsbridge-first-failure-at is the one the caller passed,
+ * else now. */
+static void check_first_failure(const amqp_basic_properties_t *copy, const char *want)
 {
-	const char *key = "hsbridge-first-failure-at";
-	const amqp_field_value_t *v = NULL, *got = NULL;
-	char want[64];
+	const amqp_field_value_t *got = NULL;
 
-	for (int i = 0;
-	     (orig->_flags & AMQP_BASIC_HEADERS_FLAG) && i < orig->headers.num_entries && v == NULL;
-	     i++) {
-		const amqp_table_entry_t *e = &orig->headers.entries[i];
-
-		if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0)
-			v = &e->value;
-	}
 	for (int i = 0; i < copy->headers.num_entries; i++) {
-		const amqp_table_entry_t *e = &copy->headers.entries[i];
+		amqp_bytes_t k = copy->headers.entries[i].key;
 
-		if (e->key.len == strlen(key) && memcmp(e->key.bytes, key, e->key.len) == 0) {
+		if (k.len == strlen("hsbridge-first-failure-at") &&
+		    memcmp(k.bytes, "hsbridge-first-failure-at", k.len) == 0) {
 			FUZZ_CHECK(got == NULL);
-			got = &e->value;
+			got = &copy->headers.entries[i].value;
 		}
 	}
 	FUZZ_CHECK(got != NULL && got->kind == AMQP_FIELD_KIND_UTF8);
-	if (got->value.bytes.len == strlen(now) &&
-	    memcmp(got->value.bytes.bytes, now, strlen(now)) == 0)
-		return;
-	FUZZ_CHECK(v != NULL && v->kind == AMQP_FIELD_KIND_UTF8 &&
-		   v->value.bytes.len < sizeof(want));
-	memcpy(want, v->value.bytes.bytes, v->value.bytes.len);
-	want[v->value.bytes.len] = '\0';
 	FUZZ_CHECK(got->value.bytes.len == strlen(want) &&
-		   memcmp(got->value.bytes.bytes, want, got->value.bytes.len) == 0);
+		   memcmp(got->value.bytes.bytes, want, strlen(want)) == 0);
 }
 
 /* A copy keeps the original's other headers in order, drops its
  * bookkeeping, and adds only its own marks. */
-static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts)
+static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts, uint8_t flags)
 {
 	struct copy_marks m = {.attempts = attempts,
 			       .last_status = 503,
 			       .last_error = "HTTP 503",
 			       .reason = attempts > 2 ? "retries_exhausted" : NULL,
-			       .now = "2026-01-02T03:04:05Z",
+			       .now = NOW,
 			       .seq = attempts,
-			       .message_id = "m"};
-	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) ? orig->headers.num_entries : 0;
+			       .message_id = "m",
+			       .mark = flags & 8 ? "a-mark" : NULL,
+			       .drop_headers = (flags & 16) != 0};
+	int n_orig = (orig->_flags & AMQP_BASIC_HEADERS_FLAG) && !m.drop_headers
+			 ? orig->headers.num_entries
+			 : 0;
 	struct copy_props c;
 	const amqp_table_entry_t *out;
+	char first[64];
 	int kept = 0;
+
+	if ((flags & 32) && copy_first_failure_at(orig, first, sizeof(first)))
+		m.first_failure_at = first;
 
 	if (copy_build(orig, &m, &c) != 0)
 		FUZZ_FAIL("copy_build failed");
@@ -354,7 +443,7 @@ static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts)
 		       ? c.p.message_id.bytes == orig->message_id.bytes
 		       : c.p.message_id.bytes == m.message_id);
 	if (attempts > 0)
-		check_first_failure(orig, &c.p, m.now);
+		check_first_failure(&c.p, m.first_failure_at != NULL ? m.first_failure_at : m.now);
 	copy_props_free(&c);
 }
 
@@ -366,6 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags = u8(&d);
 	unsigned attempts = u8(&d);
 	unsigned long long max = le(&d, 8);
+	bool sealed, seal_first;
 
 	memset(&p, 0, sizeof(p));
 	if (flags & 1)
@@ -375,6 +465,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.message_id = amqp_cstring_bytes("orig-id");
 	}
 	table_of(&d, &p.headers, 0, 32);
+	seal_first = model_find(&p, "hsbridge-mark") == NULL;
+	sealed = (flags & 4) && seal(&d, &p);
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		FUZZ_CHECK(copy_header_uint(&p, keys[i], max) == model_uint(&p, keys[i], max));
@@ -387,7 +479,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(copy_header_is_bookkeeping(k.bytes, k.len) == model_bookkeeping(k));
 	}
-	check_copy(&p, attempts);
+	check_text_readers(&p);
+	check_trust(&p, sealed, seal_first);
+	check_copy(&p, attempts, flags);
 	for (size_t i = 0; i < d.n_blocks; i++)
 		free(d.blocks[i]);
 	return 0;
