@@ -12,6 +12,8 @@
  * only files directly in that folder (anything else: EACCES, so a
  * secret_file of /dev/stdin or ../../etc/shadow neither blocks nor reads),
  * and getenv() knows only HSB_FUZZ_SECRET (the canary) and HSB_FUZZ_EMPTY.
+ * (The loader's stat() and access() of a named file read no data and are
+ * left alone.)
  *
  * Checked: an error is one line that starts with the path and never holds
  * the canary secret (unless the input spells it); a loaded config keeps the
