@@ -2,7 +2,9 @@
  * copy_attempts, copy_header_text, copy_first_failure_at,
  * copy_has_bookkeeping, the bookkeeping filter and marks of copy_build) and
  * the seal on them (mark_verify, as bridge_relay.c's trusted_attempts uses
- * it) over header tables built from the fuzz bytes.
+ * it), and brk_props_copy (how every message is read: the copy must be the
+ * source with its empty-named entries left out) over header tables built
+ * from the fuzz bytes.
  *
  * Input layout (a small structured decoder; a byte past the end reads as 0):
  *   byte 0       bit 0: the headers flag is set; bit 1: a message_id property;
@@ -31,6 +33,7 @@
 #include <amqp.h>
 
 #include "fuzz.h"
+#include "hsbridge/broker.h"
 #include "hsbridge/copy.h"
 #include "hsbridge/mark.h"
 
@@ -447,6 +450,103 @@ static void check_copy(const amqp_basic_properties_t *orig, unsigned attempts, u
 	copy_props_free(&c);
 }
 
+static bool same_value(const amqp_field_value_t *a, const amqp_field_value_t *b, bool *pruned);
+
+static bool same_bytes(amqp_bytes_t a, amqp_bytes_t b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.bytes, b.bytes, a.len) == 0);
+}
+
+/* dst is src without its empty-named entries (*pruned set when there were
+ * some), nothing shared with src. */
+static bool same_table(const amqp_table_t *src, const amqp_table_t *dst, bool *pruned)
+{
+	int j = 0;
+
+	for (int i = 0; i < src->num_entries; i++) {
+		const amqp_table_entry_t *e = &src->entries[i];
+		const amqp_table_entry_t *f;
+
+		if (e->key.len == 0) {
+			*pruned = true;
+			continue;
+		}
+		if (j >= dst->num_entries)
+			return false;
+		f = &dst->entries[j++];
+		if (!same_bytes(e->key, f->key) || f->key.bytes == e->key.bytes ||
+		    !same_value(&e->value, &f->value, pruned))
+			return false;
+	}
+	return j == dst->num_entries;
+}
+
+static bool same_value(const amqp_field_value_t *a, const amqp_field_value_t *b, bool *pruned)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case AMQP_FIELD_KIND_UTF8:
+	case AMQP_FIELD_KIND_BYTES:
+		return same_bytes(a->value.bytes, b->value.bytes) &&
+		       (a->value.bytes.len == 0 || a->value.bytes.bytes != b->value.bytes.bytes);
+	case AMQP_FIELD_KIND_TABLE:
+		return same_table(&a->value.table, &b->value.table, pruned);
+	case AMQP_FIELD_KIND_ARRAY:
+		if (a->value.array.num_entries != b->value.array.num_entries)
+			return false;
+		for (int i = 0; i < a->value.array.num_entries; i++) {
+			if (!same_value(&a->value.array.entries[i], &b->value.array.entries[i],
+					pruned))
+				return false;
+		}
+		return true;
+	case AMQP_FIELD_KIND_BOOLEAN:
+		return a->value.boolean == b->value.boolean;
+	case AMQP_FIELD_KIND_I8:
+	case AMQP_FIELD_KIND_U8:
+		return a->value.u8 == b->value.u8;
+	case AMQP_FIELD_KIND_I16:
+	case AMQP_FIELD_KIND_U16:
+		return a->value.u16 == b->value.u16;
+	case AMQP_FIELD_KIND_I32:
+	case AMQP_FIELD_KIND_U32:
+		return a->value.u32 == b->value.u32;
+	case AMQP_FIELD_KIND_F32:
+		return memcmp(&a->value.f32, &b->value.f32, sizeof(a->value.f32)) == 0;
+	case AMQP_FIELD_KIND_F64:
+		return memcmp(&a->value.f64, &b->value.f64, sizeof(a->value.f64)) == 0;
+	case AMQP_FIELD_KIND_DECIMAL:
+		return a->value.decimal.decimals == b->value.decimal.decimals &&
+		       a->value.decimal.value == b->value.decimal.value;
+	case AMQP_FIELD_KIND_VOID:
+		return true;
+	default: /* I64, U64, TIMESTAMP */
+		return a->value.u64 == b->value.u64;
+	}
+}
+
+static void check_props_copy(const amqp_basic_properties_t *p)
+{
+	amqp_pool_t pool;
+	amqp_basic_properties_t c;
+	unsigned dropped = 0;
+	bool pruned = false;
+
+	init_amqp_pool(&pool, 4096);
+	memset(&c, 0, sizeof(c));
+	if (brk_props_copy(p, &c, &pool, &dropped) == 0) {
+		FUZZ_CHECK(c._flags == p->_flags);
+		if (p->_flags & AMQP_BASIC_HEADERS_FLAG) {
+			FUZZ_CHECK(same_table(&p->headers, &c.headers, &pruned));
+			FUZZ_CHECK(((dropped & BRK_DROPPED_EMPTY_NAME) != 0) == pruned);
+		}
+		if (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+			FUZZ_CHECK(same_bytes(p->message_id, c.message_id));
+	}
+	empty_amqp_pool(&pool);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = {"hsbridge-attempts", "hsbridge-copy", "x-death", ""};
@@ -482,6 +582,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_text_readers(&p);
 	check_trust(&p, sealed, seal_first);
 	check_copy(&p, attempts, flags);
+	check_props_copy(&p);
 	for (size_t i = 0; i < d.n_blocks; i++)
 		free(d.blocks[i]);
 	return 0;
