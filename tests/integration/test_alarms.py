@@ -52,7 +52,10 @@ class AlarmCase(ReloadCase):
         the copy publisher is blocked."""
         self.rx.script("/a", [R(503, hold=self.alarm_on)], default=503)
         self.rx.script("/b", [R(200, hold=b_release)], default=200)
-        self.start_bridge(self.subs(), delivery={"timeout_ms": 1000})
+        # a's and b's first requests are held until rabbitmqctl has raised
+        # the alarm, which takes seconds on a loaded machine (the ASan pass):
+        # a short timeout_ms would end them first and change the scenario
+        self.start_bridge(self.subs(), delivery={"timeout_ms": 20000})
         self.a_event = self.publish_event("document.uploaded")[0]
         self.b_events = [self.publish_event("patient.created")[0] for _ in range(N_HEALTHY)]
         self.rx.wait_count("/a", 1, T_DELIVER, "a's attempt 1 in flight")
