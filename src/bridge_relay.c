@@ -323,10 +323,12 @@ static struct dlv_sub *sub_by_channel(struct bridge *br, uint16_t ch)
 }
 
 /* Attempts already made, from the bookkeeping of a copy the bridge made
- * (its hsbridge-mark verifies under the subscription's secret), clamped to
- * the schedule; 0 for anything else: a publisher cannot forge a count.
- * *forged: hsbridge-* headers were there, but not from this bridge. */
-static unsigned trusted_attempts(const struct bridge *br, struct delivery *d, bool *forged)
+ * (*made: its hsbridge-mark verifies under the subscription's secret; a
+ * replay's seals 0 attempts), clamped to the schedule; 0 for anything
+ * else: a publisher cannot forge a count. *forged: hsbridge-* headers were
+ * there, but not from this bridge. */
+static unsigned trusted_attempts(const struct bridge *br, struct delivery *d, bool *made,
+				 bool *forged)
 {
 	const amqp_basic_properties_t *p = &d->msg.properties;
 	const struct cfg_sub *s = d->sub->cfg;
@@ -335,6 +337,7 @@ static unsigned trusted_attempts(const struct bridge *br, struct delivery *d, bo
 	size_t mark_len = 0;
 
 	*forged = false;
+	*made = false;
 	d->copy.first_failure_at[0] = '\0';
 	if (!copy_has_bookkeeping(p))
 		return 0;
@@ -344,9 +347,11 @@ static unsigned trusted_attempts(const struct bridge *br, struct delivery *d, bo
 	in.first_failure_at = d->copy.first_failure_at;
 	in.body = d->msg.body.bytes;
 	in.len = d->msg.body.len;
-	if (in.attempts > 0 && copy_header_text(p, "hsbridge-mark", &mark, &mark_len) &&
-	    mark_verify(mark, mark_len, s->secret, s->previous_secrets, s->n_previous, &in))
+	if (copy_header_text(p, "hsbridge-mark", &mark, &mark_len) &&
+	    mark_verify(mark, mark_len, s->secret, s->previous_secrets, s->n_previous, &in)) {
+		*made = true;
 		return in.attempts > br->cfg->n_delays ? (unsigned)br->cfg->n_delays : in.attempts;
+	}
 	d->copy.first_failure_at[0] = '\0';
 	*forged = true;
 	return 0;
@@ -366,7 +371,7 @@ static bool sub_wants(const struct cfg_sub *s, const char *type)
  * bridge made (marked) is trusted; anything else (a replay, or a message
  * published straight to the queue) must be of a type the subscription
  * asks for. */
-static int check_route(struct delivery *d, unsigned made)
+static int check_route(struct delivery *d, bool made)
 {
 	if (made || strcmp(d->routing_key, d->sub->queue) != 0 || sub_wants(d->sub->cfg, d->ev.type))
 		return 0;
@@ -374,6 +379,26 @@ static int check_route(struct delivery *d, unsigned made)
 		 "type %.60s is not one of the subscription's events (published to its queue "
 		 "directly)",
 		 d->ev.type);
+	return -1;
+}
+
+/* A property cut short at a NUL byte (C strings) must not stand in for the
+ * event's id or type: two events would share one id, and delivery id. */
+static int check_nul(struct delivery *d, const char *mid, const char *type)
+{
+	const amqp_basic_properties_t *p = &d->msg.properties;
+	bool mid_cut = (p->_flags & AMQP_BASIC_MESSAGE_ID_FLAG) && p->message_id.len &&
+		       memchr(p->message_id.bytes, '\0', p->message_id.len);
+	bool type_cut = (p->_flags & AMQP_BASIC_TYPE_FLAG) && p->type.len &&
+			memchr(p->type.bytes, '\0', p->type.len);
+
+	if (mid_cut && mid && strcmp(d->ev.id, mid) == 0)
+		snprintf(d->ev.reason, sizeof(d->ev.reason),
+			 "message_id property contains a NUL byte");
+	else if (type_cut && type && strcmp(d->ev.type, type) == 0)
+		snprintf(d->ev.reason, sizeof(d->ev.reason), "type property contains a NUL byte");
+	else
+		return 0;
 	return -1;
 }
 
@@ -396,8 +421,8 @@ static void prepare(struct bridge *br, struct delivery *d)
 	const amqp_basic_properties_t *p = &d->msg.properties;
 	char *mid = prop_str(p, AMQP_BASIC_MESSAGE_ID_FLAG, p->message_id);
 	char *type = prop_str(p, AMQP_BASIC_TYPE_FLAG, p->type);
-	bool forged;
-	unsigned made = trusted_attempts(br, d, &forged);
+	bool made, forged;
+	unsigned attempts = trusted_attempts(br, d, &made, &forged);
 	struct ev_input in;
 	enum ev_status st;
 
@@ -415,9 +440,9 @@ static void prepare(struct bridge *br, struct delivery *d)
 	in.timestamp = (p->_flags & AMQP_BASIC_TIMESTAMP_FLAG) ? (long long)p->timestamp : 0;
 	in.now = clk_wall_s();
 	st = ev_prepare(&in, &d->ev);
-	free(type);
-	if (st == EV_OK && check_route(d, made) != 0)
+	if (st == EV_OK && (check_nul(d, mid, type) != 0 || check_route(d, made) != 0))
 		st = EV_INVALID;
+	free(type);
 	if (st != EV_OK) {
 		park_invalid(br, d, mid, st);
 		free(mid);
@@ -429,7 +454,7 @@ static void prepare(struct bridge *br, struct delivery *d)
 			 LOG_S("event", d->ev.id),
 			 LOG_S("error", "hsbridge-* headers without a valid hsbridge-mark (not a copy "
 					"this bridge made): counting starts at attempt 1"));
-	d->attempt = made + 1;
+	d->attempt = attempts + 1;
 	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
 	start_attempt(br, d);
 }

@@ -8,6 +8,7 @@
 #include "hsbridge/broker.h"
 #include "hsbridge/config.h"
 #include "hsbridge/copy.h"
+#include "hsbridge/mark.h"
 #include "hsbridge/topology.h"
 #include "hsbridge/wire.h"
 
@@ -64,11 +65,23 @@ static void message_name(const amqp_basic_properties_t *p, char *buf, size_t len
  * headers, as the bridge parks such copies (DESIGN section 9), and said on
  * stderr. EX_OK with *c (free with copy_props_free), EX_DATAERR when even
  * that cannot fit (said), EX_TEMPFAIL when out of memory (said). */
-static int replay_copy(struct brk *b, const struct brk_event *ev, const char *name,
-		       struct copy_props *c)
+static int replay_copy(struct brk *b, const struct cfg_sub *s, const struct brk_event *ev,
+		       const char *name, struct copy_props *c)
 {
 	struct copy_marks m = {0};
+	char mark[MARK_HEX_LEN + 1];
+	struct mark_input in = {.sub = s->name,
+				.attempts = 0,
+				.first_failure_at = "",
+				.body = ev->message.body.bytes,
+				.len = ev->message.body.len};
 	size_t size;
+
+	/* Sealed as the bridge's own copy with no attempts: the bridge takes
+	 * its body as it is (an envelope it completed may be a little over
+	 * max_body_bytes) and counts from attempt 1. */
+	if (mark_compute(s->secret, &in, mark) == 0)
+		m.mark = mark;
 
 	for (;;) {
 		if (copy_build(&ev->message.properties, &m, c) != 0) {
@@ -99,7 +112,8 @@ static int replay_copy(struct brk *b, const struct brk_event *ev, const char *na
 
 /* Publishes ev's copy to queue and waits for its confirm. EX_OK, or a
  * sysexits code once the reason is on stderr; the message is not acked. */
-static int replay_one(struct brk *b, const struct brk_event *ev, const char *queue)
+static int replay_one(struct brk *b, const struct cfg_sub *s, const struct brk_event *ev,
+		      const char *queue)
 {
 	char name[NAME_MAX_SHOWN + 1];
 	char err[BRK_ERR_MAX];
@@ -110,7 +124,7 @@ static int replay_one(struct brk *b, const struct brk_event *ev, const char *que
 	message_name(&ev->message.properties, name, sizeof(name));
 	if (ev->dropped)
 		fprintf(stderr, "hsbridge: message %s: %s\n", name, brk_dropped_text(ev->dropped));
-	rc = replay_copy(b, ev, name, &c);
+	rc = replay_copy(b, s, ev, name, &c);
 	if (rc != EX_OK)
 		return rc;
 	rc = brk_publish(b, 1, "", queue, true, &c.p, ev->message.body.bytes, ev->message.body.len);
@@ -165,7 +179,7 @@ int cli_cmd_replay(struct cfg **cfgp, const struct cli_args *a)
 		}
 		if (ev.kind != BRK_DELIVERY)
 			break;
-		rc = replay_one(b, &ev, queue);
+		rc = replay_one(b, s, &ev, queue);
 		if (rc == EX_OK && brk_ack(b, 1, ev.delivery_tag) != 0) {
 			fprintf(stderr,
 				"hsbridge: connection lost while acking; the message may now "

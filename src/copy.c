@@ -139,9 +139,10 @@ static int add_marks(const struct copy_marks *m, struct copy_props *c, int n)
 				       m->first_failure_at ? m->first_failure_at
 							   : (m->now ? m->now : ""));
 		e[n++] = brk_entry_i64("hsbridge-last-status", m->last_status);
-		if (m->mark)
-			e[n++] = brk_entry_str("hsbridge-mark", m->mark);
 	}
+	/* A replay seals attempts 0: the bridge made this copy too. */
+	if (m->mark)
+		e[n++] = brk_entry_str("hsbridge-mark", m->mark);
 	/* For an invalid payload this says what is wrong with it. */
 	if (m->attempts > 0 || (m->last_error && m->last_error[0]))
 		e[n++] = brk_entry_str("hsbridge-last-error", m->last_error ? m->last_error : "");

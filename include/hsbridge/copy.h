@@ -21,7 +21,7 @@ struct copy_marks {
 	const char *type;	/* replaces the type property when not NULL */
 	const char *message_id; /* the message_id when the original has none; NULL: none */
 	const char *first_failure_at; /* with attempts > 0: hsbridge-first-failure-at; NULL: now */
-	const char *mark;	      /* with attempts > 0: hsbridge-mark (mark.h); NULL: none */
+	const char *mark;	      /* hsbridge-mark (mark.h; a replay's: attempts 0); NULL: none */
 	bool drop_headers;	      /* leave out the original's own headers (they do not fit
 					 in a frame with the marks) */
 };

@@ -210,6 +210,23 @@ class TypeRoutingKeyTests(BridgeCase):
         self.assertEqual(json.loads(reqs[1].body)["type"], "document.uploaded")
         self.assert_settled(["a"])
 
+    def test_a_nul_in_message_id_or_type_does_not_stand_in_for_the_event(self):
+        """'dup\\x00a' and 'dup\\x00b' were both delivered as event 'dup' with one
+        delivery id (attack review)."""
+        self.start_bridge([self.hook("a", ["document.*"])])
+        self.rawpub("document.uploaded", b'{"data":{"n":1}}', message_id="dup\x00a")
+        self.rawpub("document.uploaded", b'{"data":{"n":2}}', message_id="dup\x00b",
+                    type_="document.uploaded\x00x")
+        self.rawpub("document.uploaded", b'{"data":{"n":3}}', type_="document.uploaded\x00x")
+        good, _, _ = self.publish_event("document.uploaded")
+        parked = self.drain("hsbridge.a.parked", 3)
+        errors = sorted(headers_of(m).get("hsbridge-last-error") for m in parked)
+        self.assertEqual(errors, ["message_id property contains a NUL byte"] * 2 +
+                         ["type property contains a NUL byte"])
+        self.wait_logged(1, event=good, outcome="delivered")
+        self.assertEqual([json.loads(r.body)["id"] for r in self.rx.all()], [good])
+        self.assert_settled(["a"])
+
 
 class BodyLimitTests(BridgeCase):
 
@@ -229,6 +246,26 @@ class BodyLimitTests(BridgeCase):
         self.assertGreater(len(reqs[0].body), limit)
         self.assertEqual(len({r.body for r in reqs}), 1, "the same bytes on every attempt")
         self.wait_logged(1, event="evt_limit1", outcome="delivered")
+        self.assert_settled(["a"])
+
+    def test_a_replayed_envelope_completed_past_max_body_bytes_is_attempted_again(self):
+        """replay drops the bookkeeping, so the bridge took the body it had
+        completed itself for a publisher's and parked it as payload_too_large
+        (attack review)."""
+        limit = 4096
+        self.rx.script("/a", [], default=503)
+        self.start_bridge([self.hook("a", ["document.*"])], delivery={"max_body_bytes": limit})
+        body = ('{"data":{"p":"%s"}}' % ("p" * (limit - len('{"data":{"p":""}}')))).encode()
+        self.rawpub("document.uploaded", body, message_id="evt_limit2")
+        self.wait_logged(1, event="evt_limit2", outcome="parked")
+        self.rx.script("/a", [], default=200)
+        cp = self.cli(self.bridge.conf, "replay", "a")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.wait_logged(1, event="evt_limit2", outcome="delivered")
+        reqs = self.rx.for_path("/a")
+        self.assertEqual([r.attempt for r in reqs], [1, 2, 3, 4, 5, 1])
+        self.assertEqual(len({r.body for r in reqs}), 1, "the same bytes on every attempt")
+        self.assertEqual(self.logs("parked", event="evt_limit2"), [])
         self.assert_settled(["a"])
 
 
