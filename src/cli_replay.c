@@ -63,13 +63,13 @@ static void message_name(const amqp_basic_properties_t *p, char *buf, size_t len
 /* The copy of ev to publish: bookkeeping dropped (attempts start over), the
  * rest kept; when that cannot fit in one frame, without the publisher's
  * headers, as the bridge parks such copies (DESIGN section 9), and said on
- * stderr. EX_OK with *c (free with copy_props_free), EX_DATAERR when even
- * that cannot fit (said), EX_TEMPFAIL when out of memory (said). */
+ * stderr. EX_OK with *c (free with copy_props_free; it borrows mark),
+ * EX_DATAERR when even that cannot fit (said), EX_TEMPFAIL when out of
+ * memory (said). */
 static int replay_copy(struct brk *b, const struct cfg_sub *s, const struct brk_event *ev,
-		       const char *name, struct copy_props *c)
+		       const char *name, char mark[MARK_HEX_LEN + 1], struct copy_props *c)
 {
 	struct copy_marks m = {0};
-	char mark[MARK_HEX_LEN + 1];
 	struct mark_input in = {.sub = s->name,
 				.attempts = 0,
 				.first_failure_at = "",
@@ -118,13 +118,14 @@ static int replay_one(struct brk *b, const struct cfg_sub *s, const struct brk_e
 	char name[NAME_MAX_SHOWN + 1];
 	char err[BRK_ERR_MAX];
 	struct copy_props c;
+	char mark[MARK_HEX_LEN + 1]; /* c borrows it until the publish */
 	bool returned = false;
 	int rc;
 
 	message_name(&ev->message.properties, name, sizeof(name));
 	if (ev->dropped)
 		fprintf(stderr, "hsbridge: message %s: %s\n", name, brk_dropped_text(ev->dropped));
-	rc = replay_copy(b, s, ev, name, &c);
+	rc = replay_copy(b, s, ev, name, mark, &c);
 	if (rc != EX_OK)
 		return rc;
 	rc = brk_publish(b, 1, "", queue, true, &c.p, ev->message.body.bytes, ev->message.body.len);

@@ -76,7 +76,9 @@ class ReplayTests(BridgeCase):
         for k, v in props["headers"].items():
             self.assertEqual(h.get(k), v, "header %s changed by replay" % k)
         left = sorted(k for k in h if k.startswith(BOOKKEEPING_PREFIXES))
-        self.assertEqual(left, [], "bookkeeping headers must be removed by replay")
+        self.assertEqual(left, ["hsbridge-mark"],
+                         "bookkeeping headers must be removed by replay, which seals its copy")
+        self.assertRegex(h["hsbridge-mark"], "^[0-9a-f]{64}$")
 
     def test_replay_limit_moves_exactly_one_and_strips_bookkeeping_headers(self):
         evs = self.park_for_real(2)
