@@ -650,10 +650,12 @@ def lc(v):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(lc(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + " ".join("%s = %s;" % (k, lc(x)) for k, x in v.items()) + " }"
     raise TypeError("no libconfig rendering for %r" % (v,))
 
 
-def render_config(broker, subscriptions, delivery=None, log=None):
+def render_config(broker, subscriptions, delivery=None, log=None, breaker=None):
     """broker/delivery/log: dicts of scalars/arrays; subscriptions: list of dicts.
     One setting per line (line numbers are predictable)."""
     out = []
@@ -667,6 +669,8 @@ def render_config(broker, subscriptions, delivery=None, log=None):
     group("broker", broker)
     if delivery:
         group("delivery", delivery)
+    if breaker:
+        group("breaker", breaker)
     group("log", log or {"level": "info"})
     out.append("subscriptions = (")
     for i, s in enumerate(subscriptions):
