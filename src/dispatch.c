@@ -21,6 +21,8 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	char body[DISP_BODY_MAX];
 	size_t body_len;
+	long retry_after_s; /* with has_retry_after: the value, parsed */
+	bool in_headers;    /* past a status line, before the blank line that ends it */
 	struct xfer *prev, *next;
 };
 
@@ -104,19 +106,59 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* CURLINFO_RETRY_AFTER reads 0 both for "Retry-After: 0" and for no header,
- * so note whether the header was there at all. */
+long disp_retry_after_s(const char *value, size_t len, long long now)
+{
+	char date[64];
+	long secs = 0;
+	size_t digits = 0;
+	time_t when;
+
+	while (len > 0 && (*value == ' ' || *value == '\t')) {
+		value++;
+		len--;
+	}
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t' ||
+			   value[len - 1] == '\r' || value[len - 1] == '\n'))
+		len--;
+	for (; digits < len && value[digits] >= '0' && value[digits] <= '9'; digits++) {
+		if (secs < DISP_RETRY_AFTER_MAX_S)
+			secs = secs * 10 + (value[digits] - '0');
+	}
+	if (digits > 0 && digits == len)
+		return secs < DISP_RETRY_AFTER_MAX_S ? secs : DISP_RETRY_AFTER_MAX_S;
+	if (digits > 0 || len == 0 || len >= sizeof(date) || memchr(value, '\0', len) != NULL)
+		return -1;
+	memcpy(date, value, len);
+	date[len] = '\0';
+	when = curl_getdate(date, NULL);
+	/* A date already past asks for no particular wait: use the schedule. */
+	if (when == -1 || (long long)when < now)
+		return -1;
+	return (long long)when - now < DISP_RETRY_AFTER_MAX_S ? (long)((long long)when - now)
+							      : DISP_RETRY_AFTER_MAX_S;
+}
+
+/* Reads Retry-After ourselves: libcurl's CURLINFO_RETRY_AFTER reads 0 for
+ * no header, for "0" and for a value it cannot parse alike. Each response
+ * (a 1xx, then the final one) starts over at its status line: the first line
+ * after a blank one, not any header that happens to begin with "HTTP/". Like
+ * libcurl, take any line that starts with CR or LF for the blank one. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
 
-	if (n >= sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0)
-		x->has_retry_after = true;
-	/* A new response (after a 1xx) starts over. */
-	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+	if (!x->in_headers && n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->has_retry_after = false;
+		x->in_headers = true;
+	} else if (n >= 1 && (data[0] == '\r' || data[0] == '\n')) {
+		x->in_headers = false;
+	} else if (n >= sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		x->retry_after_s = disp_retry_after_s(data + sizeof(name) - 1,
+						      n - (sizeof(name) - 1), clk_wall_s());
+		x->has_retry_after = x->retry_after_s >= 0;
+	}
 	return n;
 }
 
@@ -215,14 +257,8 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status <= 999) {
 		res.status = (int)status;
-		if (x->has_retry_after) {
-			curl_off_t secs = 0;
-
-			/* A day is past any schedule; clamp before scaling. */
-			if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK &&
-			    secs >= 0)
-				res.retry_after_ms = (long)(secs > 86400 ? 86400 : secs) * 1000;
-		}
+		if (x->has_retry_after)
+			res.retry_after_ms = x->retry_after_s * 1000;
 	}
 	/* curl's detail may repeat parts of the URL: no credentials. */
 	if (code != CURLE_OK)

@@ -60,4 +60,13 @@ void disp_cancel_all(struct disp *d, disp_done_fn fn, void *arg);
 
 size_t disp_running(const struct disp *d);
 
+/* A day is past any retry schedule: Retry-After is capped there. */
+#define DISP_RETRY_AFTER_MAX_S 86400L
+
+/* The value of a Retry-After header (RFC 9110: delay-seconds, or an
+ * HTTP-date) as seconds from now (unix seconds), capped at
+ * DISP_RETRY_AFTER_MAX_S; -1 when it is neither, or a date already past.
+ * Blanks and the line's CR LF around it are ignored. Pure. */
+long disp_retry_after_s(const char *value, size_t len, long long now);
+
 #endif

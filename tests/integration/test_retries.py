@@ -162,6 +162,21 @@ class RetryTests(BridgeCase):
              delays=["200ms", "300ms", "400ms", "1s"], next="1s",
              min_gap=0.95, min_why="largest delay is 1s",
              max_gap=10, max_why="not the 30s asked for"),
+        # Found by tests/fuzz/fuzz_retry_after.c. A value that is neither
+        # seconds nor an HTTP-date is no Retry-After: the schedule's delay
+        # (1s), not the shortest one as if it said 0.
+        dict(case="test_503_unparseable_retry_after_keeps_schedule",
+             sub="junk", answer=R(503, {"Retry-After": "soon"}),
+             delays=["1s", "200ms", "2s"], next="1s",
+             min_gap=0.95, min_why="the schedule's first delay is 1s",
+             max_gap=1.9, max_why="should use 1s, not 2s"),
+        # A header line that merely begins with "HTTP/" after Retry-After
+        # is no new response: the Retry-After still counts.
+        dict(case="test_retry_after_survives_header_starting_with_http",
+             sub="http", answer=R(503, {"Retry-After": "1", "HTTP/1.1-Note": "x"}),
+             delays=["200ms", "300ms", "1s", "2s"], next="1s",
+             min_gap=0.95, min_why="Retry-After: 1 must delay >= 1s",
+             max_gap=1.9, max_why="should use 1s, not 2s"),
     ]
 
     def test_retry_after_picks_delay_from_schedule(self):
