@@ -78,6 +78,7 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 
 	if (!subs)
 		return -1;
+	breakers_carry_over(br, subs, cfg);
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
 		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
@@ -89,7 +90,8 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	return 0;
 }
 
-/* One channel per active subscription, prefetch = its max_in_flight. */
+/* One channel per active subscription, and on it a consumer with prefetch =
+ * its max_in_flight (1 while its breaker is half-open; none while open). */
 static int start_consumers(struct bridge *br, char *err, size_t errlen)
 {
 	uint16_t ch = PUB_CH + 1;
@@ -101,15 +103,9 @@ static int start_consumers(struct bridge *br, char *err, size_t errlen)
 		if (!s->cfg->active)
 			continue;
 		rc = brk_channel_open(br->brk, ch, err, errlen);
-		if (rc == 0)
-			rc = brk_qos(br->brk, ch, (uint16_t)s->cfg->max_in_flight, err, errlen);
-		if (rc == 0)
-			rc = brk_consume(br->brk, ch, s->queue, s->queue, err, errlen);
 		if (rc == 0) {
 			s->channel = ch++;
-			log_line(LOGL_INFO, "consuming", LOG_S("sub", s->cfg->name),
-				 LOG_S("queue", s->queue),
-				 LOG_I("max_in_flight", s->cfg->max_in_flight));
+			rc = breakers_consume(br, s, err, errlen);
 		}
 	}
 	return rc;
@@ -229,17 +225,16 @@ void bridge_drop_session(struct bridge *br)
 	br->brk = NULL;
 	br->pub_seq = 0;
 	br->blocked = false;
-	for (size_t i = 0; i < br->cfg->n_subs; i++)
+	for (size_t i = 0; i < br->cfg->n_subs; i++) {
 		br->subs[i].channel = 0;
+		br->subs[i].prefetch = 0;
+	}
 }
 
 void bridge_stop_consuming(struct bridge *br)
 {
-	for (size_t i = 0; br->brk && !br->broken && i < br->cfg->n_subs; i++) {
-		if (br->subs[i].channel &&
-		    brk_cancel(br->brk, br->subs[i].channel, br->subs[i].queue) != 0)
-			bridge_mark_broken(br, "connection lost while cancelling consumers");
-	}
+	for (size_t i = 0; i < br->cfg->n_subs; i++)
+		breakers_cancel(br, &br->subs[i]);
 }
 
 /* Puts back what an operator deleted under a running bridge, so that the
@@ -426,6 +421,7 @@ static void step_wait(struct bridge *br)
 	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
 		ms = br->cfg->heartbeat_s * 500;
 	ms = relay_held_wait_ms(br, ms);
+	ms = breakers_wait_ms(br, ms);
 	if (br->pub) {
 		wfd[nfd].fd = brk_fd(br->pub);
 		wfd[nfd++].events = CURL_WAIT_POLLIN;
@@ -467,6 +463,7 @@ int bridge_run(struct cfg **cfgp)
 			continue;
 		step_pump_broker(&br);
 		disp_collect(br.disp, relay_on_http_done, &br);
+		breakers_step(&br);
 		relay_publish_held(&br);
 		dlv_reap(&br.dlv);
 		if (step_recover(&br))

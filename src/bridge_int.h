@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hsbridge/breaker.h"
 #include "hsbridge/broker.h"
 #include "hsbridge/config.h"
 #include "hsbridge/delivery.h"
@@ -24,7 +25,10 @@
 /* A subscription at run time; deliveries borrow it. */
 struct dlv_sub {
 	const struct cfg_sub *cfg;
-	uint16_t channel; /* 0 when not consuming */
+	uint16_t channel; /* 0 when it has no channel (inactive, or no session) */
+	uint16_t prefetch; /* its consumer's basic.qos; 0: no consumer (breaker open) */
+	/* Kept across reconnects, and across reloads that keep its name and url. */
+	struct breaker breaker;
 	char queue[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
 };
@@ -87,6 +91,30 @@ void relay_publish_held(struct bridge *br);
 void relay_hold_unconfirmed(struct bridge *br);
 /* How long the loop may wait before a held copy is due (at most max_ms). */
 int relay_held_wait_ms(const struct bridge *br, int max_ms);
+
+/* bridge_breaker.c: each subscription's circuit breaker (breaker.h) made
+ * real: OPEN cancels the consumer (bindings and queue stay, new events and
+ * retry copies wait Ready), HALF_OPEN consumes with prefetch 1 (one probe),
+ * CLOSED with max_in_flight. */
+/* Starts s's consumer with the prefetch its breaker allows (none while
+ * open). A synchronous qos and consume: 0, or a broker status. */
+int breakers_consume(struct bridge *br, struct dlv_sub *s, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Cancels s's consumer, if it has one; does not wait. */
+void breakers_cancel(struct bridge *br, struct dlv_sub *s);
+/* d is about to be POSTed: the probe, if its breaker waits for one. */
+void breakers_on_post(struct delivery *d);
+/* d's answer (NULL: the request was cancelled with the session). Opening
+ * cancels the consumer at once, before d's original can be acked. */
+void breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp_result *res);
+/* Half-opens what is due and drained, and brings every consumer to the
+ * prefetch its breaker wants. */
+void breakers_step(struct bridge *br);
+/* How long the loop may wait before a cool-down ends (at most max_ms). */
+int breakers_wait_ms(const struct bridge *br, int max_ms);
+/* subs (for cfg) take over the breakers of br's current subscriptions with
+ * the same name and url; the others start closed. */
+void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);

@@ -262,6 +262,7 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	struct pol_decision dec;
 	char error[CURL_ERROR_SIZE + 32];
 
+	breakers_on_answer(br, d, res);
 	if (!res) {
 		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
 		return;
@@ -303,6 +304,7 @@ static void start_attempt(struct bridge *br, struct delivery *d)
 					 d->ev.len, clk_wall_s());
 	req.timeout_ms = d->sub->cfg->timeout_ms;
 	req.user = d;
+	breakers_on_post(d);
 	dlv_move(&br->dlv, d, DLV_POSTING);
 	/* dispatch frees the headers even when it fails */
 	if (!req.headers || disp_submit(br->disp, &req) != 0) {

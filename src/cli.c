@@ -86,6 +86,23 @@ static void redact_amqp_url(const char *url, char *buf, size_t len)
 	url_amqp_clear(&u);
 }
 
+/* The circuit breaker's settings, on one line. */
+static void print_breaker(const char *label, const struct breaker_conf *b)
+{
+	char cool[32], max[32];
+
+	if (!b->enabled) {
+		printf("%soff (every event gets its attempts, whatever the endpoint's state)\n",
+		       label);
+		return;
+	}
+	cfg_format_duration(b->cooldown_ms, cool, sizeof(cool));
+	cfg_format_duration(b->max_cooldown_ms, max, sizeof(max));
+	printf("%sopens after %d endpoint failures in a row or a 410; probes after %s, "
+	       "doubling up to %s\n",
+	       label, b->failures, cool, max);
+}
+
 static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 {
 	const struct cfg *cfg = *cfgp;
@@ -121,6 +138,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		topo_retry_name(cfg, i, name, sizeof(name));
 		printf("  retry exchange + queue %s (ttl %ld ms)\n", name, cfg->retry_delays_ms[i]);
 	}
+	print_breaker("breaker:  ", &cfg->breaker);
 	printf("subscriptions: %zu\n", cfg->n_subs);
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		const struct cfg_sub *s = &cfg->subs[i];
@@ -144,6 +162,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
+		print_breaker("  breaker:  ", &s->breaker);
 	}
 	return EX_OK;
 }

@@ -32,7 +32,8 @@
 static const char *const default_delays[] = {"1m", "5m", "30m", "1h"};
 
 /* The keys each group may hold; anything else is a typo and an error. */
-static const char *const top_keys[] = {"broker", "delivery", "log", "subscriptions", NULL};
+static const char *const top_keys[] = {"broker", "delivery", "breaker", "log", "subscriptions",
+				       NULL};
 static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
 					  "ca_file", "management_url", NULL};
 static const char *const delivery_keys[] = {
@@ -304,6 +305,14 @@ static int load_delivery(struct cfg_loader *ld, const config_setting_t *g)
 	return 0;
 }
 
+/* The top-level breaker group: the defaults of every subscription. */
+static int load_breaker(struct cfg_loader *ld, const config_setting_t *g)
+{
+	cfg_breaker_defaults(&ld->cfg->breaker);
+	cfg_set_where(ld, "%s", "");
+	return cfg_load_breaker(ld, g, &ld->cfg->breaker);
+}
+
 static int load_log(struct cfg_loader *ld, const config_setting_t *g)
 {
 	const config_setting_t *at = NULL;
@@ -341,7 +350,7 @@ static int read_text(struct cfg_loader *ld, char **text, size_t *len)
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 {
 	struct cfg_loader ld = {.path = path, .err = err, .errlen = err ? errlen : 0};
-	const config_setting_t *root, *broker, *delivery, *logg;
+	const config_setting_t *root, *broker, *delivery, *breaker, *logg;
 	char *text = NULL;
 	size_t len = 0;
 	config_t lc;
@@ -379,10 +388,12 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 	if (cfg_check_keys(&ld, root, top_keys, NULL) != 0 ||
 	    cfg_get_group(&ld, root, "broker", &broker) != 0 ||
 	    cfg_get_group(&ld, root, "delivery", &delivery) != 0 ||
+	    cfg_get_group(&ld, root, "breaker", &breaker) != 0 ||
 	    cfg_get_group(&ld, root, "log", &logg) != 0)
 		goto out;
 	if (load_broker(&ld, broker) != 0 || load_delivery(&ld, delivery) != 0 ||
-	    load_log(&ld, logg) != 0 || cfg_load_subs(&ld, root) != 0)
+	    load_breaker(&ld, breaker) != 0 || load_log(&ld, logg) != 0 ||
+	    cfg_load_subs(&ld, root) != 0)
 		goto out;
 	*out = ld.cfg;
 	ld.cfg = NULL;

@@ -25,7 +25,7 @@ struct int_key {
 	long long def;
 };
 
-enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT, I_PARKED };
+enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT, I_PARKED, I_FAILURES };
 
 extern const struct int_key cfg_int_keys[];
 
@@ -104,6 +104,15 @@ void cfg_scrub_tree(config_t *lc);
 /* ---- subscriptions (config_sub.c) --------------------------------------- */
 
 int cfg_load_subs(struct cfg_loader *ld, const config_setting_t *root);
+
+/* ---- the breaker group (config_breaker.c) -------------------------------- */
+
+/* The built-in defaults of the breaker group. */
+void cfg_breaker_defaults(struct breaker_conf *out);
+/* A `breaker` group g (NULL: absent) over the values in *inout: each key
+ * present replaces its value. ld->where must name the subscription, or be
+ * "" for the top-level group. Returns 0 or -1. */
+int cfg_load_breaker(struct cfg_loader *ld, const config_setting_t *g, struct breaker_conf *inout);
 
 /* ---- characters --------------------------------------------------------- */
 

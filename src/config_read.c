@@ -16,6 +16,8 @@ const struct int_key cfg_int_keys[] = {
     /* 0: no limit, and no queue argument, so that queues declared before
      * the key existed are still declared unchanged. */
     [I_PARKED] = {"parked_max_length", 0, 1000000000, 0},
+    /* breaker.failures: endpoint failures in a row that open the breaker */
+    [I_FAILURES] = {"failures", 1, 1000000, 10},
 };
 
 /* "<path>:<line>: <where><message>", or "<path>: …" when no line applies. */

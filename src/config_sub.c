@@ -19,6 +19,7 @@ static const char *const sub_keys[] = {"name",
 				       "max_in_flight",
 				       "timeout_ms",
 				       "parked_max_length",
+				       "breaker",
 				       NULL};
 
 static bool valid_sub_name(const char *s)
@@ -149,7 +150,11 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 	sub->max_in_flight = (int)inflight;
 	sub->timeout_ms = (long)timeout;
 	sub->parked_max_length = (long)parked;
-	return 0;
+	sub->breaker = cfg->breaker;
+	cfg_set_where(ld, "subscription \"%s\": ", name);
+	if (cfg_get_group(ld, g, "breaker", &at) != 0)
+		return -1;
+	return cfg_load_breaker(ld, at, &sub->breaker);
 }
 
 int cfg_load_subs(struct cfg_loader *ld, const config_setting_t *root)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hsbridge/breaker.h"
 #include "hsbridge/log.h"
 
 #define CFG_NAME_MAX 64
@@ -23,6 +24,8 @@ struct cfg_sub {
 	long timeout_ms;   /* resolved: own value or delivery.timeout_ms */
 	/* resolved: own value or delivery.parked_max_length; 0: no limit */
 	long parked_max_length;
+	/* resolved: its own `breaker` keys, else the global group's */
+	struct breaker_conf breaker;
 	int line;	   /* where the subscription starts in the file */
 };
 
@@ -43,6 +46,8 @@ struct cfg {
 	size_t max_body_bytes;
 	int delivery_limit;
 	long parked_max_length; /* 0: no limit */
+	/* breaker: the defaults every subscription starts from */
+	struct breaker_conf breaker;
 	/* log */
 	enum log_level log_level;
 	struct cfg_sub *subs;

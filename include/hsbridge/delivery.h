@@ -70,6 +70,7 @@ struct delivery {
 	struct ev_event ev; /* owned: the prepared envelope; ev.body set once valid.
 			       While POSTING, the transfer reads ev.body without a copy. */
 	unsigned attempt;
+	bool probe; /* its answer decides a half-open circuit breaker */
 	char id[37];
 	struct dlv_copy copy;
 };

@@ -126,6 +126,12 @@ static bool spells_canary(const uint8_t *data, size_t size)
 	return false;
 }
 
+/* A breaker that loaded is one the state machine can run. */
+static void check_breaker(const struct breaker_conf *b)
+{
+	FUZZ_CHECK(b->failures >= 1 && b->cooldown_ms > 0 && b->max_cooldown_ms >= b->cooldown_ms);
+}
+
 static void check_loaded(const struct cfg *c)
 {
 	FUZZ_CHECK(c->broker_url != NULL && c->exchange != NULL && c->prefix != NULL);
@@ -133,6 +139,7 @@ static void check_loaded(const struct cfg *c)
 	for (size_t i = 0; i < c->n_delays; i++)
 		FUZZ_CHECK(c->retry_delays_ms[i] > 0);
 	FUZZ_CHECK(c->timeout_ms > 0 && c->max_in_flight > 0 && c->max_body_bytes > 0);
+	check_breaker(&c->breaker);
 	for (size_t i = 0; i < c->n_subs; i++) {
 		const struct cfg_sub *s = &c->subs[i];
 
@@ -145,6 +152,7 @@ static void check_loaded(const struct cfg *c)
 			FUZZ_CHECK(ev_valid_pattern(s->events[j]));
 		FUZZ_CHECK(s->secret != NULL && s->secret[0] != '\0');
 		FUZZ_CHECK(s->timeout_ms > 0 && s->max_in_flight > 0);
+		check_breaker(&s->breaker);
 	}
 	for (size_t i = 0; i < c->n_warnings; i++)
 		FUZZ_CHECK(strstr(c->warnings[i], CANARY) == NULL);

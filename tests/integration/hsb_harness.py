@@ -148,6 +148,14 @@ def free_port():
     return s.getsockname()[1]
 
 
+def take_held_port(port):
+    """The bound, never listening socket free_port() keeps for port."""
+    for i, s in enumerate(_held_ports):
+        if s.getsockname()[1] == port:
+            return _held_ports.pop(i)
+    raise AssertionError("port %d was not handed out by free_port()" % port)
+
+
 def clean_env(extra=None):
     """Environment for child processes: no proxies (loopback only)."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -394,8 +402,10 @@ class Receiver:
     order for that path, then `default` answers. A response is an int status
     or R(status, headers, sleep, body, hold)."""
 
-    def __init__(self, tls=None):
-        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP."""
+    def __init__(self, tls=None, port=None):
+        """tls: (certfile, keyfile) to serve HTTPS instead of HTTP. port: one
+        that free_port() handed out, whose refusing socket starts listening
+        (an endpoint that comes up where connections were refused)."""
         self.lock = threading.Lock()
         self.scheme = "https" if tls else "http"
         self.requests = []
@@ -452,7 +462,13 @@ class Receiver:
 
             do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        if port is None:
+            self.server = _Server(("127.0.0.1", 0), Handler)
+        else:
+            self.server = _Server(("127.0.0.1", port), Handler, bind_and_activate=False)
+            self.server.socket.close()
+            self.server.socket = take_held_port(port)
+            self.server.server_activate()
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*tls)
@@ -650,10 +666,12 @@ def lc(v):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(lc(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + " ".join("%s = %s;" % (k, lc(x)) for k, x in v.items()) + " }"
     raise TypeError("no libconfig rendering for %r" % (v,))
 
 
-def render_config(broker, subscriptions, delivery=None, log=None):
+def render_config(broker, subscriptions, delivery=None, log=None, breaker=None):
     """broker/delivery/log: dicts of scalars/arrays; subscriptions: list of dicts.
     One setting per line (line numbers are predictable)."""
     out = []
@@ -667,6 +685,8 @@ def render_config(broker, subscriptions, delivery=None, log=None):
     group("broker", broker)
     if delivery:
         group("delivery", delivery)
+    if breaker:
+        group("breaker", breaker)
     group("log", log or {"level": "info"})
     out.append("subscriptions = (")
     for i, s in enumerate(subscriptions):

@@ -33,7 +33,8 @@ class ParkedLimitTests(BridgeCase):
 
     def test_full_parked_queue_holds_the_copy_until_there_is_room(self):
         self.rx.script("/pk", default=410)
-        self.start_bridge([self.hook("pk", parked_max_length=2)],
+        # 410 parks every event; the breaker it would open is off here.
+        self.start_bridge([self.hook("pk", parked_max_length=2, breaker={"enabled": False})],
                           broker={"management_url": "http://127.0.0.1:%d" % Env.mgmt_port})
         args = self.mgmt.queue(self.vhost, "hsbridge.pk.parked")["arguments"]
         self.assertEqual((args.get("x-max-length"), args.get("x-overflow")),
@@ -93,7 +94,8 @@ class ParkedLimitTests(BridgeCase):
         """A reload waited for the held copy: every consumer was cancelled
         until someone emptied the parked queue by hand (new-user review)."""
         self.rx.script("/pk", default=410)
-        self.start_bridge([self.hook("pk", ["document.*"], parked_max_length=2),
+        self.start_bridge([self.hook("pk", ["document.*"], parked_max_length=2,
+                                     breaker={"enabled": False}),
                            self.hook("ok", ["share.*"])])
         ids = self.hold_one("pk")
         n = len(self.bridge.logs("reload"))

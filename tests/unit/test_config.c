@@ -1829,10 +1829,105 @@ static void format_and_parse_round_trip(void **state)
 	}
 }
 
+/* ---- breaker ---------------------------------------------------------------- */
+
+static void breaker_defaults_apply_to_every_subscription(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = load_ok(ONE_SUB(""));
+	assert_true(cfg->breaker.enabled);
+	assert_int_equal(cfg->breaker.failures, 10);
+	assert_int_equal(cfg->breaker.cooldown_ms, 30000);
+	assert_int_equal(cfg->breaker.max_cooldown_ms, 600000);
+	assert_true(cfg->subs[0].breaker.enabled);
+	assert_int_equal(cfg->subs[0].breaker.failures, 10);
+	assert_int_equal(cfg->subs[0].breaker.cooldown_ms, 30000);
+	assert_int_equal(cfg->subs[0].breaker.max_cooldown_ms, 600000);
+	cfg_free(cfg);
+}
+
+/* A subscription overrides key by key; the rest comes from the group. */
+static void breaker_subscription_overrides_key_by_key(void **state)
+{
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = load_ok("breaker: { failures = 3; cooldown = \"200ms\"; max_cooldown = \"1s\"; };\n"
+		      "subscriptions = (\n"
+		      "  { " SUB_BODY "secret = \"x\"; breaker = { cooldown = \"300ms\"; }; },\n"
+		      "  { name = \"b\"; url = \"https://e.com/\"; events = [\"#\"]; secret = "
+		      "\"y\"; breaker = { enabled = false; failures = 1; }; },\n"
+		      "  { name = \"c\"; url = \"https://e.com/\"; events = [\"#\"]; secret = "
+		      "\"z\"; breaker = { cooldown = \"1h\"; }; }\n"
+		      ");\n");
+	assert_int_equal(cfg->breaker.failures, 3);
+	assert_true(cfg->subs[0].breaker.enabled);
+	assert_int_equal(cfg->subs[0].breaker.failures, 3);
+	assert_int_equal(cfg->subs[0].breaker.cooldown_ms, 300);
+	assert_int_equal(cfg->subs[0].breaker.max_cooldown_ms, 1000);
+	assert_false(cfg->subs[1].breaker.enabled);
+	assert_int_equal(cfg->subs[1].breaker.failures, 1);
+	assert_int_equal(cfg->subs[1].breaker.cooldown_ms, 200);
+	/* A cool-down above the inherited ceiling raises it. */
+	assert_int_equal(cfg->subs[2].breaker.cooldown_ms, 3600000);
+	assert_int_equal(cfg->subs[2].breaker.max_cooldown_ms, 3600000);
+	cfg_free(cfg);
+}
+
+struct breaker_error {
+	const char *text;
+	int line;
+	const char *fragment;
+};
+
+static void breaker_errors_name_file_and_line(void **state)
+{
+	static const struct breaker_error cases[] = {
+	    {"breaker = 3;\n" ONE_SUB(""), 1, "breaker must be a group"},
+	    {"\nbreaker: {\n  enable = true;\n};\n" ONE_SUB(""), 3,
+	     "unknown key \"breaker.enable\" (expected one of: enabled, failures, cooldown, "
+	     "max_cooldown)"},
+	    {"breaker: {\n enabled = 1;\n};\n" ONE_SUB(""), 2,
+	     "breaker.enabled must be true or false"},
+	    {"breaker: {\n failures = 0;\n};\n" ONE_SUB(""), 2,
+	     "breaker.failures must be an integer between 1 and 1000000"},
+	    {"breaker: {\n failures = \"10\";\n};\n" ONE_SUB(""), 2,
+	     "breaker.failures must be an integer"},
+	    {"breaker: {\n cooldown = 30;\n};\n" ONE_SUB(""), 2, "breaker.cooldown must be a string"},
+	    {"breaker: {\n cooldown = \"30\";\n};\n" ONE_SUB(""), 2,
+	     "breaker.cooldown: \"30\" is not a duration"},
+	    {"breaker: {\n cooldown = \"-1s\";\n};\n" ONE_SUB(""), 2,
+	     "breaker.cooldown: \"-1s\" is not a duration"},
+	    {"breaker: {\n max_cooldown = \"25h\";\n};\n" ONE_SUB(""), 2,
+	     "breaker.max_cooldown: \"25h\" is not a duration"},
+	    {"breaker: {\n cooldown = \"1m\";\n max_cooldown = \"30s\";\n};\n" ONE_SUB(""), 3,
+	     "breaker.max_cooldown (30s) must not be shorter than cooldown (1m)"},
+	    {"\n" ONE_SUB("breaker = 1;"), 2, "subscription \"a\": breaker must be a group"},
+	    {"\n" ONE_SUB("breaker = { typo = 1; };"), 2,
+	     "subscription \"a\": breaker: unknown key \"typo\""},
+	    {"\n" ONE_SUB("breaker = { failures = 1000001; };"), 2,
+	     "subscription \"a\": breaker.failures must be an integer between 1 and 1000000"},
+	    {"\n" ONE_SUB("breaker = { cooldown = \"soon\"; };"), 2,
+	     "subscription \"a\": breaker.cooldown: \"soon\" is not a duration"},
+	    {"breaker: { max_cooldown = \"1m\"; };\n" ONE_SUB("breaker = { max_cooldown = \"1s\"; "
+							     "cooldown = \"2s\"; };"),
+	     2, "subscription \"a\": breaker.max_cooldown (1s) must not be shorter than cooldown (2s)"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_fail(cases[i].text, cases[i].line, cases[i].fragment);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(full_config_reads_every_field),
+	    cmocka_unit_test(breaker_defaults_apply_to_every_subscription),
+	    cmocka_unit_test(breaker_subscription_overrides_key_by_key),
+	    cmocka_unit_test(breaker_errors_name_file_and_line),
 	    cmocka_unit_test(minimal_config_applies_defaults),
 	    cmocka_unit_test(empty_groups_apply_defaults),
 	    cmocka_unit_test(subscription_overrides_resolve_against_delivery),

@@ -1,0 +1,332 @@
+/* Unit tests for breaker.c: every transition of the circuit breaker, the
+ * verdict on every status class, the doubling cool-down and its ceiling,
+ * without I/O (time is passed in). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hsbridge/breaker.h"
+
+#define SEC 1000L
+
+static const struct breaker_conf conf = {
+    .enabled = true, .failures = 3, .cooldown_ms = 30 * SEC, .max_cooldown_ms = 600 * SEC};
+
+struct verdict_case {
+	int status;
+	enum breaker_verdict want;
+};
+
+/* Every status class, the verdict written out rather than derived. */
+static const struct verdict_case verdicts[] = {
+    {200, BREAKER_UP},	  {201, BREAKER_UP},	{204, BREAKER_UP},    {299, BREAKER_UP},
+    {0, BREAKER_DOWN},	  {100, BREAKER_DOWN},	{199, BREAKER_DOWN},  {300, BREAKER_DOWN},
+    {301, BREAKER_DOWN},  {304, BREAKER_DOWN},	{399, BREAKER_DOWN},  {408, BREAKER_DOWN},
+    {429, BREAKER_DOWN},  {500, BREAKER_DOWN},	{502, BREAKER_DOWN},  {503, BREAKER_DOWN},
+    {504, BREAKER_DOWN},  {599, BREAKER_DOWN},	{600, BREAKER_DOWN},  {410, BREAKER_GONE},
+    {400, BREAKER_EVENT}, {401, BREAKER_EVENT}, {403, BREAKER_EVENT}, {404, BREAKER_EVENT},
+    {409, BREAKER_EVENT}, {413, BREAKER_EVENT}, {422, BREAKER_EVENT}, {499, BREAKER_EVENT},
+};
+
+static void verdict_of_every_status_class(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
+		if (breaker_verdict_of(verdicts[i].status) != verdicts[i].want)
+			fail_msg("status %d: verdict %d, want %d", verdicts[i].status,
+				 breaker_verdict_of(verdicts[i].status), verdicts[i].want);
+	}
+}
+
+static void starts_closed_at_full_prefetch(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(b.state, BREAKER_CLOSED);
+	assert_int_equal(breaker_prefetch(&b, 64), 64);
+	assert_int_equal(breaker_wait_ms(&b, 0), -1);
+	assert_false(breaker_due(&b, 1000000));
+	assert_false(breaker_take_probe(&b));
+	assert_string_equal(breaker_state_name(b.state), "closed");
+}
+
+/* failures - 1 failures keep it closed, the next one opens it. */
+static void consecutive_failures_open_it(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	for (int i = 1; i < conf.failures; i++) {
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+		assert_int_equal(b.state, BREAKER_CLOSED);
+		assert_int_equal(b.failures, i);
+	}
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 5000), BREAKER_OPENED);
+	assert_int_equal(b.state, BREAKER_OPEN);
+	assert_int_equal(b.failures, conf.failures);
+	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
+	assert_int_equal(breaker_prefetch(&b, 64), 0);
+	assert_int_equal(breaker_wait_ms(&b, 5000), conf.cooldown_ms);
+	assert_string_equal(breaker_state_name(b.state), "open");
+}
+
+static void a_2xx_resets_the_count(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	for (int round = 0; round < 5; round++) {
+		for (int i = 1; i < conf.failures; i++)
+			assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0),
+					 BREAKER_SAME);
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0), BREAKER_SAME);
+		assert_int_equal(b.failures, 0);
+	}
+	assert_int_equal(b.state, BREAKER_CLOSED);
+}
+
+/* A 4xx about the event neither counts nor resets. */
+static void an_event_4xx_neither_counts_nor_resets(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
+	assert_int_equal(b.failures, 0);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
+	assert_int_equal(b.failures, 1);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_OPENED);
+}
+
+static void a_410_opens_it_at_once(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 100), BREAKER_OPENED);
+	assert_int_equal(b.state, BREAKER_OPEN);
+	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
+	assert_int_equal(b.probe_at_ms, 100 + conf.cooldown_ms);
+}
+
+/* Answers of deliveries in flight when it opened change nothing. */
+static void answers_while_open_change_nothing(void **state)
+{
+	static const enum breaker_verdict all[] = {BREAKER_UP, BREAKER_DOWN, BREAKER_GONE,
+						   BREAKER_EVENT};
+	struct breaker b;
+	struct breaker before;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	before = b;
+	for (size_t i = 0; i < 4; i++) {
+		for (int probe = 0; probe < 2; probe++) {
+			assert_int_equal(breaker_answer(&b, &conf, all[i], probe, 10), BREAKER_SAME);
+			assert_memory_equal(&b, &before, sizeof(b));
+		}
+	}
+}
+
+static void the_cooldown_ends_half_open_with_one_probe(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_false(breaker_due(&b, conf.cooldown_ms - 1));
+	assert_int_equal(breaker_wait_ms(&b, conf.cooldown_ms - 1), 1);
+	assert_true(breaker_due(&b, conf.cooldown_ms));
+	assert_int_equal(breaker_wait_ms(&b, conf.cooldown_ms + 5), 0);
+	assert_false(breaker_take_probe(&b)); /* not before half-open */
+	breaker_half_open(&b);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+	assert_string_equal(breaker_state_name(b.state), "half_open");
+	assert_int_equal(breaker_prefetch(&b, 64), 1);
+	assert_int_equal(breaker_wait_ms(&b, 0), -1);
+	assert_false(breaker_due(&b, 1000000000));
+	assert_true(breaker_take_probe(&b));
+	assert_false(breaker_take_probe(&b)); /* exactly one at a time */
+	breaker_half_open(&b);		      /* not OPEN: no change */
+	assert_true(b.probing);
+}
+
+static void open_half_open(struct breaker *b, long long now)
+{
+	assert_true(breaker_due(b, now));
+	breaker_half_open(b);
+	assert_true(breaker_take_probe(b));
+}
+
+static void a_2xx_probe_closes_it_and_resets_the_cooldown(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	open_half_open(&b, conf.cooldown_ms);
+	/* Not the probe: ignored. */
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0), BREAKER_CLOSED_AGAIN);
+	assert_int_equal(b.state, BREAKER_CLOSED);
+	assert_int_equal(b.failures, 0);
+	assert_int_equal(breaker_prefetch(&b, 64), 64);
+	/* The next opening starts from the first cool-down again. */
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
+}
+
+/* A failed probe reopens it with twice the cool-down, up to the max, where
+ * it stays: 30 60 120 240 480 600 600. A 410 probe likewise. */
+static void a_failed_probe_doubles_the_cooldown_up_to_the_max(void **state)
+{
+	static const long want[] = {60, 120, 240, 480, 600, 600, 600};
+	struct breaker b;
+	long long now = 0;
+
+	(void)state;
+	breaker_init(&b);
+	for (int i = 0; i < conf.failures; i++)
+		(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, now);
+	assert_int_equal(b.cooldown_ms, 30 * SEC);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		now = b.probe_at_ms;
+		open_half_open(&b, now);
+		assert_int_equal(breaker_answer(&b, &conf, i % 2 ? BREAKER_GONE : BREAKER_DOWN,
+						true, now),
+				 BREAKER_OPENED);
+		assert_int_equal(b.state, BREAKER_OPEN);
+		assert_int_equal(b.cooldown_ms, want[i] * SEC);
+		assert_int_equal(b.probe_at_ms, now + want[i] * SEC);
+		assert_false(b.probing);
+	}
+}
+
+/* A max that is not a power-of-two multiple is reached, not passed; a max
+ * equal to the cool-down keeps it fixed. */
+static void the_max_is_reached_exactly(void **state)
+{
+	struct breaker_conf c = conf;
+	struct breaker b;
+
+	(void)state;
+	c.cooldown_ms = 7 * SEC;
+	c.max_cooldown_ms = 20 * SEC;
+	breaker_init(&b);
+	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0);
+	open_half_open(&b, b.probe_at_ms);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	assert_int_equal(b.cooldown_ms, 14 * SEC);
+	open_half_open(&b, b.probe_at_ms);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	assert_int_equal(b.cooldown_ms, 20 * SEC);
+	c.max_cooldown_ms = c.cooldown_ms;
+	breaker_init(&b);
+	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0);
+	open_half_open(&b, b.probe_at_ms);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	assert_int_equal(b.cooldown_ms, 7 * SEC);
+}
+
+/* A probe answered with a 4xx about its event decides nothing: still
+ * half-open, and the next message probes. */
+static void an_event_4xx_probe_leaves_it_half_open(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0);
+	open_half_open(&b, b.probe_at_ms);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, true, 0), BREAKER_SAME);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+	assert_false(b.probing);
+	assert_true(breaker_take_probe(&b));
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0), BREAKER_CLOSED_AGAIN);
+}
+
+/* A probe handed back with the session: the next message probes. */
+static void a_lost_probe_is_taken_again(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	breaker_probe_lost(&b); /* closed: nothing */
+	assert_int_equal(b.state, BREAKER_CLOSED);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0);
+	open_half_open(&b, b.probe_at_ms);
+	breaker_probe_lost(&b);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+	assert_true(breaker_take_probe(&b));
+}
+
+/* enabled = false: today's behaviour, never anything but closed. */
+static void disabled_never_opens(void **state)
+{
+	struct breaker_conf off = conf;
+	struct breaker b;
+
+	(void)state;
+	off.enabled = false;
+	breaker_init(&b);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(breaker_answer(&b, &off, i % 2 ? BREAKER_GONE : BREAKER_DOWN,
+						false, i),
+				 BREAKER_SAME);
+		assert_int_equal(b.state, BREAKER_CLOSED);
+		assert_int_equal(breaker_prefetch(&b, 8), 8);
+	}
+}
+
+/* failures = 1: the first failure opens it. */
+static void one_failure_is_enough_when_configured(void **state)
+{
+	struct breaker_conf c = conf;
+	struct breaker b;
+
+	(void)state;
+	c.failures = 1;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &c, BREAKER_DOWN, false, 0), BREAKER_OPENED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(verdict_of_every_status_class),
+	    cmocka_unit_test(starts_closed_at_full_prefetch),
+	    cmocka_unit_test(consecutive_failures_open_it),
+	    cmocka_unit_test(a_2xx_resets_the_count),
+	    cmocka_unit_test(an_event_4xx_neither_counts_nor_resets),
+	    cmocka_unit_test(a_410_opens_it_at_once),
+	    cmocka_unit_test(answers_while_open_change_nothing),
+	    cmocka_unit_test(the_cooldown_ends_half_open_with_one_probe),
+	    cmocka_unit_test(a_2xx_probe_closes_it_and_resets_the_cooldown),
+	    cmocka_unit_test(a_failed_probe_doubles_the_cooldown_up_to_the_max),
+	    cmocka_unit_test(the_max_is_reached_exactly),
+	    cmocka_unit_test(an_event_4xx_probe_leaves_it_half_open),
+	    cmocka_unit_test(a_lost_probe_is_taken_again),
+	    cmocka_unit_test(disabled_never_opens),
+	    cmocka_unit_test(one_failure_is_enough_when_configured),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
