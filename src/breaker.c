@@ -22,27 +22,37 @@ enum breaker_verdict breaker_verdict_of(int status)
 	return BREAKER_DOWN;
 }
 
-/* -> OPEN with cooldown_ms, ending at now_ms + cooldown_ms. */
-static void trip(struct breaker *b, long cooldown_ms, long long now_ms)
+long breaker_jitter_ms(long cooldown_ms, double u)
+{
+	if (!(u > 0.0))
+		u = 0.0; /* also NaN */
+	if (u > 1.0)
+		u = 1.0;
+	return cooldown_ms - (long)((double)cooldown_ms * 0.2 * u);
+}
+
+/* -> OPEN with cooldown_ms, ending at now_ms + its jittered length. */
+static void trip(struct breaker *b, long cooldown_ms, long long now_ms, double u)
 {
 	b->state = BREAKER_OPEN;
 	b->cooldown_ms = cooldown_ms;
-	b->probe_at_ms = now_ms + cooldown_ms;
+	b->probe_at_ms = now_ms + breaker_jitter_ms(cooldown_ms, u);
 	b->probing = false;
 }
 
-/* The cool-down after a failed probe: twice the last, at most the max. */
+/* The cool-down after a failed probe: twice the last, at most the max
+ * (also when the last one was longer: a reload lowered the max). */
 static long next_cooldown(const struct breaker *b, const struct breaker_conf *c)
 {
 	long last = b->cooldown_ms > 0 ? b->cooldown_ms : c->cooldown_ms;
 
 	if (last >= c->max_cooldown_ms / 2)
-		return c->max_cooldown_ms > last ? c->max_cooldown_ms : last;
+		return c->max_cooldown_ms;
 	return last * 2;
 }
 
 static enum breaker_change answer_closed(struct breaker *b, const struct breaker_conf *c,
-					 enum breaker_verdict v, long long now_ms)
+					 enum breaker_verdict v, long long now_ms, double u)
 {
 	switch (v) {
 	case BREAKER_UP:
@@ -51,11 +61,11 @@ static enum breaker_change answer_closed(struct breaker *b, const struct breaker
 	case BREAKER_DOWN:
 		if (++b->failures < c->failures)
 			break;
-		trip(b, c->cooldown_ms, now_ms);
+		trip(b, c->cooldown_ms, now_ms, u);
 		return BREAKER_OPENED;
 	case BREAKER_GONE:
 		b->failures++;
-		trip(b, c->cooldown_ms, now_ms);
+		trip(b, c->cooldown_ms, now_ms, u);
 		return BREAKER_OPENED;
 	case BREAKER_EVENT:
 		break;
@@ -64,7 +74,7 @@ static enum breaker_change answer_closed(struct breaker *b, const struct breaker
 }
 
 static enum breaker_change answer_probe(struct breaker *b, const struct breaker_conf *c,
-					enum breaker_verdict v, long long now_ms)
+					enum breaker_verdict v, long long now_ms, double u)
 {
 	switch (v) {
 	case BREAKER_UP:
@@ -73,7 +83,7 @@ static enum breaker_change answer_probe(struct breaker *b, const struct breaker_
 	case BREAKER_DOWN:
 	case BREAKER_GONE:
 		b->failures++;
-		trip(b, next_cooldown(b, c), now_ms);
+		trip(b, next_cooldown(b, c), now_ms, u);
 		return BREAKER_OPENED;
 	case BREAKER_EVENT:
 		/* Undecided: the next message probes. */
@@ -84,19 +94,39 @@ static enum breaker_change answer_probe(struct breaker *b, const struct breaker_
 }
 
 enum breaker_change breaker_answer(struct breaker *b, const struct breaker_conf *c,
-				   enum breaker_verdict v, bool probe, long long now_ms)
+				   enum breaker_verdict v, bool probe, long long now_ms, double u)
 {
 	if (!c->enabled) {
 		breaker_init(b);
 		return BREAKER_SAME;
 	}
 	if (b->state == BREAKER_CLOSED)
-		return answer_closed(b, c, v, now_ms);
+		return answer_closed(b, c, v, now_ms, u);
 	if (b->state == BREAKER_HALF_OPEN && probe && b->probing)
-		return answer_probe(b, c, v, now_ms);
+		return answer_probe(b, c, v, now_ms, u);
 	/* OPEN, or not the probe: a delivery that was in flight when the
 	 * breaker opened says nothing the breaker does not know. */
 	return BREAKER_SAME;
+}
+
+bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, int failures_before,
+		    const struct breaker *after, bool last)
+{
+	if (!c->enabled || v != BREAKER_DOWN)
+		return false;
+	if (after->state != BREAKER_CLOSED)
+		return true;
+	return last && failures_before > 0;
+}
+
+void breaker_reconf(struct breaker *b, const struct breaker_conf *c, long long now_ms)
+{
+	if (b->state == BREAKER_CLOSED)
+		return;
+	if (b->cooldown_ms > c->max_cooldown_ms)
+		b->cooldown_ms = c->max_cooldown_ms;
+	if (b->state == BREAKER_OPEN && b->probe_at_ms > now_ms + b->cooldown_ms)
+		b->probe_at_ms = now_ms + b->cooldown_ms;
 }
 
 bool breaker_due(const struct breaker *b, long long now_ms)

@@ -9,6 +9,7 @@
  * failure cancels the consumer before the probe's original is acked (that
  * waits for its retry copy's confirm), and the breaker reopens. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bridge_int.h"
@@ -89,28 +90,34 @@ static void log_change(const struct dlv_sub *s, enum breaker_state was,
 	log_line(LOGL_WARN, "breaker", LOG_S("state", "open"), LOG_S("sub", s->cfg->name),
 		 LOG_S("reason", reason), LOG_I("failures", b->failures),
 		 LOG_S("cooldown", cooldown),
+		 LOG_I("probe_in_ms", breaker_wait_ms(b, clk_mono_ms())),
 		 LOG_S("effect", "consumer cancelled: new events and retries wait in the queue"),
 		 LOG_S("queue", s->queue));
 }
 
-void breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp_result *res)
+bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp_result *res,
+			bool last)
 {
 	struct dlv_sub *s = d->sub;
 	enum breaker_state was = s->breaker.state;
+	int failures_before = s->breaker.failures;
+	enum breaker_verdict v;
 	enum breaker_change change;
 
 	if (!res) {
 		if (d->probe)
 			breaker_probe_lost(&s->breaker);
-		return;
+		return false;
 	}
-	change = breaker_answer(&s->breaker, &s->cfg->breaker, breaker_verdict_of(res->status),
-				d->probe, clk_mono_ms());
-	if (change == BREAKER_SAME)
-		return;
+	v = breaker_verdict_of(res->status);
+	/* The jitter's random value: rand() is seeded per process (bridge.c). */
+	change = breaker_answer(&s->breaker, &s->cfg->breaker, v, d->probe, clk_mono_ms(),
+				(double)rand() / (double)RAND_MAX);
 	if (change == BREAKER_OPENED)
 		breakers_cancel(br, s);
-	log_change(s, was, res);
+	if (change != BREAKER_SAME)
+		log_change(s, was, res);
+	return breaker_spares(&s->cfg->breaker, v, failures_before, &s->breaker, last);
 }
 
 /* Nothing of s is in flight: the probe will be the only delivery. */
@@ -184,6 +191,8 @@ int breakers_wait_ms(const struct bridge *br, int max_ms)
 
 void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg)
 {
+	long long now = clk_mono_ms();
+
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		const struct cfg_sub *ns = &cfg->subs[i];
 
@@ -195,6 +204,8 @@ void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const st
 			    strcmp(os->cfg->url, ns->url) == 0) {
 				subs[i].breaker = os->breaker;
 				breaker_probe_lost(&subs[i].breaker);
+				/* A shorter max_cooldown applies to a breaker open now. */
+				breaker_reconf(&subs[i].breaker, &ns->breaker, now);
 			}
 		}
 	}

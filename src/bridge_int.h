@@ -105,15 +105,19 @@ void breakers_cancel(struct bridge *br, struct dlv_sub *s);
 /* d is about to be POSTed: the probe, if its breaker waits for one. */
 void breakers_on_post(struct delivery *d);
 /* d's answer (NULL: the request was cancelled with the session). Opening
- * cancels the consumer at once, before d's original can be acked. */
-void breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp_result *res);
+ * cancels the consumer at once, before d's original can be acked. last: it
+ * was d's last attempt. Returns whether the attempt is spared: it does not
+ * count against d's schedule (breaker_spares). */
+bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp_result *res,
+			bool last);
 /* Half-opens what is due and drained, and brings every consumer to the
  * prefetch its breaker wants. */
 void breakers_step(struct bridge *br);
 /* How long the loop may wait before a cool-down ends (at most max_ms). */
 int breakers_wait_ms(const struct bridge *br, int max_ms);
 /* subs (for cfg) take over the breakers of br's current subscriptions with
- * the same name and url; the others start closed. */
+ * the same name and url, under their new conf (breaker_reconf); the others
+ * start closed. */
 void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg);
 
 /* bridge_reload.c: SIGHUP. */

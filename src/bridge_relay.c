@@ -70,15 +70,17 @@ static void copy_marks_of(const struct bridge *br, struct delivery *d, const cha
 		m->type = d->ev.type;
 		m->message_id = d->ev.id;
 	}
-	if (m->attempts == 0)
+	/* A spared first attempt leaves 0 attempts: sealed like a replay's
+	 * copy (no first failure), so that it is trusted as the bridge's own. */
+	if (m->attempts == 0 && !d->copy.spared)
 		return;
 	/* Kept, so that a copy published again after a refusal says the same. */
-	if (d->copy.first_failure_at[0] == '\0')
+	if (m->attempts > 0 && d->copy.first_failure_at[0] == '\0')
 		snprintf(d->copy.first_failure_at, sizeof(d->copy.first_failure_at), "%s", now);
-	m->first_failure_at = d->copy.first_failure_at;
+	m->first_failure_at = m->attempts > 0 ? d->copy.first_failure_at : NULL;
 	in.sub = s->name;
 	in.attempts = m->attempts;
-	in.first_failure_at = m->first_failure_at;
+	in.first_failure_at = m->attempts > 0 ? m->first_failure_at : "";
 	in.body = d->ev.body ? d->ev.body : d->msg.body.bytes;
 	in.len = d->ev.body ? d->ev.len : d->msg.body.len;
 	if (mark_compute(s->secret, &in, mark) == 0)
@@ -234,6 +236,7 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 		 LOG_S("outcome", outcome_name(d, act)),
 		 LOG_S("next", act == POL_RETRY && !handed_back ? next : NULL),
 		 LOG_S("reason", act == POL_PARK && !handed_back ? d->copy.reason : NULL),
+		 LOG_S("counted", d->copy.spared && !handed_back ? "no" : NULL),
 		 LOG_S("error", error[0] ? error : NULL),
 		 LOG_S("response", act != POL_ACK && response[0] ? response : NULL));
 }
@@ -259,16 +262,20 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 {
 	struct delivery *d = user;
 	struct bridge *br = arg;
+	size_t n_delays = br->cfg->n_delays;
 	struct pol_decision dec;
 	char error[CURL_ERROR_SIZE + 32];
+	/* Not counted: the endpoint has not shown it is up (breaker_spares).
+	 * The event takes the retry path with its count unchanged. */
+	bool spared = breakers_on_answer(br, d, res, d->attempt > n_delays);
 
-	breakers_on_answer(br, d, res);
 	if (!res) {
 		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
 		return;
 	}
-	dec = pol_decide(res->status, res->retry_after_ms, d->attempt, br->cfg->retry_delays_ms,
-			 br->cfg->n_delays);
+	dec = pol_decide(res->status, res->retry_after_ms,
+			 spared && d->attempt > n_delays ? (unsigned)n_delays : d->attempt,
+			 br->cfg->retry_delays_ms, n_delays);
 	/* A 2xx is a delivery even when the transfer failed after it (a body
 	 * cut short): the failure is only logged. */
 	if (res->status == 0 || (res->status >= 200 && res->status <= 299))
@@ -276,7 +283,8 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	else
 		snprintf(error, sizeof(error), "HTTP %d%s%s", res->status,
 			 res->error[0] ? ", then " : "", res->error);
-	d->copy.attempts = d->attempt;
+	d->copy.attempts = spared ? d->attempt - 1 : d->attempt;
+	d->copy.spared = spared;
 	d->copy.last_status = res->status;
 	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", error);
 	if (br->broken)

@@ -64,9 +64,35 @@ void breaker_init(struct breaker *b);
 enum breaker_verdict breaker_verdict_of(int status);
 
 /* Records one answer at now_ms. probe: it is the answer to the probe
- * (breaker_take_probe). */
+ * (breaker_take_probe). u: a random value in [0, 1] for the jitter of a
+ * cool-down it starts (breaker_jitter_ms; 0: none). */
 enum breaker_change breaker_answer(struct breaker *b, const struct breaker_conf *c,
-				   enum breaker_verdict v, bool probe, long long now_ms);
+				   enum breaker_verdict v, bool probe, long long now_ms, double u);
+
+/* How long a cool-down of cooldown_ms really waits: cooldown_ms times a
+ * factor in [0.8, 1.0], 1.0 - 0.2 * u for u in [0, 1] (clamped), so that
+ * bridges that tripped together do not probe in lockstep. */
+long breaker_jitter_ms(long cooldown_ms, double u);
+
+/* Whether an attempt whose answer had verdict v is spared: it does not
+ * count against its event's retry schedule, because the endpoint has not
+ * shown that it is up. failures_before: b->failures before the answer was
+ * recorded; after: the breaker once it was (breaker_answer); last: the
+ * attempt was the event's last one (a failure would park it as
+ * retries_exhausted). Only an endpoint failure (BREAKER_DOWN) with the
+ * breaker enabled is ever spared, and then when
+ *   - the breaker is not closed after it (the failure that opened it, a
+ *     delivery that was in flight finishing while open, a failed probe), or
+ *   - it was the event's last attempt and the failure before it was one
+ *     too (failures_before > 0: no 2xx since), so nothing says the endpoint
+ *     is up and refusing this event rather than down. */
+bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, int failures_before,
+		    const struct breaker *after, bool last);
+
+/* A reload's new conf c for a breaker kept across it, at now_ms: a
+ * cool-down over the new max_cooldown is cut to it, and an OPEN breaker
+ * probes no later than now_ms + that cool-down. */
+void breaker_reconf(struct breaker *b, const struct breaker_conf *c, long long now_ms);
 
 /* OPEN and its cool-down is over at now_ms. */
 bool breaker_due(const struct breaker *b, long long now_ms);

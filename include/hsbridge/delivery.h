@@ -51,6 +51,7 @@ struct dlv_copy {
 	const char *reason; /* parked only; a static string */
 	char first_failure_at[64]; /* "" until the first failure (or a trusted copy's) */
 	bool drop_headers;	   /* the original's headers do not fit in a frame with ours */
+	bool spared;	   /* the attempt was not counted (breaker_spares): sealed even at 0 */
 	unsigned refusals;  /* times the broker refused it */
 	long long due_ms;   /* HELD: when to publish it (again) */
 	uint64_t seq;	    /* CONFIRMING: its publish sequence number */

@@ -156,6 +156,99 @@ class OutageTests(BreakerCase):
         self.assertGreater(attempts, 3 * (FAILURES + INFLIGHT + OUTAGE_S / 0.3))
 
 
+class QuietTests(BreakerCase):
+    """A quiet subscription: few events, so one event's attempts would run
+    out before `failures` failures in a row open the breaker, and failed
+    probes would spend the probing event's attempts. An endpoint failure
+    that the breaker does not vouch against (breaker_spares) is not counted:
+    nothing parks during an outage, only when the endpoint is up."""
+
+    SLOW = ["1s", "1100ms", "1200ms", "1300ms"]
+
+    def quiet_outage(self, n, delays, breaker, outage_s):
+        """n events while the endpoint answers 503 for outage_s, then 200:
+        every one delivered, none parked, each copy trusted, each event's
+        attempts within the schedule. Returns the requests of the outage."""
+        self.rx.script("/a", [], default=R(503, body=b"down"))
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"retry_delays": delays}, breaker=breaker)
+        t0 = time.monotonic()
+        ids = [self.publish_event("document.uploaded")[0] for _ in range(n)]
+        # The outage itself lasts a fixed time: it is the scenario, not a wait.
+        time.sleep(max(0.0, t0 + outage_s - time.monotonic()))
+        self.rx.script("/a", [], default=200)
+        during = [r for r in self.rx.for_path("/a") if r.status == 503]
+        delivered = set()
+
+        def all_delivered():
+            delivered.update(event_id(r) for r in self.rx.for_path("/a") if r.status == 200)
+            return set(ids) <= delivered
+        wait_until(all_delivered, 30, "every event delivered after the outage",
+                   detail=lambda: "%d of %d delivered; parked: %r" % (
+                       len(set(ids) & delivered), len(ids),
+                       [o for o in self.bridge.deliveries() if o.get("outcome") == "parked"]))
+        self.assertEqual([o for o in self.bridge.deliveries() if o.get("outcome") == "parked"],
+                         [], "no event may park while the endpoint is down")
+        self.assertEqual(self.logs("bookkeeping ignored"), [], "every copy's mark verifies")
+        self.assertLessEqual(max(r.attempt for r in self.rx.for_path("/a")), len(delays) + 1)
+        for eid in ids:
+            self.assertEqual(len({r.delivery for r in self.rx.for_path("/a")
+                                  if event_id(r) == eid}), 1, "one delivery id per event")
+        self.assert_settled(["a"], labels=delays)
+        self.assertEqual(self.mgmt.get(self.vhost, "hsbridge.a.parked", 5), [], "parked queue")
+        return during
+
+    def test_an_events_schedule_runs_out_before_the_breaker_trips(self):
+        """failures 10 (default), two events of five attempts each: the
+        count reaches 10 only after both had their five."""
+        during = self.quiet_outage(2, self.SLOW, {"cooldown": "2s", "max_cooldown": "2s"},
+                                   3 * (1 + 1.1 + 1.2 + 1.3))
+        self.assertGreaterEqual(len(during), 10, "the breaker tripped on the 10th failure")
+        self.wait_breaker("a", "closed")
+
+    def test_failed_probes_do_not_spend_attempts(self):
+        """failures 1: every failure opens the breaker or is a failed probe,
+        so no attempt counts; the event is delivered at attempt 1 (its
+        X-HealthSync-Attempt repeats)."""
+        during = self.quiet_outage(1, DELAYS, {"failures": 1, "cooldown": "300ms",
+                                               "max_cooldown": "300ms"}, 3 * SCHEDULE_S)
+        self.assertGreater(len(during), len(DELAYS) + 1, "more probes than the schedule")
+        self.assertEqual({r.attempt for r in self.rx.for_path("/a")}, {1})
+
+    def test_an_endpoint_that_is_up_but_refuses_one_event_parks_it_after_the_schedule(self):
+        """Other events get 2xx between its attempts: the endpoint is up, so
+        its five attempts count and it parks as retries_exhausted."""
+        bad = "evt_refused_" + str(int(time.time() * 1000))
+        ok_next = self.rx._next
+
+        def answer(rec):
+            if rec.path == "/a" and event_id(rec) == bad:
+                return R(503, body=b"not this one")
+            return ok_next(rec)
+        self.rx._next = answer
+        self.start_bridge([self.hook("a", ["document.*"])])
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+
+        def others():
+            while not stop.wait(0.1):
+                self.publish_event("document.uploaded")
+        t = threading.Thread(target=others, daemon=True)
+        t.start()
+        self.addCleanup(t.join, 10)
+        self.publish_event("document.uploaded", eid=bad)
+        parked = self.wait_logged(1, event=bad, outcome="parked")[0]
+        stop.set()
+        t.join(10)
+        self.assertEqual(parked["reason"], "retries_exhausted")
+        self.assertEqual([r.attempt for r in self.rx.for_path("/a") if event_id(r) == bad],
+                         [1, 2, 3, 4, 5], "exactly the schedule")
+        self.assertEqual([o for o in self.bridge.deliveries(event=bad) if "counted" in o], [])
+        copy = self.drain("hsbridge.a.parked", 1)[0]
+        self.assertEqual(hdr_int(copy["properties"]["headers"]["hsbridge-attempts"]), 5)
+        self.assertEqual(self.breaker_lines("a"), [])
+
+
 class IsolationTests(BreakerCase):
     def test_one_endpoint_down_leaves_the_other_subscription_alone(self):
         self.rx.script("/a", [], default=503)
@@ -363,6 +456,27 @@ class ReloadTests(BreakerCase, ReloadCase):
         eid, _, _ = self.publish_event("user.updated")
         self.wait_logged(1, event=eid, outcome="delivered")
         self.assertEqual(len(self.rx.for_path("/a")), n, "a stays paused across the reload")
+
+
+    def test_sighup_shortens_the_cooldown_of_an_open_breaker(self):
+        """A breaker open with a 1 h cool-down; the reload lowers
+        max_cooldown to 300ms: the probe goes out within that, not in an
+        hour."""
+        self.rx.script("/a", [], default=503)
+        subs = [self.hook("a", ["document.*"])]
+        self.start_bridge(subs, breaker={"failures": 1, "cooldown": "1h"})
+        eid, _, _ = self.publish_event("document.uploaded")
+        self.wait_breaker("a", "open")
+        self.rx.script("/a", [], default=200)
+        self.DELIVERY = {"timeout_ms": 3000, "retry_delays": list(DELAYS)}
+        self.config(subs, delivery=self.DELIVERY,
+                    breaker={"failures": 1, "cooldown": "200ms", "max_cooldown": "300ms"})
+        idx, _ = self.sighup("accepted")
+        _, still = self.wait_breaker("a", "open", after=idx)[0]
+        self.assertEqual(still["cooldown"], "300ms")
+        self.assertLessEqual(still["cooldown_left_ms"], 300)
+        self.wait_breaker("a", "closed", after=idx, timeout=5)
+        self.wait_logged(1, event=eid, outcome="delivered")
 
 
 if __name__ == "__main__":

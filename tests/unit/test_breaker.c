@@ -62,11 +62,11 @@ static void consecutive_failures_open_it(void **state)
 	(void)state;
 	breaker_init(&b);
 	for (int i = 1; i < conf.failures; i++) {
-		assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0), BREAKER_SAME);
 		assert_int_equal(b.state, BREAKER_CLOSED);
 		assert_int_equal(b.failures, i);
 	}
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 5000), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 5000, 0), BREAKER_OPENED);
 	assert_int_equal(b.state, BREAKER_OPEN);
 	assert_int_equal(b.failures, conf.failures);
 	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
@@ -83,9 +83,9 @@ static void a_2xx_resets_the_count(void **state)
 	breaker_init(&b);
 	for (int round = 0; round < 5; round++) {
 		for (int i = 1; i < conf.failures; i++)
-			assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0),
+			assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0),
 					 BREAKER_SAME);
-		assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0), BREAKER_SAME);
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0), BREAKER_SAME);
 		assert_int_equal(b.failures, 0);
 	}
 	assert_int_equal(b.state, BREAKER_CLOSED);
@@ -99,14 +99,14 @@ static void an_event_4xx_neither_counts_nor_resets(void **state)
 	(void)state;
 	breaker_init(&b);
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
+		assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0), BREAKER_SAME);
 	assert_int_equal(b.failures, 0);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0), BREAKER_SAME);
 	assert_int_equal(b.failures, 1);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0), BREAKER_SAME);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0), BREAKER_OPENED);
 }
 
 static void a_410_opens_it_at_once(void **state)
@@ -115,7 +115,7 @@ static void a_410_opens_it_at_once(void **state)
 
 	(void)state;
 	breaker_init(&b);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 100), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 100, 0), BREAKER_OPENED);
 	assert_int_equal(b.state, BREAKER_OPEN);
 	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
 	assert_int_equal(b.probe_at_ms, 100 + conf.cooldown_ms);
@@ -131,11 +131,11 @@ static void answers_while_open_change_nothing(void **state)
 
 	(void)state;
 	breaker_init(&b);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0), BREAKER_OPENED);
 	before = b;
 	for (size_t i = 0; i < 4; i++) {
 		for (int probe = 0; probe < 2; probe++) {
-			assert_int_equal(breaker_answer(&b, &conf, all[i], probe, 10), BREAKER_SAME);
+			assert_int_equal(breaker_answer(&b, &conf, all[i], probe, 10, 0), BREAKER_SAME);
 			assert_memory_equal(&b, &before, sizeof(b));
 		}
 	}
@@ -147,7 +147,7 @@ static void the_cooldown_ends_half_open_with_one_probe(void **state)
 
 	(void)state;
 	breaker_init(&b);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0), BREAKER_OPENED);
 	assert_false(breaker_due(&b, conf.cooldown_ms - 1));
 	assert_int_equal(breaker_wait_ms(&b, conf.cooldown_ms - 1), 1);
 	assert_true(breaker_due(&b, conf.cooldown_ms));
@@ -178,18 +178,18 @@ static void a_2xx_probe_closes_it_and_resets_the_cooldown(void **state)
 
 	(void)state;
 	breaker_init(&b);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0), BREAKER_OPENED);
 	open_half_open(&b, conf.cooldown_ms);
 	/* Not the probe: ignored. */
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0), BREAKER_SAME);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0), BREAKER_SAME);
 	assert_int_equal(b.state, BREAKER_HALF_OPEN);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0), BREAKER_CLOSED_AGAIN);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0, 0), BREAKER_CLOSED_AGAIN);
 	assert_int_equal(b.state, BREAKER_CLOSED);
 	assert_int_equal(b.failures, 0);
 	assert_int_equal(breaker_prefetch(&b, 64), 64);
 	/* The next opening starts from the first cool-down again. */
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0), BREAKER_OPENED);
 	assert_int_equal(b.cooldown_ms, conf.cooldown_ms);
 }
 
@@ -204,13 +204,13 @@ static void a_failed_probe_doubles_the_cooldown_up_to_the_max(void **state)
 	(void)state;
 	breaker_init(&b);
 	for (int i = 0; i < conf.failures; i++)
-		(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, now);
+		(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, now, 0);
 	assert_int_equal(b.cooldown_ms, 30 * SEC);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		now = b.probe_at_ms;
 		open_half_open(&b, now);
 		assert_int_equal(breaker_answer(&b, &conf, i % 2 ? BREAKER_GONE : BREAKER_DOWN,
-						true, now),
+						true, now, 0),
 				 BREAKER_OPENED);
 		assert_int_equal(b.state, BREAKER_OPEN);
 		assert_int_equal(b.cooldown_ms, want[i] * SEC);
@@ -230,18 +230,18 @@ static void the_max_is_reached_exactly(void **state)
 	c.cooldown_ms = 7 * SEC;
 	c.max_cooldown_ms = 20 * SEC;
 	breaker_init(&b);
-	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0);
+	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0, 0);
 	open_half_open(&b, b.probe_at_ms);
-	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0, 0);
 	assert_int_equal(b.cooldown_ms, 14 * SEC);
 	open_half_open(&b, b.probe_at_ms);
-	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0, 0);
 	assert_int_equal(b.cooldown_ms, 20 * SEC);
 	c.max_cooldown_ms = c.cooldown_ms;
 	breaker_init(&b);
-	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0);
+	(void)breaker_answer(&b, &c, BREAKER_GONE, false, 0, 0);
 	open_half_open(&b, b.probe_at_ms);
-	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0);
+	(void)breaker_answer(&b, &c, BREAKER_DOWN, true, 0, 0);
 	assert_int_equal(b.cooldown_ms, 7 * SEC);
 }
 
@@ -253,13 +253,13 @@ static void an_event_4xx_probe_leaves_it_half_open(void **state)
 
 	(void)state;
 	breaker_init(&b);
-	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0);
 	open_half_open(&b, b.probe_at_ms);
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, true, 0), BREAKER_SAME);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_EVENT, true, 0, 0), BREAKER_SAME);
 	assert_int_equal(b.state, BREAKER_HALF_OPEN);
 	assert_false(b.probing);
 	assert_true(breaker_take_probe(&b));
-	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0), BREAKER_CLOSED_AGAIN);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0, 0), BREAKER_CLOSED_AGAIN);
 }
 
 /* A probe handed back with the session: the next message probes. */
@@ -271,7 +271,7 @@ static void a_lost_probe_is_taken_again(void **state)
 	breaker_init(&b);
 	breaker_probe_lost(&b); /* closed: nothing */
 	assert_int_equal(b.state, BREAKER_CLOSED);
-	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0);
 	open_half_open(&b, b.probe_at_ms);
 	breaker_probe_lost(&b);
 	assert_int_equal(b.state, BREAKER_HALF_OPEN);
@@ -289,7 +289,7 @@ static void disabled_never_opens(void **state)
 	breaker_init(&b);
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(breaker_answer(&b, &off, i % 2 ? BREAKER_GONE : BREAKER_DOWN,
-						false, i),
+						false, i, 0),
 				 BREAKER_SAME);
 		assert_int_equal(b.state, BREAKER_CLOSED);
 		assert_int_equal(breaker_prefetch(&b, 8), 8);
@@ -305,7 +305,7 @@ static void one_failure_is_enough_when_configured(void **state)
 	(void)state;
 	c.failures = 1;
 	breaker_init(&b);
-	assert_int_equal(breaker_answer(&b, &c, BREAKER_DOWN, false, 0), BREAKER_OPENED);
+	assert_int_equal(breaker_answer(&b, &c, BREAKER_DOWN, false, 0, 0), BREAKER_OPENED);
 }
 
 int main(void)
