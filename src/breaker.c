@@ -79,6 +79,7 @@ static enum breaker_change answer_probe(struct breaker *b, const struct breaker_
 	switch (v) {
 	case BREAKER_UP:
 		breaker_init(b);
+		b->up = true;
 		return BREAKER_CLOSED_AGAIN;
 	case BREAKER_DOWN:
 	case BREAKER_GONE:
@@ -100,23 +101,27 @@ enum breaker_change breaker_answer(struct breaker *b, const struct breaker_conf 
 		breaker_init(b);
 		return BREAKER_SAME;
 	}
-	if (b->state == BREAKER_CLOSED)
-		return answer_closed(b, c, v, now_ms, u);
-	if (b->state == BREAKER_HALF_OPEN && probe && b->probing)
+	if (b->state == BREAKER_CLOSED || (b->state == BREAKER_HALF_OPEN && probe && b->probing)) {
+		/* An answer about the endpoint (an event's 4xx is not one). */
+		if (v != BREAKER_EVENT)
+			b->up = v == BREAKER_UP;
+		if (b->state == BREAKER_CLOSED)
+			return answer_closed(b, c, v, now_ms, u);
 		return answer_probe(b, c, v, now_ms, u);
+	}
 	/* OPEN, or not the probe: a delivery that was in flight when the
 	 * breaker opened says nothing the breaker does not know. */
 	return BREAKER_SAME;
 }
 
-bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, int failures_before,
+bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, bool up_before,
 		    const struct breaker *after, bool last)
 {
 	if (!c->enabled || v != BREAKER_DOWN)
 		return false;
 	if (after->state != BREAKER_CLOSED)
 		return true;
-	return last && failures_before > 0;
+	return last && !up_before;
 }
 
 void breaker_reconf(struct breaker *b, const struct breaker_conf *c, long long now_ms)

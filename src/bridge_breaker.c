@@ -100,7 +100,7 @@ bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp
 {
 	struct dlv_sub *s = d->sub;
 	enum breaker_state was = s->breaker.state;
-	int failures_before = s->breaker.failures;
+	bool up_before = s->breaker.up;
 	enum breaker_verdict v;
 	enum breaker_change change;
 
@@ -117,7 +117,7 @@ bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp
 		breakers_cancel(br, s);
 	if (change != BREAKER_SAME)
 		log_change(s, was, res);
-	return breaker_spares(&s->cfg->breaker, v, failures_before, &s->breaker, last);
+	return breaker_spares(&s->cfg->breaker, v, up_before, &s->breaker, last);
 }
 
 /* Nothing of s is in flight: the probe will be the only delivery. */

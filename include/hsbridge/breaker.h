@@ -56,6 +56,8 @@ struct breaker {
 	long cooldown_ms;      /* OPEN/HALF_OPEN: the current cool-down; 0 while CLOSED */
 	long long probe_at_ms; /* OPEN: when the cool-down ends */
 	bool probing;	       /* HALF_OPEN: the probe is in flight */
+	bool up; /* the last answer about the endpoint (UP, DOWN or GONE) was a 2xx;
+		    false in a new breaker: the endpoint has shown nothing yet */
 };
 
 void breaker_init(struct breaker *b);
@@ -76,17 +78,17 @@ long breaker_jitter_ms(long cooldown_ms, double u);
 
 /* Whether an attempt whose answer had verdict v is spared: it does not
  * count against its event's retry schedule, because the endpoint has not
- * shown that it is up. failures_before: b->failures before the answer was
- * recorded; after: the breaker once it was (breaker_answer); last: the
- * attempt was the event's last one (a failure would park it as
- * retries_exhausted). Only an endpoint failure (BREAKER_DOWN) with the
- * breaker enabled is ever spared, and then when
+ * shown that it is up. up_before: b->up before the answer was recorded;
+ * after: the breaker once it was (breaker_answer); last: the attempt was
+ * the event's last one (a failure would park it as retries_exhausted).
+ * Only an endpoint failure (BREAKER_DOWN) with the breaker enabled is ever
+ * spared, and then when
  *   - the breaker is not closed after it (the failure that opened it, a
  *     delivery that was in flight finishing while open, a failed probe), or
- *   - it was the event's last attempt and the failure before it was one
- *     too (failures_before > 0: no 2xx since), so nothing says the endpoint
- *     is up and refusing this event rather than down. */
-bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, int failures_before,
+ *   - it was the event's last attempt and the answer about the endpoint
+ *     before it was not a 2xx (a failure, or none since the start): nothing
+ *     says the endpoint is up and refusing this event rather than down. */
+bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, bool up_before,
 		    const struct breaker *after, bool last);
 
 /* A reload's new conf c for a breaker kept across it, at now_ms: a

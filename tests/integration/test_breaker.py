@@ -332,15 +332,19 @@ class StateTests(BreakerCase):
         self.assertEqual([o["cooldown"] for _, o in opened[:5]],
                          ["200ms", "400ms", "800ms", "800ms", "800ms"])
         self.assertTrue(all("probe failed" in o["reason"] for _, o in opened[1:5]))
-        # Each cool-down is waited out: no request between an opening by a
-        # failed probe and the next half-open, exactly one after it.
+        # Each cool-down is waited out (jittered: 0.8 to 1.0 times it): no
+        # request between an opening by a failed probe and the next
+        # half-open, exactly one after it.
         halves = self.breaker_lines("a", "half_open")
         self.assertGreaterEqual(len(halves), 4)
         reqs = self.rx.for_path("/a")
+        for _, o in opened[:5]:
+            want_ms = {"200ms": 200, "400ms": 400, "800ms": 800}[o["cooldown"]]
+            self.assertTrue(0.8 * want_ms - 1 <= o["probe_in_ms"] <= want_ms, o)
         for (_, o), h in zip(opened[1:4], halves[1:4]):
             gap = ts(h) - ts(o)
             want = {"400ms": 0.4, "800ms": 0.8}[o["cooldown"]]
-            self.assertGreaterEqual(gap, want - 0.02, "half-open before the cool-down ended")
+            self.assertGreaterEqual(gap, 0.8 * want - 0.02, "half-open before the cool-down ended")
             self.assertEqual([r for r in reqs if ts(o) + 0.01 < r.t < ts(h) - 0.01], [],
                              "a request while the breaker was open")
 

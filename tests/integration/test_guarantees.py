@@ -235,7 +235,10 @@ class CopyContentTests(GuaranteeCase):
     def test_completed_envelope_same_bytes_and_signature_on_every_attempt_and_parked(self):
         self.rx.script("/a", [], default=500)
         s = self.hook("a", ["document.*"])
-        self.start_bridge([s], delivery={"retry_delays": ["200ms", "300ms"]})
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([s], delivery={"retry_delays": ["200ms", "300ms"]},
+                          breaker={"enabled": False})
         data = {"object": {"id": "doc_" + rand_alnum(8), "size": 1234}}
         # No id, no message_id, no timestamp: the bridge generates the id and
         # takes created_at from its clock.
@@ -267,8 +270,10 @@ class CopyContentTests(GuaranteeCase):
 
     def test_first_failure_at_is_the_first_attempts_time_on_the_parked_message(self):
         self.rx.script("/a", [], default=500)
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
         self.start_bridge([self.hook("a", ["document.*"])],
-                          delivery={"retry_delays": ["1s", "2s"]})
+                          delivery={"retry_delays": ["1s", "2s"]}, breaker={"enabled": False})
         eid = new_event_id()
         self.publish_event("document.uploaded", eid=eid)
         parked = self.collect("hsbridge.a.parked", lambda g: len(g) >= 1)

@@ -254,7 +254,10 @@ class BodyLimitTests(BridgeCase):
         (attack review)."""
         limit = 4096
         self.rx.script("/a", [], default=503)
-        self.start_bridge([self.hook("a", ["document.*"])], delivery={"max_body_bytes": limit})
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([self.hook("a", ["document.*"])], delivery={"max_body_bytes": limit},
+                          breaker={"enabled": False})
         body = ('{"data":{"p":"%s"}}' % ("p" * (limit - len('{"data":{"p":""}}')))).encode()
         self.rawpub("document.uploaded", body, message_id="evt_limit2")
         self.wait_logged(1, event="evt_limit2", outcome="parked")
@@ -281,7 +284,9 @@ class ForgedBookkeepingTests(BridgeCase):
     def test_forged_attempts_do_not_shorten_the_schedule(self):
         """attempts 2 to a failing endpoint parked after one POST before."""
         self.rx.script("/a", [], default=503)
-        self.start_bridge([self.hook("a", ["document.*"])])
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([self.hook("a", ["document.*"])], breaker={"enabled": False})
         eid, body = self.envelope()
         self.rawpub("document.uploaded", body, message_id=eid, type_="document.uploaded",
                     headers=[("i", "hsbridge-attempts", 2),

@@ -86,7 +86,9 @@ class RetryTests(BridgeCase):
 
     def test_connection_refused_retried_then_parked_with_status_0(self):
         s = self.sub("down", ["document.*"])   # url on a closed port
-        self.start_bridge([s])
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([s], breaker={"enabled": False})
         eid, body, ts = self.publish_event("document.deleted")
         m = self.parked("down")[0]
         h = m["properties"].get("headers") or {}
@@ -105,7 +107,9 @@ class RetryTests(BridgeCase):
 
     def test_retries_exhausted_parks_with_headers_and_original_properties(self):
         self.rx.script("/a", [], default=R(500, body=b"boom"))
-        self.start_bridge([self.hook("a", ["analysis.*"])])
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([self.hook("a", ["analysis.*"])], breaker={"enabled": False})
         t0 = time.time()
         eid, body, ts = self.publish_event("analysis.failed")
         m = self.parked("a")[0]

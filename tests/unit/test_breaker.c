@@ -308,6 +308,159 @@ static void one_failure_is_enough_when_configured(void **state)
 	assert_int_equal(breaker_answer(&b, &c, BREAKER_DOWN, false, 0, 0), BREAKER_OPENED);
 }
 
+/* The jitter: a factor 1.0 - 0.2 u, u clamped to [0, 1]. */
+static void the_jitter_shortens_by_at_most_a_fifth(void **state)
+{
+	(void)state;
+	assert_int_equal(breaker_jitter_ms(30 * SEC, 0.0), 30 * SEC);
+	assert_int_equal(breaker_jitter_ms(30 * SEC, 1.0), 24 * SEC);
+	assert_int_equal(breaker_jitter_ms(30 * SEC, 0.5), 27 * SEC);
+	assert_int_equal(breaker_jitter_ms(30 * SEC, -3.0), 30 * SEC);
+	assert_int_equal(breaker_jitter_ms(30 * SEC, 7.0), 24 * SEC);
+	assert_int_equal(breaker_jitter_ms(30 * SEC, 0.0 / 0.0), 30 * SEC);
+	for (int i = 0; i <= 100; i++) {
+		long ms = breaker_jitter_ms(1000, i / 100.0);
+
+		assert_true(ms >= 800 && ms <= 1000);
+	}
+}
+
+/* Opening waits the jittered cool-down; cooldown_ms keeps the nominal one
+ * (it is what doubles, and what the log says). */
+static void opening_waits_the_jittered_cooldown(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_GONE, false, 100, 1.0), BREAKER_OPENED);
+	assert_int_equal(b.cooldown_ms, 30 * SEC);
+	assert_int_equal(b.probe_at_ms, 100 + 24 * SEC);
+	assert_false(breaker_due(&b, 100 + 24 * SEC - 1));
+	assert_true(breaker_due(&b, 100 + 24 * SEC));
+	open_half_open(&b, b.probe_at_ms);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_DOWN, true, 1000, 0.5), BREAKER_OPENED);
+	assert_int_equal(b.cooldown_ms, 60 * SEC);
+	assert_int_equal(b.probe_at_ms, 1000 + 54 * SEC);
+}
+
+/* Which failures spend no attempt: an endpoint failure (DOWN) with the
+ * breaker enabled, when it is not closed afterwards, or on the last attempt
+ * when the answer before it was not a 2xx. 2xx, 410 and an event 4xx
+ * always count. */
+static void which_attempts_are_spared(void **state)
+{
+	static const enum breaker_verdict others[] = {BREAKER_UP, BREAKER_GONE, BREAKER_EVENT};
+	struct breaker_conf off = conf;
+	struct breaker closed, open;
+
+	(void)state;
+	off.enabled = false;
+	breaker_init(&closed);
+	breaker_init(&open);
+	(void)breaker_answer(&open, &conf, BREAKER_GONE, false, 0, 0);
+	for (int last = 0; last <= 1; last++) {
+		for (int up = 0; up <= 1; up++) {
+			assert_true(breaker_spares(&conf, BREAKER_DOWN, up, &open, last));
+			for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+				assert_false(breaker_spares(&conf, others[i], up, &open, last));
+				assert_false(breaker_spares(&conf, others[i], up, &closed, last));
+			}
+			/* enabled = false: today's behaviour, every attempt counts */
+			assert_false(breaker_spares(&off, BREAKER_DOWN, up, &open, last));
+			assert_false(breaker_spares(&off, BREAKER_DOWN, up, &closed, last));
+		}
+	}
+	/* Closed after it: only the last attempt, and only when the endpoint
+	 * has not answered 2xx just before, is spared. */
+	assert_false(breaker_spares(&conf, BREAKER_DOWN, false, &closed, false));
+	assert_false(breaker_spares(&conf, BREAKER_DOWN, true, &closed, false));
+	assert_true(breaker_spares(&conf, BREAKER_DOWN, false, &closed, true));
+	assert_false(breaker_spares(&conf, BREAKER_DOWN, true, &closed, true));
+	/* Half-open (a probe pending) is not closed either. */
+	open_half_open(&open, open.probe_at_ms);
+	assert_true(breaker_spares(&conf, BREAKER_DOWN, true, &open, false));
+}
+
+/* up: whether the last answer about the endpoint was a 2xx. A new breaker
+ * has seen none; an event 4xx says nothing; a closing probe's 2xx is one. */
+static void up_follows_the_last_answer_about_the_endpoint(void **state)
+{
+	struct breaker b;
+
+	(void)state;
+	breaker_init(&b);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
+	assert_true(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0);
+	assert_true(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0);
+	assert_false(b.up);
+	open_half_open(&b, b.probe_at_ms);
+	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0, 0), BREAKER_CLOSED_AGAIN);
+	assert_true(b.up);
+}
+
+/* A reload's smaller max_cooldown cuts an open breaker's cool-down and
+ * brings its probe forward; a larger one, or a closed breaker, is left. */
+static void a_reload_clamps_the_cooldown_and_the_probe_time(void **state)
+{
+	struct breaker_conf small = conf;
+	struct breaker b, kept;
+
+	(void)state;
+	small.cooldown_ms = 1 * SEC;
+	small.max_cooldown_ms = 5 * SEC;
+	breaker_init(&b);
+	breaker_reconf(&b, &small, 0);
+	assert_int_equal(b.state, BREAKER_CLOSED);
+	assert_int_equal(b.cooldown_ms, 0);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0); /* open, 30 s */
+	kept = b;
+	breaker_reconf(&kept, &conf, 10 * SEC); /* the same conf: nothing changes */
+	assert_memory_equal(&kept, &b, sizeof(b));
+	breaker_reconf(&b, &small, 10 * SEC);
+	assert_int_equal(b.state, BREAKER_OPEN);
+	assert_int_equal(b.cooldown_ms, 5 * SEC);
+	assert_int_equal(b.probe_at_ms, 15 * SEC);
+	/* A probe already due sooner stays as it is. */
+	breaker_reconf(&b, &small, 14 * SEC);
+	assert_int_equal(b.probe_at_ms, 15 * SEC);
+	/* The next cool-down doubles from the clamped one, up to the new max. */
+	open_half_open(&b, b.probe_at_ms);
+	(void)breaker_answer(&b, &small, BREAKER_DOWN, true, 20 * SEC, 0);
+	assert_int_equal(b.cooldown_ms, 5 * SEC);
+	/* Half-open: the cool-down is cut too (the next one doubles from it). */
+	b.cooldown_ms = 60 * SEC;
+	open_half_open(&b, b.probe_at_ms);
+	breaker_reconf(&b, &small, 0);
+	assert_int_equal(b.state, BREAKER_HALF_OPEN);
+	assert_int_equal(b.cooldown_ms, 5 * SEC);
+}
+
+/* Without a reload's clamp, a cool-down longer than the max still falls to
+ * the max on the next failed probe (it used to stay). */
+static void a_cooldown_over_the_max_falls_to_it(void **state)
+{
+	struct breaker_conf small = conf;
+	struct breaker b;
+
+	(void)state;
+	small.max_cooldown_ms = 40 * SEC;
+	breaker_init(&b);
+	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0);
+	b.cooldown_ms = 600 * SEC;
+	open_half_open(&b, b.probe_at_ms);
+	(void)breaker_answer(&b, &small, BREAKER_DOWN, true, 0, 0);
+	assert_int_equal(b.cooldown_ms, 40 * SEC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +479,12 @@ int main(void)
 	    cmocka_unit_test(a_lost_probe_is_taken_again),
 	    cmocka_unit_test(disabled_never_opens),
 	    cmocka_unit_test(one_failure_is_enough_when_configured),
+	    cmocka_unit_test(the_jitter_shortens_by_at_most_a_fifth),
+	    cmocka_unit_test(opening_waits_the_jittered_cooldown),
+	    cmocka_unit_test(which_attempts_are_spared),
+	    cmocka_unit_test(up_follows_the_last_answer_about_the_endpoint),
+	    cmocka_unit_test(a_reload_clamps_the_cooldown_and_the_probe_time),
+	    cmocka_unit_test(a_cooldown_over_the_max_falls_to_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
