@@ -29,7 +29,9 @@ class SelfHealingTopologyTests(ResilienceCase):
         # refused, published again) -> parked
         self.rx.script("/a", [500, 500, 500, 500, R(500, sleep=2.0, body=b"boom")],
                        default=R(500, body=b"boom"))
-        self.start_bridge([self.hook("a", ["document.*"])])
+        # Parks after the schedule with the endpoint down throughout: only
+        # without the breaker (with it, an outage parks nothing).
+        self.start_bridge([self.hook("a", ["document.*"])], breaker={"enabled": False})
         for name in ("hsbridge.a.parked", "hsbridge.retry.200ms"):
             self.mgmt.delete_queue(self.vhost, name)
             self.assertIsNone(self.mgmt.queue(self.vhost, name), "precondition: %s deleted" % name)
