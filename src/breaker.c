@@ -79,7 +79,8 @@ static enum breaker_change answer_probe(struct breaker *b, const struct breaker_
 	switch (v) {
 	case BREAKER_UP:
 		breaker_init(b);
-		b->up = true;
+		b->ups = 1;
+		b->up = b->ups >= BREAKER_UP_STREAK;
 		return BREAKER_CLOSED_AGAIN;
 	case BREAKER_DOWN:
 	case BREAKER_GONE:
@@ -103,8 +104,10 @@ enum breaker_change breaker_answer(struct breaker *b, const struct breaker_conf 
 	}
 	if (b->state == BREAKER_CLOSED || (b->state == BREAKER_HALF_OPEN && probe && b->probing)) {
 		/* An answer about the endpoint (an event's 4xx is not one). */
-		if (v != BREAKER_EVENT)
-			b->up = v == BREAKER_UP;
+		if (v != BREAKER_EVENT) {
+			b->ups = v == BREAKER_UP ? b->ups + 1 : 0;
+			b->up = b->ups >= BREAKER_UP_STREAK;
+		}
 		if (b->state == BREAKER_CLOSED)
 			return answer_closed(b, c, v, now_ms, u);
 		return answer_probe(b, c, v, now_ms, u);

@@ -50,14 +50,19 @@ enum breaker_change {
 	BREAKER_CLOSED_AGAIN,
 };
 
+/* 2xx answers in a row that show an endpoint is up (breaker.up). */
+#define BREAKER_UP_STREAK 2
+
 struct breaker {
 	enum breaker_state state;
 	int failures;	       /* CLOSED: endpoint failures in a row */
 	long cooldown_ms;      /* OPEN/HALF_OPEN: the current cool-down; 0 while CLOSED */
 	long long probe_at_ms; /* OPEN: when the cool-down ends */
 	bool probing;	       /* HALF_OPEN: the probe is in flight */
-	bool up; /* the last answer about the endpoint (UP, DOWN or GONE) was a 2xx;
-		    false in a new breaker: the endpoint has shown nothing yet */
+	int ups; /* 2xx answers in a row since the last endpoint failure or 410 */
+	bool up; /* ups >= BREAKER_UP_STREAK: the endpoint has shown it is up (one
+		    2xx is not enough: a probe's, or one between two failures, may
+		    be a flap); false in a new breaker */
 };
 
 void breaker_init(struct breaker *b);
@@ -85,9 +90,10 @@ long breaker_jitter_ms(long cooldown_ms, double u);
  * spared, and then when
  *   - the breaker is not closed after it (the failure that opened it, a
  *     delivery that was in flight finishing while open, a failed probe), or
- *   - it was the event's last attempt and the answer about the endpoint
- *     before it was not a 2xx (a failure, or none since the start): nothing
- *     says the endpoint is up and refusing this event rather than down. */
+ *   - it was the event's last attempt and the endpoint had not shown it is
+ *     up before it (up: BREAKER_UP_STREAK 2xx in a row since the last
+ *     failure; not since the start): nothing says the endpoint is up and
+ *     refusing this event rather than down, or flapping. */
 bool breaker_spares(const struct breaker_conf *c, enum breaker_verdict v, bool up_before,
 		    const struct breaker *after, bool last);
 

@@ -215,6 +215,26 @@ class QuietTests(BreakerCase):
         self.assertGreater(len(during), len(DELAYS) + 1, "more probes than the schedule")
         self.assertEqual({r.attempt for r in self.rx.for_path("/a")}, {1})
 
+    def test_one_2xx_between_failures_does_not_make_a_last_attempt_count(self):
+        """A single 2xx (a flap, or a closing probe's) before an event's last
+        attempt fails again made that failure count, and the event parked
+        although the endpoint never took it (review of issue 7)."""
+        self.rx.script("/a", [], default=R(503, body=b"down"))
+        self.start_bridge([self.hook("a", ["document.*"])], delivery={"retry_delays": DELAYS})
+        x = self.publish_event("document.uploaded")[0]
+        last = len(DELAYS) + 1
+        idx, _ = self.wait_log("delivery", event=x, attempt=last, counted="no")[0]
+        # one 2xx, to another event, before x comes back from its retry queue
+        self.rx.script("/a", [200], default=R(503, body=b"down"))
+        y = self.publish_event("document.uploaded")[0]
+        self.wait_logged(1, event=y, outcome="delivered")
+        self.wait_log("delivery", after=idx, event=x, attempt=last, counted="no")
+        self.assertEqual([o for o in self.bridge.deliveries() if o.get("outcome") == "parked"],
+                         [], "x parked after one 2xx to another event")
+        self.rx.script("/a", [], default=200)
+        self.wait_logged(1, event=x, outcome="delivered")
+        self.assert_settled(["a"])
+
     def test_an_endpoint_that_is_up_but_refuses_one_event_parks_it_after_the_schedule(self):
         """Other events get 2xx between its attempts: the endpoint is up, so
         its five attempts count and it parks as retries_exhausted."""

@@ -382,9 +382,11 @@ static void which_attempts_are_spared(void **state)
 	assert_true(breaker_spares(&conf, BREAKER_DOWN, true, &open, false));
 }
 
-/* up: whether the last answer about the endpoint was a 2xx. A new breaker
- * has seen none; an event 4xx says nothing; a closing probe's 2xx is one. */
-static void up_follows_the_last_answer_about_the_endpoint(void **state)
+/* up: BREAKER_UP_STREAK (2) 2xx in a row since the last answer about the
+ * endpoint that was a failure. A new breaker has seen none; an event 4xx
+ * says nothing; a closing probe's 2xx is one, not enough alone (a flap:
+ * review of issue 7). */
+static void up_needs_two_2xx_in_a_row(void **state)
 {
 	struct breaker b;
 
@@ -392,18 +394,32 @@ static void up_follows_the_last_answer_about_the_endpoint(void **state)
 	breaker_init(&b);
 	assert_false(b.up);
 	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
 	assert_true(b.up);
 	(void)breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0);
+	assert_true(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
 	assert_true(b.up);
 	(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0);
 	assert_false(b.up);
 	(void)breaker_answer(&b, &conf, BREAKER_EVENT, false, 0, 0);
 	assert_false(b.up);
+	/* one 2xx between two failures: a flap, not up */
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_DOWN, false, 0, 0);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
 	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
 	(void)breaker_answer(&b, &conf, BREAKER_GONE, false, 0, 0);
 	assert_false(b.up);
 	open_half_open(&b, b.probe_at_ms);
 	assert_int_equal(breaker_answer(&b, &conf, BREAKER_UP, true, 0, 0), BREAKER_CLOSED_AGAIN);
+	assert_false(b.up);
+	(void)breaker_answer(&b, &conf, BREAKER_UP, false, 0, 0);
 	assert_true(b.up);
 }
 
@@ -482,7 +498,7 @@ int main(void)
 	    cmocka_unit_test(the_jitter_shortens_by_at_most_a_fifth),
 	    cmocka_unit_test(opening_waits_the_jittered_cooldown),
 	    cmocka_unit_test(which_attempts_are_spared),
-	    cmocka_unit_test(up_follows_the_last_answer_about_the_endpoint),
+	    cmocka_unit_test(up_needs_two_2xx_in_a_row),
 	    cmocka_unit_test(a_reload_clamps_the_cooldown_and_the_probe_time),
 	    cmocka_unit_test(a_cooldown_over_the_max_falls_to_it),
 	};
