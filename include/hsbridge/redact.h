@@ -20,7 +20,9 @@ char *redact_urls_in(const char *text, char *out, size_t len);
 
 /* len bytes of foreign text (an HTTP response body) made safe for a
  * terminal: C0 controls but newline and tab, DEL, C1 controls, the Unicode
- * bidirectional overrides and bytes that are not UTF-8 are written as
+ * bidirectional controls and marks, the invisible ones (zero-width
+ * characters, line and paragraph separators, word joiner, BOM) and bytes
+ * that are not UTF-8 are written as
  * \xHH (one per byte); valid UTF-8 text passes unchanged (a backslash
  * too: JSON answers are full of them, and only raw bytes reach a terminal's
  * parser). Never splits an escape or a character at the end of out.
