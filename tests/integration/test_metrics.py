@@ -10,6 +10,7 @@ deliveries nor grow the bridge. A ctest entry of its own
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -410,6 +411,43 @@ class ConfigErrorTests(Base):
         self.assertIn("cannot listen on 127.0.0.1:", cp.stderr)
         self.assertIn("Address already in use", cp.stderr)
 
+
+def readme_section():
+    """The README's "Metrics, health and readiness" section."""
+    src = os.environ.get("HSB_SOURCE_DIR") or os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(src, "README.md")) as f:
+        text = f.read()
+    start = text.index("### Metrics, health and readiness")
+    return text[start:text.index("\n### ", start + 1)]
+
+
+class DocTests(Base):
+    def test_readme_alerts_are_valid_prometheus_rules(self):
+        section = readme_section()
+        block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+        for name in ("HsbridgeWebhookFailureRate", "HsbridgeEventsParked", "HsbridgeBreakerOpen"):
+            self.assertIn(name, block)
+        path = os.path.join(self.tmp, "hsbridge.rules.yml")
+        with open(path, "w") as f:
+            f.write(block)
+        cp = subprocess.run([promtool(), "check", "rules", path], capture_output=True,
+                            text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("SUCCESS: 3 rules found", cp.stdout)
+
+
+class ReadmeMetricsTests(MetricsCase):
+    def test_readme_lists_every_metric_the_bridge_serves(self):
+        conf = self.write_conf(render_config(
+            {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()},
+            [self.hook("a")], metrics=METRICS))
+        self.bridge = BridgeProc(conf, self.tmp).start()
+        text, _ = self.scrape()
+        served = set(re.findall(r"^# TYPE (hsbridge_[a-z_]+) ", text, re.M))
+        listed = set(re.findall(r"`(hsbridge_[a-z_]+)`", readme_section()))
+        self.assertEqual(len(served), 13)
+        self.assertEqual(served, listed, "the README's metrics table and /metrics differ")
 
 if __name__ == "__main__":
     unittest.main()
