@@ -162,6 +162,31 @@ class ScrapeTests(MetricsCase):
                 s["secret"] for s in subs):
             self.assertNotIn(leak, text)
 
+    def test_breaker_state_and_opens_follow_the_breaker(self):
+        self.rx.script("/down", default=503)
+        self.start_bridge([self.hook("down", ["document.*"]), self.hook("up", ["document.*"])],
+                          breaker={"failures": 2, "cooldown": "1h", "max_cooldown": "1h"},
+                          metrics=METRICS)
+        for _ in range(3):
+            self.publish_event("document.uploaded")
+        self.wait_log("breaker", sub="down", state="open")
+        self.wait_log("delivery", n=3, sub="up", outcome="delivered")
+
+        def opened():
+            _, m = self.scrape()
+            return m if self.v(m, "hsbridge_in_flight", sub="down") == 0 else None
+        m = wait_until(opened, T_DELIVER, "the open breaker's deliveries to settle", interval=0.2)
+        self.assertEqual(self.v(m, "hsbridge_breaker_state", sub="down", state="open"), 1)
+        self.assertEqual(self.v(m, "hsbridge_breaker_state", sub="down", state="closed"), 0)
+        self.assertEqual(self.v(m, "hsbridge_breaker_state", sub="down", state="half_open"), 0)
+        self.assertEqual(self.v(m, "hsbridge_breaker_opens_total", sub="down"), 1)
+        self.assertEqual(self.v(m, "hsbridge_breaker_state", sub="up", state="closed"), 1)
+        self.assertEqual(self.v(m, "hsbridge_breaker_opens_total", sub="up"), 0)
+        self.assertEqual(self.v(m, "hsbridge_attempts_total", sub="down", **{"class": "5xx"}),
+                         len(self.rx.for_path("/down")))
+        # the outage parks nothing: the breaker spares the attempts
+        self.assertEqual(self.v(m, "hsbridge_deliveries_total", sub="down", outcome="parked"), 0)
+
     def test_health_paths_methods_and_unknown_paths(self):
         self.start_bridge([self.hook("a")], metrics=METRICS)
         addr = self.addr()
