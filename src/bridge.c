@@ -79,6 +79,10 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	if (!subs)
 		return -1;
 	breakers_carry_over(br, subs, cfg);
+	if (figures_bind(br, subs, cfg) != 0) {
+		free(subs);
+		return -1;
+	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
 		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
@@ -309,6 +313,7 @@ static bool step_connect(struct bridge *br)
 	if (now >= br->reconnect_at_ms) {
 		log_msg(LOGL_WARN, "reconnecting");
 		if (bridge_open_session(br) == 0) {
+			figures_reconnected(br);
 			reload_unbind_retired(br);
 			br->failures = 0;
 			return true;
@@ -316,8 +321,8 @@ static bool step_connect(struct bridge *br)
 		br->reconnect_at_ms = backoff_until(br->failures++);
 	}
 	wait = br->reconnect_at_ms - clk_mono_ms();
-	disp_wait(br->disp, NULL, 0,
-		  wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? (int)wait : DISCONNECTED_WAIT_MS);
+	figures_wait(br, NULL, 0,
+		     wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? (int)wait : DISCONNECTED_WAIT_MS);
 	return false;
 }
 
@@ -433,7 +438,7 @@ static void step_wait(struct bridge *br)
 	/* Frames already read do not make the socket readable. */
 	if (brk_buffered(br->brk) || (br->pub && brk_buffered(br->pub)))
 		ms = 0;
-	disp_wait(br->disp, wfd, nfd, ms);
+	figures_wait(br, wfd, nfd, ms);
 }
 
 int bridge_run(struct cfg **cfgp)
@@ -445,8 +450,13 @@ int bridge_run(struct cfg **cfgp)
 	dlv_set_init(&br.dlv);
 	srand((unsigned)getpid() ^ (unsigned)clk_mono_ms());
 	br.disp = disp_new();
+	prom_init(&br.prom, HSB_VERSION);
 	if (!br.disp || bridge_bind_config(&br, *cfgp) != 0) {
 		rc = EX_TEMPFAIL; /* out of memory */
+		goto out;
+	}
+	if (figures_start(&br) != 0) {
+		rc = EX_UNAVAILABLE;
 		goto out;
 	}
 	/* A broker that is not up yet (a boot, a restart) is waited for like a
@@ -458,6 +468,7 @@ int bridge_run(struct cfg **cfgp)
 		br.reconnect_at_ms = backoff_until(br.failures++);
 	rc = 0;
 	while (!step_stop(&br)) {
+		figures_serve(&br);
 		step_reload(&br);
 		if (!step_connect(&br))
 			continue;
@@ -479,6 +490,8 @@ out:
 	cfg_free(br.staged);
 	cfg_free(br.retired);
 	disp_free(br.disp);
+	figures_stop(&br);
+	prom_free(&br.prom);
 	free(br.subs);
 	return rc;
 }

@@ -113,8 +113,10 @@ bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp
 	/* The jitter's random value: rand() is seeded per process (bridge.c). */
 	change = breaker_answer(&s->breaker, &s->cfg->breaker, v, d->probe, clk_mono_ms(),
 				(double)rand() / (double)RAND_MAX);
-	if (change == BREAKER_OPENED)
+	if (change == BREAKER_OPENED) {
 		breakers_cancel(br, s);
+		figures_breaker_opened(s);
+	}
 	if (change != BREAKER_SAME)
 		log_change(s, was, res);
 	return breaker_spares(&s->cfg->breaker, v, up_before, &s->breaker, last);

@@ -12,6 +12,9 @@
 #include "hsbridge/config.h"
 #include "hsbridge/delivery.h"
 #include "hsbridge/dispatch.h"
+#include "hsbridge/metrics.h"
+#include "hsbridge/policy.h"
+#include "hsbridge/prom.h"
 
 /* Two connections (RabbitMQ's advice: a resource alarm blocks a connection
  * that publishes, and then the broker reads nothing from it, acks
@@ -29,6 +32,8 @@ struct dlv_sub {
 	uint16_t prefetch; /* its consumer's basic.qos; 0: no consumer (breaker open) */
 	/* Kept across reconnects, and across reloads that keep its name and url. */
 	struct breaker breaker;
+	/* Its figures for /metrics: kept across reloads that keep its name. */
+	struct prom_sub *prom;
 	char queue[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
 };
@@ -55,6 +60,8 @@ struct bridge {
 	unsigned pub_failures; /* the same for pub */
 	char err[BRK_ERR_MAX];
 	char pub_err[BRK_ERR_MAX];
+	struct prom prom;      /* the figures /metrics shows */
+	struct metrics *http;  /* the metrics.listen listener; NULL: none */
 };
 
 /* The session is unusable from here on: the loop drops it and reconnects. */
@@ -119,6 +126,30 @@ int breakers_wait_ms(const struct bridge *br, int max_ms);
  * the same name and url, under their new conf (breaker_reconf); the others
  * start closed. */
 void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg);
+
+/* bridge_metrics.c: the figures (prom.h) counted where the relay decides,
+ * and the metrics.listen listener (metrics.h) served from the loop. */
+/* Starts the listener of br->cfg (none when metrics.listen is unset).
+ * Returns 0, or -1 when it cannot listen (logged). */
+int figures_start(struct bridge *br) __attribute__((warn_unused_result));
+void figures_stop(struct bridge *br);
+/* After a reload: a new metrics.listen is bound, the old one closed. */
+void figures_reconf(struct bridge *br);
+/* subs (for cfg) point at their figures: kept for the names kept. Returns
+ * 0, or -1 when out of memory. */
+int figures_bind(struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg)
+    __attribute__((warn_unused_result));
+/* disp_wait with the listener's descriptor among the extra ones (at most
+ * 3 of the caller's) and its timeout. */
+int figures_wait(struct bridge *br, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms);
+/* Serves the listener's ready requests; called once per turn. */
+void figures_serve(struct bridge *br);
+/* An attempt's end (d has moved on: HANDED_BACK means no outcome). */
+void figures_attempt(const struct delivery *d, enum pol_action act, const struct disp_result *res);
+/* An event parked without an attempt. */
+void figures_parked(const struct delivery *d);
+void figures_breaker_opened(const struct dlv_sub *s);
+void figures_reconnected(struct bridge *br);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);

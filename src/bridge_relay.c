@@ -226,6 +226,7 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 	char response[512];
 	char next[32] = "";
 
+	figures_attempt(d, act, res);
 	printable(res->body, res->body_len, response, sizeof(response));
 	if (act == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
@@ -422,6 +423,7 @@ static void park_invalid(struct bridge *br, struct delivery *d, const char *mid,
 		 LOG_S("reason", reason), LOG_S("error", d->ev.reason));
 	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
 	park(br, d, reason);
+	figures_parked(d);
 }
 
 /* Validates and completes the envelope: a valid one is POSTed, an invalid

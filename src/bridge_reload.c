@@ -136,6 +136,7 @@ void reload_apply(struct bridge *br)
 		br->retired = old;
 	log_line(LOGL_INFO, "reload", LOG_S("outcome", "applied"),
 		 LOG_I("subscriptions", (long long)br->cfg->n_subs));
+	figures_reconf(br);
 	if (rc == 0)
 		reload_unbind_retired(br);
 }

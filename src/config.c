@@ -32,8 +32,8 @@
 static const char *const default_delays[] = {"1m", "5m", "30m", "1h"};
 
 /* The keys each group may hold; anything else is a typo and an error. */
-static const char *const top_keys[] = {"broker", "delivery", "breaker", "log", "subscriptions",
-				       NULL};
+static const char *const top_keys[] = {"broker", "delivery",	   "breaker", "metrics",
+				       "log",	 "subscriptions", NULL};
 static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
 					  "ca_file", "management_url", NULL};
 static const char *const delivery_keys[] = {
@@ -41,6 +41,7 @@ static const char *const delivery_keys[] = {
     "max_body_bytes", "delivery_limit", "parked_max_length",
     NULL};
 static const char *const log_keys[] = {"level", NULL};
+static const char *const metrics_keys[] = {"listen", NULL};
 
 const struct cfg_sub *cfg_find_sub(const struct cfg *cfg, const char *name)
 {
@@ -102,6 +103,7 @@ void cfg_free(struct cfg *cfg)
 	free(cfg->management_url);
 	free(cfg->exchange);
 	free(cfg->prefix);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 
@@ -313,6 +315,31 @@ static int load_breaker(struct cfg_loader *ld, const config_setting_t *g)
 	return cfg_load_breaker(ld, g, &ld->cfg->breaker);
 }
 
+/* metrics.listen: absent or "" is no listener. */
+static int load_metrics(struct cfg_loader *ld, const config_setting_t *g)
+{
+	const config_setting_t *at = NULL;
+	const char *listen = NULL;
+	struct url_listen addr;
+	char buf[ECHO_MAX + 4];
+
+	cfg_set_where(ld, "metrics.");
+	if (!g)
+		return 0;
+	if (cfg_check_keys(ld, g, metrics_keys, "metrics") != 0 ||
+	    cfg_get_string(ld, g, "listen", &listen, &at) != 0)
+		return -1;
+	if (!at || listen[0] == '\0')
+		return 0;
+	if (url_listen_parse(listen, &addr) != 0)
+		return cfg_fail(ld, at,
+				"listen: \"%s\" is not a listen address: host:port with an IPv4 "
+				"address, [IPv6 address] or localhost, and a port 0-65535 (e.g. "
+				"\"127.0.0.1:9464\")",
+				cfg_echo(listen, buf));
+	return cfg_dup(ld, &ld->cfg->metrics_listen, listen);
+}
+
 static int load_log(struct cfg_loader *ld, const config_setting_t *g)
 {
 	const config_setting_t *at = NULL;
@@ -350,7 +377,7 @@ static int read_text(struct cfg_loader *ld, char **text, size_t *len)
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 {
 	struct cfg_loader ld = {.path = path, .err = err, .errlen = err ? errlen : 0};
-	const config_setting_t *root, *broker, *delivery, *breaker, *logg;
+	const config_setting_t *root, *broker, *delivery, *breaker, *metrics, *logg;
 	char *text = NULL;
 	size_t len = 0;
 	config_t lc;
@@ -389,10 +416,12 @@ int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 	    cfg_get_group(&ld, root, "broker", &broker) != 0 ||
 	    cfg_get_group(&ld, root, "delivery", &delivery) != 0 ||
 	    cfg_get_group(&ld, root, "breaker", &breaker) != 0 ||
+	    cfg_get_group(&ld, root, "metrics", &metrics) != 0 ||
 	    cfg_get_group(&ld, root, "log", &logg) != 0)
 		goto out;
 	if (load_broker(&ld, broker) != 0 || load_delivery(&ld, delivery) != 0 ||
-	    load_breaker(&ld, breaker) != 0 || load_log(&ld, logg) != 0 ||
+	    load_breaker(&ld, breaker) != 0 || load_metrics(&ld, metrics) != 0 ||
+	    load_log(&ld, logg) != 0 ||
 	    cfg_load_subs(&ld, root) != 0)
 		goto out;
 	*out = ld.cfg;

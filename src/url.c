@@ -2,8 +2,11 @@
  * wiped on release. */
 #include "hsbridge/url.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* A leaf has no OpenSSL to call OPENSSL_cleanse: memset through a volatile
  * pointer (OpenSSL's own portable fallback) is a store the compiler cannot
@@ -30,4 +33,50 @@ void url_amqp_clear(struct url_amqp *u)
 		wipe(u->buf, 0, u->len);
 	free(u->buf);
 	memset(u, 0, sizeof(*u));
+}
+
+/* The port after the last colon: 1-5 decimal digits, at most 65535. */
+static int listen_port(const char *s, unsigned *port)
+{
+	unsigned long v = 0;
+	size_t n = 0;
+
+	for (; s[n] >= '0' && s[n] <= '9'; n++)
+		v = v * 10 + (unsigned long)(s[n] - '0');
+	if (n == 0 || n > 5 || s[n] != '\0' || v > 65535)
+		return -1;
+	*port = (unsigned)v;
+	return 0;
+}
+
+int url_listen_parse(const char *s, struct url_listen *out)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *colon;
+	size_t hlen;
+
+	memset(out, 0, sizeof(*out));
+	colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || listen_port(colon + 1, &out->port) != 0)
+		goto bad;
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		/* "[v6]:port": the bracket closes right before the colon. */
+		if (hlen < 3 || s[hlen - 1] != ']' || hlen - 2 >= sizeof(out->host))
+			goto bad;
+		memcpy(out->host, s + 1, hlen - 2);
+		out->family = AF_INET6;
+	} else {
+		if (hlen == 0 || hlen >= sizeof(out->host))
+			goto bad;
+		memcpy(out->host, s, hlen);
+		out->family = AF_INET;
+		if (strcmp(out->host, "localhost") == 0)
+			snprintf(out->host, sizeof(out->host), "%s", "127.0.0.1");
+	}
+	if (inet_pton(out->family, out->host, addr) == 1)
+		return 0;
+bad:
+	memset(out, 0, sizeof(*out));
+	return -1;
 }

@@ -48,6 +48,9 @@ struct cfg {
 	long parked_max_length; /* 0: no limit */
 	/* breaker: the defaults every subscription starts from */
 	struct breaker_conf breaker;
+	/* metrics: "host:port" of the HTTP listener (url_listen_parse); NULL:
+	 * none (the key absent or "") */
+	char *metrics_listen;
 	/* log */
 	enum log_level log_level;
 	struct cfg_sub *subs;

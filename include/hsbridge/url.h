@@ -1,5 +1,6 @@
-/* url: AMQP broker URLs taken apart. A leaf: config, broker, cli and mgmt
- * use it; it uses only rabbitmq-c's parser and libc. */
+/* url: AMQP broker URLs taken apart, and the metrics listener's address. A
+ * leaf: config, broker, cli, mgmt and metrics use it; it uses only
+ * rabbitmq-c's parser and libc. */
 #ifndef HSBRIDGE_URL_H
 #define HSBRIDGE_URL_H
 
@@ -21,5 +22,17 @@ struct url_amqp {
 int url_amqp_parse(const char *url, struct url_amqp *u) __attribute__((warn_unused_result));
 /* Wipes and frees the copy, then zeroes u. A clear u is fine. */
 void url_amqp_clear(struct url_amqp *u);
+
+/* A listen address (metrics.listen) taken apart. */
+struct url_listen {
+	int family;    /* AF_INET or AF_INET6 */
+	char host[48]; /* the numeric address, without brackets */
+	unsigned port; /* 0: any free port (the kernel picks one) */
+};
+
+/* "host:port" with host an IPv4 address, an IPv6 address in brackets
+ * ("[::1]:9464") or "localhost" (127.0.0.1), and port 0-65535 in decimal.
+ * Names are not resolved: no I/O. Returns 0, or -1 (out is then zeroed). */
+int url_listen_parse(const char *s, struct url_listen *out) __attribute__((warn_unused_result));
 
 #endif

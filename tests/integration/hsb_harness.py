@@ -671,7 +671,7 @@ def lc(v):
     raise TypeError("no libconfig rendering for %r" % (v,))
 
 
-def render_config(broker, subscriptions, delivery=None, log=None, breaker=None):
+def render_config(broker, subscriptions, delivery=None, log=None, breaker=None, metrics=None):
     """broker/delivery/log: dicts of scalars/arrays; subscriptions: list of dicts.
     One setting per line (line numbers are predictable)."""
     out = []
@@ -687,6 +687,8 @@ def render_config(broker, subscriptions, delivery=None, log=None, breaker=None):
         group("delivery", delivery)
     if breaker:
         group("breaker", breaker)
+    if metrics:
+        group("metrics", metrics)
     group("log", log or {"level": "info"})
     out.append("subscriptions = (")
     for i, s in enumerate(subscriptions):

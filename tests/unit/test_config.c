@@ -1921,6 +1921,67 @@ static void breaker_errors_name_file_and_line(void **state)
 		expect_fail(cases[i].text, cases[i].line, cases[i].fragment);
 }
 
+/* ---- metrics ---------------------------------------------------------------- */
+
+static void metrics_listen_is_kept_and_absent_or_empty_means_none(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *listen; /* NULL: no listener */
+	} cases[] = {
+	    {ONE_SUB(""), NULL},
+	    {"metrics: { };\n" ONE_SUB(""), NULL},
+	    {"metrics: { listen = \"\"; };\n" ONE_SUB(""), NULL},
+	    {"metrics: { listen = \"127.0.0.1:9464\"; };\n" ONE_SUB(""), "127.0.0.1:9464"},
+	    {"metrics: { listen = \"0.0.0.0:0\"; };\n" ONE_SUB(""), "0.0.0.0:0"},
+	    {"metrics: { listen = \"localhost:9464\"; };\n" ONE_SUB(""), "localhost:9464"},
+	    {"metrics: { listen = \"[::1]:9464\"; };\n" ONE_SUB(""), "[::1]:9464"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cfg *cfg = load_ok(cases[i].text);
+
+		if (cases[i].listen)
+			assert_string_equal(cfg->metrics_listen, cases[i].listen);
+		else
+			assert_null(cfg->metrics_listen);
+		cfg_free(cfg);
+	}
+}
+
+static void metrics_errors_name_file_and_line(void **state)
+{
+	static const struct breaker_error cases[] = {
+	    {"metrics = 3;\n" ONE_SUB(""), 1, "metrics must be a group"},
+	    {"\nmetrics: {\n  address = \"127.0.0.1:9464\";\n};\n" ONE_SUB(""), 3,
+	     "unknown key \"metrics.address\" (expected one of: listen)"},
+	    {"metrics: {\n listen = 9464;\n};\n" ONE_SUB(""), 2, "metrics.listen must be a string"},
+	    {"metrics: {\n listen = \"9464\";\n};\n" ONE_SUB(""), 2,
+	     "metrics.listen: \"9464\" is not a listen address"},
+	    {"metrics: {\n\n listen = \"127.0.0.1\";\n};\n" ONE_SUB(""), 3,
+	     "metrics.listen: \"127.0.0.1\" is not a listen address"},
+	    {"metrics: {\n listen = \"127.0.0.1:65536\";\n};\n" ONE_SUB(""), 2,
+	     "metrics.listen: \"127.0.0.1:65536\" is not a listen address"},
+	    {"metrics: {\n listen = \"example.com:9464\";\n};\n" ONE_SUB(""), 2,
+	     "metrics.listen: \"example.com:9464\" is not a listen address: host:port with an "
+	     "IPv4 address, [IPv6 address] or localhost, and a port 0-65535"},
+	    {"metrics: {\n listen = \"300.1.1.1:80\";\n};\n" ONE_SUB(""), 2,
+	     "is not a listen address"},
+	    {"metrics: {\n listen = \"::1:9464\";\n};\n" ONE_SUB(""), 2,
+	     "is not a listen address"},
+	    {"metrics: {\n listen = \" \";\n};\n" ONE_SUB(""), 2, "is not a listen address"},
+	    {"metrics: {\n listen = \"garbage\\n\\u0007\";\n};\n" ONE_SUB(""), 2,
+	     "is not a listen address"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("%s\n", cases[i].text);
+		expect_fail(cases[i].text, cases[i].line, cases[i].fragment);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1928,6 +1989,8 @@ int main(void)
 	    cmocka_unit_test(breaker_defaults_apply_to_every_subscription),
 	    cmocka_unit_test(breaker_subscription_overrides_key_by_key),
 	    cmocka_unit_test(breaker_errors_name_file_and_line),
+	    cmocka_unit_test(metrics_listen_is_kept_and_absent_or_empty_means_none),
+	    cmocka_unit_test(metrics_errors_name_file_and_line),
 	    cmocka_unit_test(minimal_config_applies_defaults),
 	    cmocka_unit_test(empty_groups_apply_defaults),
 	    cmocka_unit_test(subscription_overrides_resolve_against_delivery),

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include "hsbridge/url.h"
 
 /* Linked with -Wl,--wrap=free: url_amqp_clear's free comes here first, so
@@ -135,6 +137,88 @@ static void url_clear_wipes_the_password_buffer_before_freeing_it(void **state)
 	assert_null(u.ci.host);
 }
 
+static void listen_parses_ipv4_ipv6_and_localhost(void **state)
+{
+	static const struct {
+		const char *in;
+		int family;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+	    {"127.0.0.1:9464", AF_INET, "127.0.0.1", 9464},
+	    {"0.0.0.0:0", AF_INET, "0.0.0.0", 0},
+	    {"localhost:65535", AF_INET, "127.0.0.1", 65535},
+	    {"10.1.2.3:00080", AF_INET, "10.1.2.3", 80},
+	    {"[::1]:9464", AF_INET6, "::1", 9464},
+	    {"[::]:1", AF_INET6, "::", 1},
+	    {"[fe80::1:2]:443", AF_INET6, "fe80::1:2", 443},
+	    {"[::ffff:127.0.0.1]:9", AF_INET6, "::ffff:127.0.0.1", 9},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct url_listen a;
+
+		print_message("%s\n", cases[i].in);
+		assert_int_equal(url_listen_parse(cases[i].in, &a), 0);
+		assert_int_equal(a.family, cases[i].family);
+		assert_string_equal(a.host, cases[i].host);
+		assert_int_equal(a.port, cases[i].port);
+	}
+}
+
+static void listen_refuses_bad_hosts_ports_and_garbage(void **state)
+{
+	static const char *const cases[] = {
+	    "",
+	    ":",
+	    "9464",
+	    ":9464",
+	    "127.0.0.1",
+	    "127.0.0.1:",
+	    "127.0.0.1:65536",
+	    "127.0.0.1:99999",
+	    "127.0.0.1:123456",
+	    "127.0.0.1:-1",
+	    "127.0.0.1:+80",
+	    "127.0.0.1: 80",
+	    "127.0.0.1:80 ",
+	    "127.0.0.1:8x",
+	    "127.0.0.1:0x50",
+	    " 127.0.0.1:80",
+	    "256.0.0.1:80",
+	    "127.0.0:80",
+	    "example.com:80",
+	    "LOCALHOST:80",
+	    "::1:9464",
+	    "[::1]",
+	    "[::1:9464",
+	    "::1]:9464",
+	    "[]:80",
+	    "[127.0.0.1]:80",
+	    "[::1]x:80",
+	    "[zz::1]:80",
+	    "http://127.0.0.1:80",
+	    "127.0.0.1:80/metrics",
+	    "127.0.0.1:80:80",
+	    "1234567890123456789012345678901234567890123456789:80",
+	    "[1234:5678:1234:5678:1234:5678:1234:5678:1234:5678]:80",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct url_listen a;
+
+		print_message("\"%s\"\n", cases[i]);
+		memset(&a, 0xa5, sizeof(a));
+		assert_int_equal(url_listen_parse(cases[i], &a), -1);
+		assert_int_equal(a.family, 0);
+		assert_int_equal(a.port, 0);
+		assert_string_equal(a.host, "");
+	}
+	assert_int_equal(url_listen_parse(NULL, &(struct url_listen){0}), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +226,8 @@ int main(void)
 	    cmocka_unit_test(url_refuses_what_is_not_an_amqp_url_and_leaves_it_clear),
 	    cmocka_unit_test(url_parse_leaves_the_callers_string_alone),
 	    cmocka_unit_test(url_clear_wipes_the_password_buffer_before_freeing_it),
+	    cmocka_unit_test(listen_parses_ipv4_ipv6_and_localhost),
+	    cmocka_unit_test(listen_refuses_bad_hosts_ports_and_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
