@@ -12,6 +12,7 @@
 #include "hsbridge/config.h"
 #include "hsbridge/delivery.h"
 #include "hsbridge/dispatch.h"
+#include "hsbridge/notify.h"
 
 /* Two connections (RabbitMQ's advice: a resource alarm blocks a connection
  * that publishes, and then the broker reads nothing from it, acks
@@ -55,6 +56,7 @@ struct bridge {
 	unsigned pub_failures; /* the same for pub */
 	char err[BRK_ERR_MAX];
 	char pub_err[BRK_ERR_MAX];
+	struct ntf ntf; /* systemd's NOTIFY_SOCKET (bridge_notify.c) */
 };
 
 /* The session is unusable from here on: the loop drops it and reconnects. */
@@ -119,6 +121,11 @@ int breakers_wait_ms(const struct bridge *br, int max_ms);
  * the same name and url, under their new conf (breaker_reconf); the others
  * start closed. */
 void breakers_carry_over(const struct bridge *br, struct dlv_sub *subs, const struct cfg *cfg);
+
+/* bridge_notify.c: tells systemd what is due (READY, STATUS, WATCHDOG;
+ * notify.h) before the loop waits; returns max_ms, or less when something
+ * falls due sooner. */
+int bridge_notify(struct bridge *br, int max_ms);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);
