@@ -140,7 +140,7 @@ class NotifyTests(ReloadCase):
 
     def test_ready_reloading_ready_stopping_in_order(self):
         ns = self.notify_socket()
-        self.rx.script("/a", [R(200, sleep=3.0)], default=200)
+        self.rx.script("/a", [R(200, sleep=1.5)], default=200)   # within timeout_ms
         a = self.hook("a", ["document.*"])
         self.run_bridge([a], ns)
         i = self.wait_ready_line(ns)
