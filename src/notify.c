@@ -110,16 +110,24 @@ void ntf_init(struct ntf *n, long long watchdog_us, long long now_us)
 	n->watchdog_due_us = now_us;
 }
 
-/* Appends the line "KEY=value" to msg (at *at bytes so far). */
+/* Appends the line "KEY=value" to msg (*at bytes so far, NUL-terminated).
+ * A line that does not fit is left out whole: a cut one would tell systemd
+ * a wrong value. */
 static void add_line(char *msg, size_t len, size_t *at, const char *key, const char *value)
 {
-	int w;
+	size_t k = strlen(key);
+	size_t v = strlen(value);
 
-	if (*at >= len)
+	if (*at + (*at ? 1 : 0) + k + 1 + v >= len)
 		return;
-	w = snprintf(msg + *at, len - *at, "%s%s=%s", *at ? "\n" : "", key, value);
-	if (w > 0)
-		*at = (size_t)w < len - *at ? *at + (size_t)w : len - 1;
+	if (*at)
+		msg[(*at)++] = '\n';
+	memcpy(msg + *at, key, k);
+	*at += k;
+	msg[(*at)++] = '=';
+	memcpy(msg + *at, value, v);
+	*at += v;
+	msg[*at] = '\0';
 }
 
 size_t ntf_due(struct ntf *n, const struct ntf_figures *f, long long now_us, char *msg, size_t len)

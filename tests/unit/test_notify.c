@@ -320,6 +320,25 @@ static void watchdog_every_interval(void **state)
 	assert_int_equal(ntf_wait_ms(&n, 9000000, 20), 0);
 }
 
+/* A line that does not fit is left out whole, never cut: a cut STATUS=
+ * or MONOTONIC_USEC= would tell systemd something wrong. */
+static void a_line_that_does_not_fit_is_left_out(void **state)
+{
+	struct ntf n;
+	char msg[24];
+
+	(void)state;
+	ntf_init(&n, 1000, 0);
+	memset(msg, 'x', sizeof(msg));
+	assert_int_equal(ntf_due(&n, &up, 0, msg, 20), strlen("READY=1\nWATCHDOG=1"));
+	assert_string_equal(msg, "READY=1\nWATCHDOG=1");
+	assert_int_equal(msg[20], 'x');
+	ntf_init(&n, 0, 0);
+	n.ready = true;
+	assert_int_equal(ntf_reload_msg(&n, 123456789, msg, 20), strlen("RELOADING=1"));
+	assert_string_equal(msg, "RELOADING=1");
+}
+
 static void no_watchdog_no_wakeups(void **state)
 {
 	struct ntf n;
@@ -348,6 +367,7 @@ int main(void)
 	    cmocka_unit_test(no_reloading_before_ready),
 	    cmocka_unit_test(stopping_ends_ready),
 	    cmocka_unit_test(watchdog_every_interval),
+	    cmocka_unit_test(a_line_that_does_not_fit_is_left_out),
 	    cmocka_unit_test(no_watchdog_no_wakeups),
 	};
 
