@@ -271,6 +271,7 @@ static bool step_stop(struct bridge *br)
 				t = br->cfg->subs[i].timeout_ms;
 		}
 		br->stopping = true;
+		ntf_stopping(&br->ntf);
 		br->stop_deadline_ms = clk_mono_ms() + t + STOP_GRACE_MS;
 		log_line(LOGL_INFO, "shutdown", LOG_S("phase", "stop consuming"),
 			 LOG_I("in_flight", (long long)dlv_alive(&br->dlv)));
@@ -289,6 +290,7 @@ static void step_reload(struct bridge *br)
 		return;
 	if (reload_requested) {
 		reload_requested = 0;
+		ntf_reloading(&br->ntf);
 		reload_stage(br);
 	}
 	if (reload_ready(br)) {
@@ -321,8 +323,8 @@ static bool step_connect(struct bridge *br)
 		br->reconnect_at_ms = backoff_until(br->failures++);
 	}
 	wait = br->reconnect_at_ms - clk_mono_ms();
-	figures_wait(br, NULL, 0,
-		     wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? (int)wait : DISCONNECTED_WAIT_MS);
+	wait = wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? wait : DISCONNECTED_WAIT_MS;
+	figures_wait(br, NULL, 0, bridge_notify(br, (int)wait));
 	return false;
 }
 
@@ -438,7 +440,7 @@ static void step_wait(struct bridge *br)
 	/* Frames already read do not make the socket readable. */
 	if (brk_buffered(br->brk) || (br->pub && brk_buffered(br->pub)))
 		ms = 0;
-	figures_wait(br, wfd, nfd, ms);
+	figures_wait(br, wfd, nfd, bridge_notify(br, ms));
 }
 
 int bridge_run(struct cfg **cfgp)
@@ -448,6 +450,7 @@ int bridge_run(struct cfg **cfgp)
 
 	memset(&br, 0, sizeof(br));
 	dlv_set_init(&br.dlv);
+	ntf_open(&br.ntf);
 	srand((unsigned)getpid() ^ (unsigned)clk_mono_ms());
 	br.disp = disp_new();
 	prom_init(&br.prom, HSB_VERSION);
@@ -492,6 +495,7 @@ out:
 	disp_free(br.disp);
 	figures_stop(&br);
 	prom_free(&br.prom);
+	ntf_close(&br.ntf);
 	free(br.subs);
 	return rc;
 }

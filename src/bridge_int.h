@@ -15,6 +15,7 @@
 #include "hsbridge/metrics.h"
 #include "hsbridge/policy.h"
 #include "hsbridge/prom.h"
+#include "hsbridge/notify.h"
 
 /* Two connections (RabbitMQ's advice: a resource alarm blocks a connection
  * that publishes, and then the broker reads nothing from it, acks
@@ -62,6 +63,7 @@ struct bridge {
 	char pub_err[BRK_ERR_MAX];
 	struct prom prom;      /* the figures /metrics shows */
 	struct metrics *http;  /* the metrics.listen listener; NULL: none */
+	struct ntf ntf; /* systemd's NOTIFY_SOCKET (bridge_notify.c) */
 };
 
 /* The session is unusable from here on: the loop drops it and reconnects. */
@@ -150,6 +152,10 @@ void figures_attempt(const struct delivery *d, enum pol_action act, const struct
 void figures_parked(const struct delivery *d);
 void figures_breaker_opened(const struct dlv_sub *s);
 void figures_reconnected(struct bridge *br);
+/* bridge_notify.c: tells systemd what is due (READY, STATUS, WATCHDOG;
+ * notify.h) before the loop waits; returns max_ms, or less when something
+ * falls due sooner. */
+int bridge_notify(struct bridge *br, int max_ms);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);

@@ -40,6 +40,7 @@ struct command {
 	const char *operands; /* their usage text, "" for none */
 	int min, max;	      /* how many operands */
 	const char *option;   /* an option with a count after the operands, or NULL */
+	bool json;	      /* takes --json (anywhere after the command) */
 	int (*run)(struct cfg **cfgp, const struct cli_args *a);
 	const char *help; /* the usage line; each '\n' continues it, indented */
 };
@@ -388,134 +389,6 @@ out:
 	return rc;
 }
 
-/* What the management API adds to a status: unacked counts and the list of
- * queues, for orphans. Optional: without it status shows what AMQP can. */
-struct status_extra {
-	struct mgmt_queue *queues;
-	size_t n;
-	bool ok;
-};
-
-/* Prints one queue's depth; a missing queue is said, not fatal. A parked
- * queue with a length limit says it, and once the limit is reached, what
- * waits. (RabbitMQ 3.10's quorum queues refuse only once over the limit:
- * they take one message past it.) */
-static int print_queue(struct brk *b, const struct status_extra *x, const char *label,
-		       const char *queue, bool consumers, long limit)
-{
-	uint32_t messages = 0, n_consumers = 0;
-	char err[BRK_ERR_MAX];
-	const struct mgmt_queue *m = x->ok ? mgmt_find(x->queues, x->n, queue) : NULL;
-	int rc = brk_queue_counts(b, 1, queue, &messages, &n_consumers, err, sizeof(err));
-
-	if (rc == BRK_ERR_CHANNEL) {
-		printf("  %-8s %s: missing (run hsbridge topology)\n", label, queue);
-		return 0;
-	}
-	if (rc != 0) {
-		fprintf(stderr, "hsbridge: %s\n", err);
-		return rc;
-	}
-	if (consumers && m)
-		printf("  %-8s %s: %u ready, %lld unacked, %u consumers\n", label, queue, messages,
-		       m->unacked, n_consumers);
-	else if (consumers)
-		printf("  %-8s %s: %u ready, %u consumers\n", label, queue, messages, n_consumers);
-	else if (limit > 0 && messages >= (unsigned long)limit)
-		printf("  %-8s %s: %u (limit %ld reached: new parked copies wait, their "
-		       "originals stay unacked in the queue above)\n",
-		       label, queue, messages, limit);
-	else if (limit > 0)
-		printf("  %-8s %s: %u (limit %ld)\n", label, queue, messages, limit);
-	else
-		printf("  %-8s %s: %u\n", label, queue, messages);
-	return 0;
-}
-
-/* Whether name is a queue this config declares. */
-static bool configured_queue(const struct cfg *cfg, const char *name)
-{
-	char q[BRK_NAME_MAX];
-
-	for (size_t i = 0; i < cfg->n_subs; i++) {
-		topo_sub_queue(cfg, cfg->subs[i].name, q, sizeof(q));
-		if (strcmp(q, name) == 0)
-			return true;
-		topo_parked_queue(cfg, cfg->subs[i].name, q, sizeof(q));
-		if (strcmp(q, name) == 0)
-			return true;
-	}
-	for (size_t i = 0; i < cfg->n_delays; i++) {
-		topo_retry_name(cfg, i, q, sizeof(q));
-		if (strcmp(q, name) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Queues under the prefix that the config no longer names: subscriptions
- * removed from it, or delays dropped from the schedule. */
-static void print_orphans(const struct cfg *cfg, const struct status_extra *x)
-{
-	size_t plen = strlen(cfg->prefix);
-	bool header = false;
-
-	for (size_t i = 0; i < x->n; i++) {
-		const struct mgmt_queue *m = &x->queues[i];
-
-		if (strncmp(m->name, cfg->prefix, plen) != 0 || m->name[plen] != '.' ||
-		    configured_queue(cfg, m->name))
-			continue;
-		if (!header)
-			printf("orphaned (not in the config; kept, delete by hand once drained)\n");
-		header = true;
-		printf("  %-8s %s: %lld ready, %lld unacked, %lld consumers\n", "orphan", m->name,
-		       m->ready, m->unacked, m->consumers);
-	}
-}
-
-static int cmd_status(struct cfg **cfgp, const struct cli_args *a)
-{
-	const struct cfg *cfg = *cfgp;
-	struct brk *b = NULL;
-	struct status_extra x = {0};
-	char name[BRK_NAME_MAX];
-	char err[256];
-	char base[512], shown[512];
-	int rc = cli_connect_channel(cfg, "hsbridge status", false, &b);
-
-	(void)a;
-	if (rc != EX_OK)
-		return rc;
-	x.ok = mgmt_list_queues(cfg, &x.queues, &x.n, err, sizeof(err)) == 0;
-	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
-		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
-		topo_sub_queue(cfg, cfg->subs[i].name, name, sizeof(name));
-		rc = print_queue(b, &x, "queue", name, true, 0);
-		topo_parked_queue(cfg, cfg->subs[i].name, name, sizeof(name));
-		if (rc == 0)
-			rc = print_queue(b, &x, "parked", name, false,
-					 cfg->subs[i].parked_max_length);
-	}
-	if (rc == 0 && cfg->n_delays)
-		printf("retry queues (all subscriptions)\n");
-	for (size_t i = 0; rc == 0 && i < cfg->n_delays; i++) {
-		topo_retry_name(cfg, i, name, sizeof(name));
-		rc = print_queue(b, &x, "waiting", name, false, 0);
-	}
-	if (rc == 0 && x.ok) {
-		print_orphans(cfg, &x);
-	} else if (rc == 0) {
-		mgmt_base_url(cfg, base, sizeof(base));
-		printf("(no unacked counts or orphaned queues: the management API at %s did not "
-		       "answer: %s; set broker.management_url)\n",
-		       redact_url(base, shown, sizeof(shown)), err);
-	}
-	mgmt_free_queues(x.queues, x.n);
-	brk_close(b);
-	return rc == 0 ? EX_OK : EX_UNAVAILABLE;
-}
-
 const struct cfg_sub *cli_find_sub(const struct cfg *cfg, const char *name)
 {
 	const struct cfg_sub *s = cfg_find_sub(cfg, name);
@@ -535,19 +408,22 @@ static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 }
 
 static const struct command commands[] = {
-    {"run", "", 0, 0, NULL, cmd_run, "the bridge, in the foreground (default)"},
-    {"check", "", 0, 0, NULL, cmd_check, "validate the config and print what the bridge would do"},
-    {"topology", "", 0, 0, NULL, cmd_topology, "declare exchanges, queues and bindings, then exit"},
-    {"status", "", 0, 0, NULL, cmd_status,
+    {"run", "", 0, 0, NULL, false, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, false, cmd_check,
+     "validate the config and print what the bridge would do"},
+    {"topology", "", 0, 0, NULL, false, cmd_topology,
+     "declare exchanges, queues and bindings, then exit"},
+    {"status", "[--json]", 0, 0, NULL, true, cli_cmd_status,
      "per subscription: ready and parked messages, consumers;\n"
-     "messages waiting in the retry queues"},
-    {"publish", "TYPE [JSON]", 1, 2, NULL, cmd_publish,
+     "messages waiting in the retry queues; --json: the same\n"
+     "figures as one JSON document"},
+    {"publish", "TYPE [JSON]", 1, 2, NULL, false, cmd_publish,
      "publish an event as a service would (JSON from the\n"
      "argument or standard input)"},
-    {"test-event", "SUB", 1, 1, NULL, cli_cmd_test_event,
+    {"test-event", "SUB", 1, 1, NULL, false, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", cli_cmd_replay,
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
 };
@@ -586,14 +462,26 @@ static const struct command *find_command(const char *name)
 }
 
 /* The arguments after the command: min to max operands, then, for a
- * command with an option, optionally the option and a count >= 0.
- * Returns 0 or -1. */
+ * command with an option, optionally the option and a count >= 0; --json
+ * anywhere for a command that takes it. Returns 0 or -1. */
 static int parse_operands(const struct command *c, int argc, char **argv, struct cli_args *a)
 {
-	int n = argc;
+	char *rest[CLI_MAX_OPERANDS + 2];
+	int n = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->limit = -1;
+	for (int i = 0; i < argc; i++) {
+		if (c->json && !a->json && strcmp(argv[i], "--json") == 0) {
+			a->json = true;
+			continue;
+		}
+		if (n == (int)(sizeof(rest) / sizeof(rest[0])))
+			return -1;
+		rest[n++] = argv[i];
+	}
+	argc = n;
+	argv = rest;
 	if (c->option && argc >= 2 && strcmp(argv[argc - 2], c->option) == 0) {
 		const char *count = argv[argc - 1];
 		char *end = NULL;

@@ -16,6 +16,7 @@ struct brk;
 struct cli_args {
 	const char *operand[CLI_MAX_OPERANDS];
 	long limit;
+	bool json; /* --json */
 };
 
 /* The subscription called name, or NULL after saying so on stderr. */
@@ -28,6 +29,8 @@ int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, s
  * a basic.return in *returned. EX_OK, or a sysexits code with err. */
 int cli_await_confirm(struct brk *b, bool *returned, char *err, size_t errlen);
 
+/* status [--json] (cli_status.c). Returns a sysexits code. */
+int cli_cmd_status(struct cfg **cfgp, const struct cli_args *a);
 /* test-event SUB (cli_test_event.c). Returns a sysexits code. */
 int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a);
 /* replay SUB [--limit N] (cli_replay.c). Returns a sysexits code. */

@@ -112,6 +112,17 @@ class CliTests(Base):
                             timeout=10)
         self.assertEqual(cp.returncode, 64, cp.stderr)
 
+    def test_json_only_where_a_command_takes_it_else_exits_64(self):
+        # the broker port is closed: a command line that parsed would give 69
+        conf = self.write_conf(render_config({"url": "amqp://guest:guest@127.0.0.1:%d/%%2f"
+                                              % free_port()}, [self_sub("a")]))
+        for args in (["status", "--json", "--json"], ["status", "--json", "x"],
+                     ["status", "x"], ["check", "--json"], ["topology", "--json"]):
+            with self.subTest(args=args):
+                cp = self.cli(conf, *args)
+                self.assertEqual(cp.returncode, 64, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+                self.assertIn("status [--json]", cp.stderr, "the usage names --json")
+
     def test_check_prints_subscriptions_patterns_queues_and_retry_queues(self):
         secret, old = new_whsec(), "old-plain-secret-" + rand_alnum(12)
         self.secrets += [secret, old]
@@ -158,6 +169,7 @@ class CliTests(Base):
         ("test_publish_with_broker_unavailable_exits_69",
          ("publish", "document.uploaded", '{"data":{"object":{}}}')),
         ("test_status_broker_unavailable_exits_69", ("status",)),
+        ("status --json: the same exit code, nothing on stdout", ("status", "--json")),
     ]
 
     def test_broker_unavailable_exits_69(self):
@@ -169,6 +181,7 @@ class CliTests(Base):
             with self.subTest(case=case):
                 cp = self.cli(conf, *args)
                 self.assertEqual(cp.returncode, 69, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+                self.assertEqual(cp.stdout, "")
 
 
 class PublishTests(BrokerCase):
