@@ -24,6 +24,9 @@ set(HSB_SYSUSERS_DIR "${HSB_PC_SYSUSERS_DIR}" CACHE STRING
     "Where the sysusers.d file of the hsbridge user goes (relative: under the prefix)")
 
 install(TARGETS hsbridge RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
+# The README is the operator's guide the man pages and the config point to
+# (metrics, alerts, the breaker, guarantees).
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(CODE "
   set(HSB_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
   set(HSB_BINARY_DIR \"${PROJECT_BINARY_DIR}\")

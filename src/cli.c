@@ -32,6 +32,9 @@
 #define CONFIRM_TIMEOUT_MS 10000
 /* Where the help of each command starts in the usage text. */
 #define USAGE_COLUMN 23
+/* The config of an installed bridge (DESIGN section 9). */
+#define INSTALLED_CONFIG "/etc/hsbridge/hsbridge.conf"
+#define SOURCE_TREE_CONFIG "etc/hsbridge.conf"
 
 /* One command, written once: usage, recognition, operands and dispatch all
  * come from its row in commands[] (at the end of this file). */
@@ -41,6 +44,7 @@ struct command {
 	int min, max;	      /* how many operands */
 	const char *option;   /* an option with a count after the operands, or NULL */
 	bool json;	      /* takes --json (anywhere after the command) */
+	bool secrets;	      /* signs or seals: reads secret_file and secret_env */
 	int (*run)(struct cfg **cfgp, const struct cli_args *a);
 	const char *help; /* the usage line; each '\n' continues it, indented */
 };
@@ -140,6 +144,9 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		printf("  retry exchange + queue %s (ttl %ld ms)\n", name, cfg->retry_delays_ms[i]);
 	}
 	print_breaker("breaker:  ", &cfg->breaker);
+	printf("metrics:  %s\n", cfg->metrics_listen ? cfg->metrics_listen
+						      : "no listener (metrics.listen is unset)");
+	printf("log:      level %s\n", log_level_name(cfg->log_level));
 	printf("subscriptions: %zu\n", cfg->n_subs);
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		const struct cfg_sub *s = &cfg->subs[i];
@@ -408,22 +415,22 @@ static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 }
 
 static const struct command commands[] = {
-    {"run", "", 0, 0, NULL, false, cmd_run, "the bridge, in the foreground (default)"},
-    {"check", "", 0, 0, NULL, false, cmd_check,
+    {"run", "", 0, 0, NULL, false, true, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, false, true, cmd_check,
      "validate the config and print what the bridge would do"},
-    {"topology", "", 0, 0, NULL, false, cmd_topology,
+    {"topology", "", 0, 0, NULL, false, false, cmd_topology,
      "declare exchanges, queues and bindings, then exit"},
-    {"status", "[--json]", 0, 0, NULL, true, cli_cmd_status,
+    {"status", "[--json]", 0, 0, NULL, true, false, cli_cmd_status,
      "per subscription: ready and parked messages, consumers;\n"
      "messages waiting in the retry queues; --json: the same\n"
      "figures as one JSON document"},
-    {"publish", "TYPE [JSON]", 1, 2, NULL, false, cmd_publish,
+    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, cmd_publish,
      "publish an event as a service would (JSON from the\n"
      "argument or standard input)"},
-    {"test-event", "SUB", 1, 1, NULL, false, cli_cmd_test_event,
+    {"test-event", "SUB", 1, 1, NULL, false, true, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, cli_cmd_replay,
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
 };
@@ -449,7 +456,10 @@ static void usage(FILE *to)
 		}
 		fputc('\n', to);
 	}
-	fputs("\nThe config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf.\n", to);
+	fputs("\nThe config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf if it exists\n"
+	      "(a source tree), else " INSTALLED_CONFIG ". status, topology and publish\n"
+	      "read no secret_file or secret_env. -V, --version: the version.\n",
+	      to);
 }
 
 static const struct command *find_command(const char *name)
@@ -463,8 +473,9 @@ static const struct command *find_command(const char *name)
 
 /* The arguments after the command: min to max operands, then, for a
  * command with an option, optionally the option and a count >= 0; --json
- * anywhere for a command that takes it. Returns 0 or -1. */
-static int parse_operands(const struct command *c, int argc, char **argv, struct cli_args *a)
+ * anywhere for a command that takes it. Returns 0, or -1 with *why. */
+static int parse_operands(const struct command *c, int argc, char **argv, struct cli_args *a,
+			  const char **why)
 {
 	char *rest[CLI_MAX_OPERANDS + 2];
 	int n = 0;
@@ -476,8 +487,10 @@ static int parse_operands(const struct command *c, int argc, char **argv, struct
 			a->json = true;
 			continue;
 		}
-		if (n == (int)(sizeof(rest) / sizeof(rest[0])))
+		if (n == (int)(sizeof(rest) / sizeof(rest[0]))) {
+			*why = "too many operands";
 			return -1;
+		}
 		rest[n++] = argv[i];
 	}
 	argc = n;
@@ -489,11 +502,19 @@ static int parse_operands(const struct command *c, int argc, char **argv, struct
 		n = argc - 2;
 		errno = 0;
 		a->limit = strtol(count, &end, 10);
-		if (errno || end == count || *end || a->limit < 0)
+		if (errno || end == count || *end || a->limit < 0) {
+			*why = "the count after the option must be a whole number, 0 or more";
 			return -1;
+		}
 	}
-	if (n < c->min || n > c->max)
+	if (n < c->min) {
+		*why = "missing operand";
 		return -1;
+	}
+	if (n > c->max) {
+		*why = argv[n - 1][0] == '-' ? "unknown option" : "too many operands";
+		return -1;
+	}
 	for (int i = 0; i < n; i++)
 		a->operand[i] = argv[i];
 	return 0;
@@ -502,12 +523,14 @@ static int parse_operands(const struct command *c, int argc, char **argv, struct
 /* -c FILE / --config FILE, -h / --help. */
 static const struct option long_opts[] = {{"config", required_argument, NULL, 'c'},
 					  {"help", no_argument, NULL, 'h'},
+					  {"version", no_argument, NULL, 'V'},
 					  {NULL, 0, NULL, 0}};
 
 int cli_main(int argc, char **argv)
 {
 	const char *path = getenv("HSBRIDGE_CONFIG");
 	const char *cmd = "run";
+	const char *why = "";
 	const struct command *c;
 	struct cli_args args;
 	struct cfg *cfg = NULL;
@@ -516,14 +539,17 @@ int cli_main(int argc, char **argv)
 	int rc;
 
 	if (!path || !*path)
-		path = "etc/hsbridge.conf";
-	while ((opt = getopt_long(argc, argv, "+c:h", long_opts, NULL)) != -1) {
+		path = access(SOURCE_TREE_CONFIG, F_OK) == 0 ? SOURCE_TREE_CONFIG : INSTALLED_CONFIG;
+	while ((opt = getopt_long(argc, argv, "+c:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
+			return EX_OK;
+		case 'V':
+			puts("hsbridge " HSB_VERSION);
 			return EX_OK;
 		default:
 			usage(stderr);
@@ -542,7 +568,9 @@ int cli_main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (parse_operands(c, argc - optind, argv + optind, &args) != 0) {
+	if (parse_operands(c, argc - optind, argv + optind, &args, &why) != 0) {
+		fprintf(stderr, "hsbridge: %s: %s (usage: %s%s%s)\n", c->name, why, c->name,
+			c->operands[0] ? " " : "", c->operands);
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -550,7 +578,7 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "hsbridge: libcurl failed to initialise\n");
 		return EX_SOFTWARE;
 	}
-	if (cfg_load(path, &cfg, err, sizeof(err)) != 0) {
+	if (cfg_load_flags(path, c->secrets ? 0 : CFG_NO_SECRETS, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
 		rc = EX_CONFIG;
 		goto out;

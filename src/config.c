@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -316,6 +317,14 @@ static int load_breaker(struct cfg_loader *ld, const config_setting_t *g)
 }
 
 /* metrics.listen: absent or "" is no listener. */
+/* 127.0.0.0/8 or ::1: reachable from this host only. */
+static bool listen_is_loopback(const struct url_listen *a)
+{
+	if (a->family == AF_INET6)
+		return strcmp(a->host, "::1") == 0;
+	return strncmp(a->host, "127.", 4) == 0;
+}
+
 static int load_metrics(struct cfg_loader *ld, const config_setting_t *g)
 {
 	const config_setting_t *at = NULL;
@@ -337,6 +346,12 @@ static int load_metrics(struct cfg_loader *ld, const config_setting_t *g)
 				"address, [IPv6 address] or localhost, and a port 0-65535 (e.g. "
 				"\"127.0.0.1:9464\")",
 				cfg_echo(listen, buf));
+	if (!listen_is_loopback(&addr) &&
+	    cfg_add_warning(ld, at,
+			    "listen: %s is not a loopback address: /metrics, /healthz and /readyz "
+			    "have no authentication and no TLS; make sure only the scraper can reach it",
+			    cfg_echo(listen, buf)) != 0)
+		return -1;
 	return cfg_dup(ld, &ld->cfg->metrics_listen, listen);
 }
 
@@ -376,7 +391,15 @@ static int read_text(struct cfg_loader *ld, char **text, size_t *len)
 
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
 {
-	struct cfg_loader ld = {.path = path, .err = err, .errlen = err ? errlen : 0};
+	return cfg_load_flags(path, 0, out, err, errlen);
+}
+
+int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *err, size_t errlen)
+{
+	struct cfg_loader ld = {.path = path,
+				.err = err,
+				.errlen = err ? errlen : 0,
+				.no_secrets = (flags & CFG_NO_SECRETS) != 0};
 	const config_setting_t *root, *broker, *delivery, *breaker, *metrics, *logg;
 	char *text = NULL;
 	size_t len = 0;

@@ -40,6 +40,8 @@ struct cfg_loader {
 	char where[CFG_NAME_MAX + 32];
 	/* The file holding inline secrets was looked at (warned once). */
 	bool inline_checked;
+	/* CFG_NO_SECRETS: secret_file and secret_env are not read. */
+	bool no_secrets;
 };
 
 /* ---- messages (config_read.c) ------------------------------------------- */

@@ -160,6 +160,33 @@ static bool webhook_key_ok(const char *secret)
 	return true;
 }
 
+/* A POSIX environment variable name. Anything else is refused, and never
+ * printed: it may be the secret itself, written where its name belongs. */
+static bool env_name_ok(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++) {
+		if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9')))
+			return false;
+	}
+	return true;
+}
+
+/* Upper case, digits and _, like every variable a service file sets, and
+ * not a whsec_ secret in capitals: safe to print. */
+static bool env_name_conventional(const char *s)
+{
+	if (strncmp(s, "WHSEC_", 6) == 0)
+		return false;
+	for (; *s; s++) {
+		if (!(*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+			return false;
+	}
+	return true;
+}
+
 int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub)
 {
 	static const char *const sources[] = {"secret", "secret_file", "secret_env"};
@@ -190,6 +217,12 @@ int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg
 	if (config_setting_type(at) != CONFIG_TYPE_STRING || !*config_setting_get_string(at))
 		return cfg_fail(ld, at, "%s must be a non-empty string", sources[which]);
 	value = config_setting_get_string(at);
+	if (which == 2 && !env_name_ok(value))
+		return cfg_fail(ld, at,
+				"secret_env must be the name of an environment variable (letters, "
+				"digits and _, not starting with a digit), not the secret itself");
+	if (which > 0 && ld->no_secrets)
+		return 0;
 	if (which == 0) {
 		if (cfg_dup(ld, &sub->secret, value) != 0 || cfg_warn_if_inline_exposed(ld, at, "a secret") != 0)
 			return -1;
@@ -199,12 +232,15 @@ int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg
 	} else {
 		const char *env = getenv(value);
 
+		/* Named only when it looks like a name, not a secret put there. */
+		const char *shown = env_name_conventional(value) ? value : "it names";
+
 		if (!env)
-			return cfg_fail(ld, at,
-					"the environment variable named by secret_env is not set");
+			return cfg_fail(ld, at, "secret_env: the environment variable %s is not set",
+					shown);
 		if (!*env)
-			return cfg_fail(ld, at,
-					"the environment variable named by secret_env is empty");
+			return cfg_fail(ld, at, "secret_env: the environment variable %s is empty",
+					shown);
 		if (cfg_dup(ld, &sub->secret, env) != 0)
 			return -1;
 	}

@@ -25,6 +25,11 @@ enum log_level log_get_level(void)
 	return min_level;
 }
 
+const char *log_level_name(enum log_level level)
+{
+	return level >= LOGL_DEBUG && level <= LOGL_ERROR ? level_names[level] : "info";
+}
+
 bool log_parse_level(const char *name, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {

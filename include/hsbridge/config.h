@@ -66,6 +66,13 @@ struct cfg {
  * never appear in err. */
 int cfg_load(const char *path, struct cfg **out, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+/* cfg_load's flags. CFG_NO_SECRETS: for commands that sign nothing
+ * (status, topology, publish): secret_file and secret_env are checked for
+ * form but not read, so an operator without the service's environment or
+ * file permissions can run them; every subscription's secret is then NULL. */
+enum { CFG_NO_SECRETS = 1 };
+int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 void cfg_free(struct cfg *cfg);
 
 /* "200ms", "30s", "1m", "1h" (a whole positive number and a unit) into

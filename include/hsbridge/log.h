@@ -25,6 +25,8 @@ enum log_level log_get_level(void);
 
 /* "debug", "info", "warn" or "error"; false for anything else. */
 bool log_parse_level(const char *name, enum log_level *out) __attribute__((warn_unused_result));
+/* "debug", "info", "warn" or "error". */
+const char *log_level_name(enum log_level level);
 
 /* Writes {"ts":…,"level":…,"msg":…,<fields>} and a newline to stderr when
  * level is at or above the configured one. Fields with a NULL string value

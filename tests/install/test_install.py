@@ -40,6 +40,7 @@ EXPECTED = {
     CONF_DIR + "/hsbridge.env": 0o600,
     "usr/share/man/man8/hsbridge.8.gz": 0o644,
     "usr/share/man/man5/hsbridge.conf.5.gz": 0o644,
+    "usr/share/doc/hsbridge/README.md": 0o644,
 }
 
 

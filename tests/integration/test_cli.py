@@ -184,6 +184,94 @@ class CliTests(Base):
                 self.assertEqual(cp.stdout, "")
 
 
+class OperatorCliTests(BrokerCase):
+    """What an operator without the service's environment can run (issue 8
+    review): status, topology and publish read no secret_file/secret_env;
+    the commands that sign still need them, and name the variable."""
+
+    def setUp(self):
+        super().setUp()
+        sub = self.sub("ops", ["document.uploaded"])
+        del sub["secret"]
+        sub["secret_env"] = "HSB_TEST_UNSET_SECRET_VAR"
+        os.environ.pop("HSB_TEST_UNSET_SECRET_VAR", None)
+        other = self.sub("other", ["#"])
+        del other["secret"]
+        other["secret_file"] = "/nonexistent/hsb/secret"
+        self.conf = self.config([sub, other])
+
+    def test_status_topology_publish_need_no_secret(self):
+        for args in (["topology"], ["status"], ["status", "--json"],
+                     ["publish", "document.uploaded", '{"data": {}}']):
+            with self.subTest(args=args):
+                cp = self.cli(self.conf, *args)
+                self.assertEqual(cp.returncode, 0, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+        self.assertEqual(len(self.drain("hsbridge.ops", 1)), 1, "publish reached the queue")
+
+    def test_signing_commands_still_need_the_secret_and_name_the_variable(self):
+        for args in (["check"], ["test-event", "ops"], ["replay", "ops"], ["run"]):
+            with self.subTest(args=args):
+                cp = self.cli(self.conf, *args)
+                self.assertEqual(cp.returncode, 78, "stdout=%r stderr=%r" % (cp.stdout, cp.stderr))
+                self.assertIn("HSB_TEST_UNSET_SECRET_VAR is not set", cp.stderr)
+
+
+class CliOptionTests(Base):
+    """--version, usage errors that say why, the default config path."""
+
+    def test_version_in_both_spellings(self):
+        for flag in ("-V", "--version"):
+            cp = subprocess.run([Env.bin, flag], capture_output=True, text=True, timeout=10)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertRegex(cp.stdout, r"^hsbridge \d+\.\d+\.\d+\n$")
+
+    def test_usage_errors_say_what_was_wrong(self):
+        conf = self.write_conf(render_config({"url": "amqp://guest:guest@127.0.0.1:%d/%%2f"
+                                              % free_port()}, [self_sub("a")]))
+        for args, why in ((["publish"], "publish: missing operand"),
+                          (["replay", "a", "--limit", "x"], "replay: the count after the option"),
+                          (["status", "--yaml"], "status: unknown option"),
+                          (["check", "extra"], "check: too many operands")):
+            with self.subTest(args=args):
+                cp = self.cli(conf, *args)
+                self.assertEqual(cp.returncode, 64, cp.stderr)
+                self.assertIn("hsbridge: " + why, cp.stderr)
+
+    def test_default_config_outside_a_source_tree_is_the_installed_one(self):
+        env = dict(os.environ)
+        env.pop("HSBRIDGE_CONFIG", None)
+        empty = os.path.join(self.tmp, "empty-cwd")
+        os.makedirs(empty, exist_ok=True)
+        cp = subprocess.run([Env.bin, "check"], capture_output=True, text=True, timeout=10,
+                            cwd=empty, env=env)
+        if os.path.exists("/etc/hsbridge/hsbridge.conf"):
+            self.assertIn("/etc/hsbridge/hsbridge.conf", cp.stdout + cp.stderr)
+        else:
+            self.assertEqual(cp.returncode, 78, cp.stderr)
+            self.assertIn("/etc/hsbridge/hsbridge.conf: cannot read", cp.stderr)
+        os.makedirs(os.path.join(empty, "etc"), exist_ok=True)
+        with open(os.path.join(empty, "etc", "hsbridge.conf"), "w") as f:
+            f.write("broker: { nonsense = 1; };\n")
+        cp = subprocess.run([Env.bin, "check"], capture_output=True, text=True, timeout=10,
+                            cwd=empty, env=env)
+        self.assertEqual(cp.returncode, 78, cp.stderr)
+        self.assertIn("etc/hsbridge.conf:1:", cp.stderr, "a source tree's etc/ comes first")
+
+    def test_check_names_the_metrics_listener_and_warns_off_loopback(self):
+        base = {"url": "amqp://guest:guest@127.0.0.1:%d/%%2f" % free_port()}
+        conf = self.write_conf(render_config(base, [self_sub("a")],
+                                             metrics={"listen": "0.0.0.0:9464"}))
+        cp = self.cli(conf, "check")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("metrics:  0.0.0.0:9464", cp.stdout)
+        self.assertRegex(cp.stdout, r"warning: .*metrics.listen: 0.0.0.0:9464 is not a loopback")
+        conf = self.write_conf(render_config(base, [self_sub("a")],
+                                             metrics={"listen": "127.0.0.1:9464"}))
+        cp = self.cli(conf, "check")
+        self.assertIn("metrics:  127.0.0.1:9464", cp.stdout)
+        self.assertNotIn("loopback", cp.stdout)
+
+
 class PublishTests(BrokerCase):
     """`hsbridge publish TYPE [JSON]` as a service would publish."""
 

@@ -18,6 +18,8 @@
 
 /* Every test config uses this secret; no message may ever contain it. */
 #define SECRET "TOPSECRET-0123456789"
+/* A secret whose characters would also make an environment variable name. */
+#define SECRET_ENVISH "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define WHSEC_OK "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define ENV_SECRET "HSB_TEST_CONFIG_SECRET"
 #define ENV_EMPTY "HSB_TEST_CONFIG_EMPTY"
@@ -66,7 +68,7 @@ static void write_in_dir(const char *name, const char *text)
 
 static void assert_no_secret(const char *s)
 {
-	if (strstr(s, SECRET))
+	if (strstr(s, SECRET) || strstr(s, SECRET_ENVISH))
 		fail_msg("message leaks the secret: %s", s);
 }
 
@@ -1536,13 +1538,53 @@ static void secret_env_unset_or_empty_is_an_error(void **state)
 	expect_fail(
 	    "subscriptions = (\n  {\n    " SUB_BODY "\n    secret_env = \"" ENV_UNSET "\";\n"
 	    "  }\n);\n",
-	    4, "subscription \"a\": the environment variable named by secret_env is not set");
+	    4, "subscription \"a\": secret_env: the environment variable " ENV_UNSET " is not set");
 	expect_fail("subscriptions = (\n  {\n    " SUB_BODY "\n\n    secret_env = \"" ENV_EMPTY
 		    "\";\n"
 		    "  }\n);\n",
-		    5, "subscription \"a\": the environment variable named by secret_env is empty");
+		    5, "subscription \"a\": secret_env: the environment variable " ENV_EMPTY " is empty");
 	expect_fail(ONE_SUB_NOSECRET("secret_env = \"\";"), 1,
 		    "subscription \"a\": secret_env must be a non-empty string");
+}
+
+/* A secret written where its variable's name belongs is refused without
+ * being echoed (expect_fail checks that no secret is in the error). */
+static void secret_env_holding_a_secret_is_refused_unprinted(void **state)
+{
+	(void)state;
+	expect_fail(ONE_SUB_NOSECRET("secret_env = \"" SECRET "\";"), 1,
+		    "secret_env must be the name of an environment variable");
+	expect_fail(ONE_SUB_NOSECRET("secret_env = \"9LIVES\";"), 1,
+		    "secret_env must be the name of an environment variable");
+	expect_fail(ONE_SUB_NOSECRET("secret_env = \"A-B\";"), 1,
+		    "secret_env must be the name of an environment variable");
+}
+
+/* CFG_NO_SECRETS (status, topology, publish): an unset variable and an
+ * unreadable file are not errors, and no secret is read; the form still is
+ * checked. */
+static void no_secrets_flag_reads_no_secret(void **state)
+{
+	struct cfg *cfg = NULL;
+	char err[512] = "";
+
+	(void)state;
+	write_text(conf_path, "subscriptions = (\n  {\n    " SUB_BODY "\n    secret_env = \"" ENV_UNSET
+				"\";\n  }\n);\n");
+	assert_int_equal(cfg_load_flags(conf_path, CFG_NO_SECRETS, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->subs[0].secret);
+	cfg_free(cfg);
+	write_text(conf_path, ONE_SUB_NOSECRET("secret_file = \"/nonexistent/secret\";"));
+	assert_int_equal(cfg_load_flags(conf_path, CFG_NO_SECRETS, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->subs[0].secret);
+	cfg_free(cfg);
+	write_text(conf_path, ONE_SUB_NOSECRET("secret_env = \"" ENV_SECRET "\";"));
+	assert_int_equal(cfg_load_flags(conf_path, CFG_NO_SECRETS, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->subs[0].secret);
+	cfg_free(cfg);
+	write_text(conf_path, ONE_SUB_NOSECRET("secret_env = \"\";"));
+	assert_int_not_equal(cfg_load_flags(conf_path, CFG_NO_SECRETS, &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "secret_env must be a non-empty string"));
 }
 
 static void no_secret_source_is_an_error_at_the_subscription_line(void **state)
@@ -1645,7 +1687,11 @@ static void secrets_never_appear_in_errors_or_warnings(void **state)
 	    {ONE_SUB("previous_secrets = [\"whsec_" SECRET "\"];"), 1, "not valid base64"},
 	    {ONE_SUB("previous_secrets = \"" SECRET "\";"), 1, "must be an array"},
 	    /* A secret pasted where a name belongs. */
-	    {ONE_SUB_NOSECRET("secret_env = \"" SECRET "\";"), 1, "is not set"},
+	    {ONE_SUB_NOSECRET("secret_env = \"" SECRET "\";"), 1, "must be the name"},
+	    {ONE_SUB_NOSECRET("secret_env = \"whsec_" SECRET_ENVISH "\";"), 1,
+	     "the environment variable it names is not set"},
+	    {ONE_SUB_NOSECRET("secret_env = \"" SECRET_ENVISH "\";"), 1,
+	     "the environment variable it names is not set"},
 	    {ONE_SUB_NOSECRET("secret_file = \"" SECRET "\";"), 1, "cannot read secret_file"},
 	    {"broker: { url = \"https://u:" SECRET "@h/\"; };\n" ONE_SUB(""), 1,
 	     "broker.url must start"},
@@ -2048,6 +2094,8 @@ int main(void)
 	    cmocka_unit_test(secret_file_errors_name_the_key_line),
 	    cmocka_unit_test(secret_env_reads_the_variable),
 	    cmocka_unit_test(secret_env_unset_or_empty_is_an_error),
+	    cmocka_unit_test(secret_env_holding_a_secret_is_refused_unprinted),
+	    cmocka_unit_test(no_secrets_flag_reads_no_secret),
 	    cmocka_unit_test(no_secret_source_is_an_error_at_the_subscription_line),
 	    cmocka_unit_test(two_secret_sources_are_an_error_at_the_second),
 	    cmocka_unit_test(whsec_secret_must_be_base64),
