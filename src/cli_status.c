@@ -139,6 +139,7 @@ static void print_text(const struct st_report *r)
 {
 	const struct cfg *cfg = r->cfg;
 	bool header = false;
+	char name[4 * 256 + 1]; /* a queue name or an error, escaped */
 
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		printf("%s (%s)\n", cfg->subs[i].name, cfg->subs[i].active ? "active" : "inactive");
@@ -150,9 +151,10 @@ static void print_text(const struct st_report *r)
 	for (size_t j = 0; j < cfg->n_delays; j++)
 		print_queue("waiting", RETRY_QUEUE(r, j), false, 0);
 	if (!r->mgmt_ok) {
+		(void)redact_controls(r->mgmt_err, strlen(r->mgmt_err), name, sizeof(name));
 		printf("(no unacked counts or orphaned queues: the management API at %s did not "
 		       "answer: %s; set broker.management_url)\n",
-		       r->mgmt_url, r->mgmt_err);
+		       r->mgmt_url, name);
 		return;
 	}
 	for (size_t i = 0; i < r->n_mq; i++) {
@@ -163,7 +165,9 @@ static void print_text(const struct st_report *r)
 		if (!header)
 			printf("orphaned (not in the config; kept, delete by hand once drained)\n");
 		header = true;
-		printf("  %-8s %s: %lld ready, %lld unacked, %lld consumers\n", "orphan", m->name,
+		/* Any broker user may name a queue: its name reaches a terminal. */
+		(void)redact_controls(m->name, strlen(m->name), name, sizeof(name));
+		printf("  %-8s %s: %lld ready, %lld unacked, %lld consumers\n", "orphan", name,
 		       m->ready, m->unacked, m->consumers);
 	}
 }

@@ -16,14 +16,25 @@
 
 #include <microhttpd.h>
 
+#include "hsbridge/clock.h"
 #include "hsbridge/url.h"
 
 #define LISTEN_BACKLOG 64
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define EXPOSITION "text/plain; version=0.0.4; charset=utf-8"
 
+/* One open connection, from MHD's connection notifications: when it came,
+ * and whether its request got as far as an answer. */
+struct conn {
+	int fd; /* -1: free */
+	long long since_ms;
+	bool answered;
+	bool shut; /* shutdown() sent: MHD closes it at its next turn */
+};
+
 struct metrics {
 	struct MHD_Daemon *d;
+	struct conn conns[METRICS_CONNS];
 	int epoll_fd;
 	struct metrics_pages pages;
 	char *listen;
@@ -76,6 +87,102 @@ static enum MHD_Result serve_ready(struct metrics *m, struct MHD_Connection *c)
 	return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, text);
 }
 
+/* ---------------------------------------------- connection deadlines */
+
+/* MHD's own timeout is an idle one: a client sending a byte now and then
+ * keeps its slot for ever, and METRICS_CONNS of them would lock every
+ * scraper out. So each connection also has a deadline (METRICS_HEADERS_MS
+ * to get its request in, METRICS_LIFETIME_MS in all), and beyond
+ * METRICS_CONNS_UNANSWERED connections without a request the oldest one
+ * makes room: a new client always gets a slot. A connection is ended with
+ * shutdown(); MHD then sees its end and closes it (the notification below
+ * frees the slot). */
+
+static void conn_shut(struct conn *k)
+{
+	if (!k->shut) {
+		(void)shutdown(k->fd, SHUT_RDWR);
+		k->shut = true;
+	}
+}
+
+static long long conn_deadline(const struct conn *k)
+{
+	return k->since_ms + (k->answered ? METRICS_LIFETIME_MS : METRICS_HEADERS_MS);
+}
+
+/* Beyond METRICS_CONNS_UNANSWERED waiting for their request, the oldest goes. */
+static void make_room(struct metrics *m)
+{
+	struct conn *oldest = NULL;
+	unsigned waiting = 0;
+
+	for (size_t i = 0; i < METRICS_CONNS; i++) {
+		struct conn *k = &m->conns[i];
+
+		if (k->fd < 0 || k->answered || k->shut)
+			continue;
+		waiting++;
+		if (!oldest || k->since_ms < oldest->since_ms)
+			oldest = k;
+	}
+	if (waiting > METRICS_CONNS_UNANSWERED && oldest)
+		conn_shut(oldest);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics *m = cls;
+	const union MHD_ConnectionInfo *info;
+	struct conn *k = *ctx;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (k)
+			k->fd = -1;
+		*ctx = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	for (size_t i = 0; info && i < METRICS_CONNS; i++) {
+		if (m->conns[i].fd < 0) {
+			m->conns[i] = (struct conn){.fd = info->connect_fd, .since_ms = clk_mono_ms()};
+			*ctx = &m->conns[i];
+			make_room(m);
+			return;
+		}
+	}
+}
+
+static void mark_answered(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (info && info->socket_context)
+		((struct conn *)info->socket_context)->answered = true;
+}
+
+/* Ends the connections past their deadline; returns the ms until the next
+ * deadline (at most max_ms). */
+static int enforce_deadlines(struct metrics *m, int max_ms)
+{
+	long long now = clk_mono_ms();
+	long long wait = max_ms;
+
+	for (size_t i = 0; i < METRICS_CONNS; i++) {
+		struct conn *k = &m->conns[i];
+
+		if (k->fd < 0 || k->shut)
+			continue;
+		if (conn_deadline(k) <= now)
+			conn_shut(k);
+		else if (conn_deadline(k) - now < wait)
+			wait = conn_deadline(k) - now;
+	}
+	return (int)wait;
+}
+
 /* Every request comes here once its headers are in: the answer is queued
  * at once, nothing of a body is read. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -88,6 +195,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)upload;
 	(void)upload_len;
 	(void)req_cls;
+	mark_answered(c);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (strcmp(url, "/metrics") == 0)
@@ -176,6 +284,8 @@ int metrics_start(const char *listen, const struct metrics_pages *pages, struct 
 		goto fail;
 	}
 	m->pages = *pages;
+	for (size_t i = 0; i < METRICS_CONNS; i++)
+		m->conns[i].fd = -1;
 	if (url_listen_parse(listen, &a) != 0) {
 		snprintf(err, errlen, "not a listen address: %.64s", listen);
 		goto fail;
@@ -191,7 +301,8 @@ int metrics_start(const char *listen, const struct metrics_pages *pages, struct 
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_CONNS,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)METRICS_CONNS_PER_IP,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_IDLE_S,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_REQUEST_MAX, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_REQUEST_MAX,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_END);
 	info = m->d ? MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (!info) {
 		snprintf(err, errlen, "cannot listen on %.64s: libmicrohttpd refused to start",
@@ -231,7 +342,7 @@ const char *metrics_bound(const struct metrics *m)
 	return m->bound;
 }
 
-int metrics_wait_fd(const struct metrics *m, int *max_ms)
+int metrics_wait_fd(struct metrics *m, int *max_ms)
 {
 	MHD_UNSIGNED_LONG_LONG t;
 
@@ -239,11 +350,14 @@ int metrics_wait_fd(const struct metrics *m, int *max_ms)
 		return -1;
 	if (MHD_get_timeout(m->d, &t) == MHD_YES && t < (MHD_UNSIGNED_LONG_LONG)*max_ms)
 		*max_ms = (int)t;
+	*max_ms = enforce_deadlines(m, *max_ms);
 	return m->epoll_fd;
 }
 
 void metrics_run(struct metrics *m)
 {
-	if (m)
+	if (m) {
 		(void)MHD_run(m->d);
+		(void)enforce_deadlines(m, 0);
+	}
 }

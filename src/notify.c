@@ -220,20 +220,58 @@ static long long mono_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* One datagram, never blocking the loop: a full socket buffer (systemd
- * not reading) loses a message, which the next STATUS or WATCHDOG makes
- * good. A failure is logged once. */
+/* One datagram, never blocking the loop. True when the socket took it. A
+ * failure is logged once. */
+static bool send_one(struct ntf *n, const char *msg, size_t len)
+{
+	if (sendto(n->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&n->addr,
+		   n->addrlen) >= 0)
+		return true;
+	if (!n->send_failed) {
+		n->send_failed = true;
+		log_line(LOGL_WARN, "notify", LOG_S("error", strerror(errno)),
+			 LOG_S("effect", "a message to systemd (NOTIFY_SOCKET) was not taken: "
+					 "READY, RELOADING and STOPPING are sent again"));
+	}
+	return false;
+}
+
+/* READY=1, RELOADING=1, STOPPING=1 change the unit's state: one lost would
+ * leave systemd waiting. STATUS and WATCHDOG alone are made good by the
+ * next ones. */
+static bool changes_state(const char *msg)
+{
+	return strncmp(msg, "READY=1", 7) == 0 || strncmp(msg, "RELOADING=1", 11) == 0 ||
+	       strncmp(msg, "STOPPING=1", 10) == 0;
+}
+
+/* Sends the held state messages in order; stops at the first refused. */
+static void send_pending(struct ntf *n)
+{
+	size_t sent = 0;
+
+	while (sent < n->n_pending && send_one(n, n->pending[sent], strlen(n->pending[sent])))
+		sent++;
+	memmove(n->pending, n->pending[sent], (n->n_pending - sent) * sizeof(n->pending[0]));
+	n->n_pending -= sent;
+}
+
 static void send_msg(struct ntf *n, const char *msg, size_t len)
 {
 	if (n->fd < 0 || len == 0)
 		return;
-	if (sendto(n->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)&n->addr,
-		   n->addrlen) >= 0 ||
-	    n->send_failed)
+	if (!changes_state(msg)) {
+		(void)send_one(n, msg, len);
 		return;
-	n->send_failed = true;
-	log_line(LOGL_WARN, "notify", LOG_S("error", strerror(errno)),
-		 LOG_S("effect", "a message to systemd (NOTIFY_SOCKET) was lost"));
+	}
+	send_pending(n);
+	if (n->n_pending == 0 && send_one(n, msg, len))
+		return;
+	if (n->n_pending == NTF_PENDING_MAX) { /* the oldest goes: the newest state wins */
+		memmove(n->pending[0], n->pending[1], (NTF_PENDING_MAX - 1) * sizeof(n->pending[0]));
+		n->n_pending--;
+	}
+	memcpy(n->pending[n->n_pending++], msg, len + 1);
 }
 
 void ntf_open(struct ntf *n)
@@ -270,7 +308,10 @@ int ntf_tick(struct ntf *n, const struct ntf_figures *f, int max_ms)
 	if (n->fd < 0)
 		return max_ms;
 	now = mono_us();
+	send_pending(n);
 	send_msg(n, msg, ntf_due(n, f, now, msg, sizeof(msg)));
+	if (n->n_pending > 0 && max_ms > NTF_RETRY_MS)
+		max_ms = NTF_RETRY_MS;
 	return ntf_wait_ms(n, now, max_ms);
 }
 

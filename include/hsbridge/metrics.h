@@ -12,7 +12,8 @@
  * A hostile client cannot stall the loop: sockets are non-blocking, a
  * connection idle for METRICS_IDLE_S is closed, at most METRICS_CONNS are
  * open (METRICS_CONNS_PER_IP from one address), and a request's line and
- * headers must fit in METRICS_REQUEST_MAX bytes. */
+ * headers must fit in METRICS_REQUEST_MAX bytes. Nor can it keep a scraper
+ * out: see METRICS_HEADERS_MS. */
 #ifndef HSBRIDGE_METRICS_H
 #define HSBRIDGE_METRICS_H
 
@@ -22,6 +23,14 @@
 #define METRICS_CONNS_PER_IP 32
 #define METRICS_IDLE_S 10
 #define METRICS_REQUEST_MAX 16384
+/* A connection's request must be in within METRICS_HEADERS_MS, and the
+ * whole exchange done within METRICS_LIFETIME_MS; beyond
+ * METRICS_CONNS_UNANSWERED connections without a request, the oldest is
+ * closed for the newcomer (metrics.c: slow clients cannot lock a scraper
+ * out). */
+#define METRICS_HEADERS_MS 5000
+#define METRICS_LIFETIME_MS 30000
+#define METRICS_CONNS_UNANSWERED 32
 
 struct metrics;
 
@@ -51,7 +60,7 @@ const char *metrics_bound(const struct metrics *m);
 
 /* The descriptor to wait on for reading (-1 when m is NULL); lowers
  * *max_ms to when MHD must run anyway (a timeout, data already read). */
-int metrics_wait_fd(const struct metrics *m, int *max_ms);
+int metrics_wait_fd(struct metrics *m, int *max_ms);
 /* Serves what is ready; never blocks. NULL is fine. */
 void metrics_run(struct metrics *m);
 

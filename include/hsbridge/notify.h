@@ -18,6 +18,10 @@
 #define NTF_STATUS_MAX 160
 /* The longest message: READY, STATUS and WATCHDOG together fit. */
 #define NTF_MSG_MAX 256
+/* State messages held for a resend; a start, a reload and a stop make 4. */
+#define NTF_PENDING_MAX 4
+/* How soon a held state message is tried again. */
+#define NTF_RETRY_MS 100
 /* A changed STATUS is sent at most this often; a change within the
  * interval is sent when it ends. */
 #define NTF_STATUS_EVERY_US 1000000LL
@@ -48,6 +52,11 @@ struct ntf {
 	long long status_due_us;     /* no STATUS= before this */
 	char status[NTF_STATUS_MAX]; /* the last STATUS= text sent */
 	bool send_failed;	     /* a send failed and was logged (once) */
+	/* READY, RELOADING and STOPPING messages a full socket refused, in
+	 * order: sent again before anything else of their kind (a lost READY=1
+	 * would leave the unit "activating" until systemd kills it). */
+	char pending[NTF_PENDING_MAX][NTF_MSG_MAX];
+	size_t n_pending;
 };
 
 /* --- pure */

@@ -474,5 +474,78 @@ class ReadmeMetricsTests(MetricsCase):
         self.assertEqual(len(served), 13)
         self.assertEqual(served, listed, "the README's metrics table and /metrics differ")
 
+class SlowlorisTests(MetricsCase):
+    def test_a_request_trickled_past_the_header_deadline_is_closed(self):
+        """MHD's idle timeout alone would keep this connection for ever."""
+        self.start_bridge([self.hook("a")], metrics=METRICS)
+        s = socket.create_connection(self.addr(), timeout=2)
+        self.addCleanup(s.close)
+        s.sendall(b"GET /metrics HTTP/1.1\r\n")
+        start = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - start < 15:
+            try:
+                s.sendall(b"X")
+                closed = s.recv(100) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        self.assertTrue(closed, "a trickling request outlived the header deadline")
+        self.assertGreater(time.monotonic() - start, 4, "closed before its deadline")
+
+    def test_trickling_clients_from_two_addresses_do_not_lock_scrapers_out(self):
+        """64 connections (32 from 127.0.0.1, 32 from 127.0.0.2) each send a
+        byte of their request headers every 3 s: MHD's idle timeout (10 s)
+        never fires, the 64-connection limit is reached, and a scraper from a
+        third address must still get an answer within a reasonable time."""
+        self.start_bridge([self.hook("a")], metrics=METRICS)
+        addr = self.addr()
+        stop = threading.Event()
+        self.addCleanup(stop.set)
+        socks = []
+        for i in range(64):
+            s = socket.socket()
+            s.bind(("127.0.0.%d" % (1 + i % 2), 0))
+            s.settimeout(5)
+            s.connect(addr)
+            s.sendall(b"GET /metrics HTTP/1.1\r\n")
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+
+        def trickle():
+            while not stop.wait(3):
+                for s in socks:
+                    try:
+                        s.sendall(b"X")
+                    except OSError:
+                        pass
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        time.sleep(1)
+        n = 5
+        for _ in range(n):
+            self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", n, T_DELIVER, "deliveries during the slowloris")
+        # A scraper from another address, for 40 s: at least one answer.
+        answered = []
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not answered:
+            try:
+                c = socket.socket()
+                c.bind(("127.0.0.3", 0))
+                c.settimeout(5)
+                c.connect(addr)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if c.recv(100).startswith(b"HTTP/1.1 200"):
+                    answered.append(time.monotonic())
+            except OSError:
+                pass
+            finally:
+                c.close()
+        stop.set()
+        self.assertTrue(answered, "a scraper was locked out for 40 s by 64 trickling clients")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -262,5 +262,47 @@ class NotifyTests(ReloadCase):
         ns.wait_exact("STATUS=consuming 1 subscription, 0 in flight, 1 breaker open")
 
 
+class NotifyLossTests(ReloadCase):
+    def test_ready_lost_to_a_full_notify_socket_is_sent_again(self):
+        """systemd's socket momentarily full when READY=1 is sent: the
+        datagram is dropped (MSG_DONTWAIT, EAGAIN) but ntf_due has already
+        set n->ready, so READY=1 is never sent again and a Type=notify unit
+        hits TimeoutStartSec. The send code's comment promises that "the
+        next STATUS or WATCHDOG makes good" a lost message: not READY."""
+        path = os.path.join(self.tmp, "notify.sock")
+        rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        rx.bind(path)
+        self.addCleanup(rx.close)
+        tx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        tx.setblocking(False)
+        try:                 # fill the queue (net.unix.max_dgram_qlen)
+            while True:
+                tx.sendto(b"FILLER=1", path)
+        except BlockingIOError:
+            pass
+        tx.close()
+        conf = self.config([self.hook("a")], delivery={"timeout_ms": 3000})
+        self.bridge = NotifyBridge(conf, self.tmp, {"NOTIFY_SOCKET": path,
+                                                    "WATCHDOG_USEC": "1000000"}).start()
+        self.bridge.wait_log("ready")
+        time.sleep(0.5)
+        rx.setblocking(False)
+        got = []
+
+        def drain():
+            try:
+                while True:
+                    got.extend(rx.recv(4096).decode().splitlines())
+            except BlockingIOError:
+                pass
+        drain()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "READY=1" not in got:
+            time.sleep(0.1)
+            drain()
+        self.assertIn("WATCHDOG=1", got, "the socket is read again: the bridge sends")
+        self.assertIn("READY=1", got, "READY=1 lost to a full socket is never sent again")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -119,6 +119,24 @@ class StatusTests(BridgeCase):
         # still bound from the earlier config, nobody consumes it: the event waits there
         self.assertRegex(out, r"orphan +hsbridge\.b: 1 ready")
 
+    def test_orphan_names_reach_the_terminal_escaped(self):
+        """Any broker user may declare a queue under the prefix; its name
+        must not carry terminal escape sequences to the operator's screen."""
+        mgmt = {"management_url": "http://127.0.0.1:%d" % Env.mgmt_port}
+        conf = self.config([self.sub("a")], broker=mgmt)
+        self.cli(conf, "topology")
+        self.mgmt.declare_queue(self.vhost, "hsbridge.esc\x1b[31mRED\x7f")
+        last = {}
+
+        def lists_it():
+            last["out"] = self.status(conf)
+            return "hsbridge.esc" in last["out"]
+        wait_until(lists_it, 30, "status to list the orphan", interval=0.5,
+                   detail=lambda: last.get("out"))
+        self.assertNotIn("\x1b", last["out"])
+        self.assertNotIn("\x7f", last["out"])
+        self.assertIn("hsbridge.esc\\x1b[31mRED\\x7f", last["out"])
+
     def test_status_without_management_api_says_so_and_still_exits_0(self):
         conf = self.config([self.sub("a")],
                            broker={"management_url": "http://127.0.0.1:%d" % free_port()})
