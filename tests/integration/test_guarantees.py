@@ -307,12 +307,14 @@ class CoalescedAckTests(GuaranteeCase):
     multiple ack settles every unacked tag up to its own: one that covered a
     delivery still in flight, or held and then handed back, would lose it."""
 
-    def test_undecided_delivery_is_never_covered_by_acks_of_later_ones(self):
+    def _first_held_later_delivered(self):
+        """The first event's request is held open, then answered 410: parked,
+        and the broker refuses the parked copy, so it stays undecided until
+        the session ends. Later events on the same channel (higher delivery
+        tags) are delivered meanwhile, while it is in flight and while it is
+        held. Returns (first id, first body, later ids, fillers)."""
         release = threading.Event()
         self.addCleanup(release.set)
-        # The first event's request is held open, then answered 410: parked,
-        # and the broker refuses the parked copy, so it stays undecided
-        # until SIGTERM hands it back. Every later event is delivered.
         self.rx.script("/a", [R(410, hold=release)], default=200)
         # (Without the breaker, which a 410 opens: the later events would
         # wait in the queue.)
@@ -321,18 +323,19 @@ class CoalescedAckTests(GuaranteeCase):
         fillers = self.refuse_parked_copies("a")
         first, first_body, _ = self.publish_event("document.uploaded")
         self.rx.wait_count("/a", 1, T_DELIVER, "the first event's request (held open)")
-        # Published after the first one was delivered: higher delivery tags
-        # on the same channel, decided while the first is in flight ...
         later = [self.publish_event("document.uploaded")[0] for _ in range(5)]
         self.wait_logged(n=5, outcome="delivered",
                          what="the 5 later events delivered (missing: acked by a coalesced "
                          "ack before it was decided, or a channel closed by a second ack)")
         release.set()
         self.bridge.wait_log("copy refused", event=first)
-        # ... and while it is held.
         later += [self.publish_event("document.uploaded")[0] for _ in range(3)]
         got = self.wait_logged(n=8, outcome="delivered", what="the 8 later events delivered")
         self.assertEqual(sorted(o.get("event") for o in got), sorted(later))
+        return first, first_body, later, fillers
+
+    def test_undecided_delivery_is_never_covered_by_acks_of_later_ones(self):
+        first, first_body, later, fillers = self._first_held_later_delivered()
         rc = self.bridge.stop()
         self.assertEqual(rc, 0, "exit code after SIGTERM")
         done = [o for _, o in self.bridge.logs("shutdown", phase="done")]
@@ -350,6 +353,20 @@ class CoalescedAckTests(GuaranteeCase):
         self.assertEqual([m["body"] for m in parked], [FILLER] * fillers,
                          "the refused copy must not have been parked")
         self.assertEqual(len(self.rx.for_path("/a")), 1 + len(later), "one POST per event")
+
+    def test_delivery_handed_back_by_a_reload_comes_back_and_no_other(self):
+        first, _, later, _ = self._first_held_later_delivered()
+        self.bridge.signal(signal.SIGHUP)
+        self.bridge.wait_log("reload", outcome="applied", what="the reload applied")
+        # Handed back unacked with the old session, delivered again to the
+        # new one (the endpoint answers 200 now).
+        self.wait_logged(n=1, event=first, outcome="delivered",
+                         what="the first event delivered again after the reload")
+        self.assertEqual(len(self.logs("delivery", event=first)), 2)
+        self.assert_settled(["a"])
+        posts = self.rx.for_path("/a")
+        self.assertEqual(len(posts), 2 + len(later),
+                         "the first event twice, every later one once: %r" % posts)
 
 
 if __name__ == "__main__":
