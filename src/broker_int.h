@@ -32,8 +32,7 @@ int brk_read_content(amqp_connection_state_t conn, uint16_t ch, amqp_message_t *
 
 /* broker_acks.c. Tag was delivered on ch: 0, or -1 when out of memory (the
  * connection must then be given up: a coalesced ack could cover it). */
-int brk_acks_received(struct brk *b, uint16_t ch, uint64_t tag)
-    __attribute__((warn_unused_result));
+int brk_acks_received(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((warn_unused_result));
 /* Channel ch was opened again or closed: what it held is forgotten. */
 void brk_acks_reset(struct brk *b, uint16_t ch);
 void brk_acks_free(struct brk *b);

@@ -20,13 +20,16 @@
 
 /* The broker's view of one channel, and the bridge's decisions. */
 struct model {
-	uint64_t next;		   /* the next delivery tag */
-	bool unacked[MAX_TAGS];	   /* delivered, not settled by an ack */
-	bool decided[MAX_TAGS];	   /* the bridge decided it: it may be acked */
+	uint64_t next;		    /* the next delivery tag */
+	bool unacked[MAX_TAGS];	    /* delivered, not settled by an ack */
+	bool decided[MAX_TAGS];	    /* the bridge decided it: it may be acked */
 	bool handed_back[MAX_TAGS]; /* must never be acked on this channel */
 	unsigned frames, multiples;
 	int fail_at; /* the nth send fails (-1: none) */
 };
+
+/* Over all tests: that the random walks reach every kind of frame. */
+static unsigned long all_multiples, all_singles;
 
 static void model_reset(struct model *m)
 {
@@ -46,6 +49,10 @@ static int broker_ack(void *arg, uint64_t tag, bool multiple)
 		return -7;
 	m->frames++;
 	m->multiples += multiple;
+	if (multiple)
+		all_multiples++;
+	else
+		all_singles++;
 	if (tag == 0 || tag >= m->next || !m->unacked[tag])
 		fail_msg("ack of tag %llu, which the broker does not hold unacked",
 			 (unsigned long long)tag);
@@ -88,8 +95,7 @@ static void flush_and_check(struct model *m, struct acks *a)
 			fail_msg("tag %llu was decided but is still unacked after the flush",
 				 (unsigned long long)t);
 		if (!m->decided[t] && !m->unacked[t])
-			fail_msg("tag %llu was settled without a decision",
-				 (unsigned long long)t);
+			fail_msg("tag %llu was settled without a decision", (unsigned long long)t);
 	}
 }
 
@@ -294,52 +300,54 @@ static void random_walks_match_the_broker_model(void **state)
 	struct model m;
 	struct acks a;
 	unsigned seed = 9;
+	unsigned long resets = 0, handed_back = 0;
 
 	(void)state;
+	all_multiples = all_singles = 0;
 	for (int walk = 0; walk < 2000; walk++) {
 		model_reset(&m);
 		acks_init(&a);
 		for (int step = 0; step < 300; step++) {
 			unsigned r = (unsigned)rand_r(&seed);
+			unsigned op = r % 16;
 			uint64_t t;
 
-			switch (r % 16) {
-			case 0: case 1: case 2: case 3: case 4:
-				if (m.next < MAX_TAGS - 1)
-					deliver(&m, &a);
-				break;
-			case 5: case 6: case 7: case 8: case 9:
+			if (op < 5 && m.next < MAX_TAGS - 1) {
+				deliver(&m, &a);
+			} else if (op >= 5 && op < 10) {
 				t = pick_undecided(&m, r >> 4);
 				if (t)
 					decide(&m, &a, t);
-				break;
-			case 10:
+			} else if (op == 10 && r % 64 == 10) {
 				/* Handed back: never decided on this channel. */
 				t = pick_undecided(&m, r >> 4);
-				if (t)
+				if (t) {
 					m.handed_back[t] = true;
-				break;
-			case 11: case 12: case 13:
+					handed_back++;
+				}
+			} else if (op >= 11 && op < 14) {
 				flush_and_check(&m, &a);
-				break;
-			case 14:
+			} else if (op == 14) {
 				/* A late decision for a tag already sent is refused. */
 				for (t = 1; t < m.next && (m.unacked[t] || !m.decided[t]); t++)
 					;
 				if (t < m.next)
 					assert_int_equal(acks_decide(&a, t), -1);
-				break;
-			default:
-				if (r % 64 == 15) {
-					acks_reset(&a);
-					model_reset(&m);
-				}
-				break;
+			} else if (op == 15 && r % 64 == 15) {
+				/* The channel opened again: its tags start over. */
+				acks_reset(&a);
+				model_reset(&m);
+				resets++;
 			}
 		}
 		flush_and_check(&m, &a);
 		acks_free(&a);
 	}
+	/* The walks did reach what they are for. */
+	assert_true(all_multiples > 10000);
+	assert_true(all_singles > 10000);
+	assert_true(handed_back > 5000);
+	assert_true(resets > 1000);
 }
 
 int main(void)
