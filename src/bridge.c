@@ -479,6 +479,7 @@ int bridge_run(struct cfg **cfgp)
 		disp_collect(br.disp, relay_on_http_done, &br);
 		breakers_step(&br);
 		relay_publish_held(&br);
+		relay_flush_acks(&br);
 		dlv_reap(&br.dlv);
 		if (step_recover(&br))
 			continue;

@@ -95,6 +95,9 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg);
 void relay_on_confirm(struct bridge *br, const struct brk_event *ev);
 void relay_on_return(struct bridge *br, const struct brk_event *ev);
 void relay_publish_held(struct bridge *br);
+/* Sends the acks recorded this turn (brk_flush_acks): before the loop
+ * waits, so that none waits for the next event. */
+void relay_flush_acks(struct bridge *br);
 /* CONFIRMING -> HELD for every copy: pub was lost before their confirms,
  * so they are published again on the next pub (the originals stay unacked). */
 void relay_hold_unconfirmed(struct bridge *br);

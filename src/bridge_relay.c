@@ -28,16 +28,23 @@ static char *prop_str(const amqp_basic_properties_t *p, amqp_flags_t flag, amqp_
 	return b.len ? strndup(b.bytes, b.len) : strdup("");
 }
 
-/* ACKED when the ack went out; HANDED_BACK when the connection failed under
- * it (the broker delivers the message again). */
+/* ACKED: its ack is recorded, and goes out with the others decided in this
+ * turn (relay_flush_acks). HANDED_BACK when its channel no longer holds it
+ * (the broker delivers the message again). */
 static void ack_original(struct bridge *br, struct delivery *d)
 {
 	if (brk_ack(br->brk, d->channel, d->tag) != 0) {
-		bridge_mark_broken(br, "connection lost while acking");
+		bridge_mark_broken(br, "acking a delivery its channel no longer holds");
 		dlv_move(&br->dlv, d, DLV_HANDED_BACK);
 		return;
 	}
 	dlv_move(&br->dlv, d, DLV_ACKED);
+}
+
+void relay_flush_acks(struct bridge *br)
+{
+	if (br->brk && !br->broken && brk_flush_acks(br->brk) != 0)
+		bridge_mark_broken(br, "connection lost while acking");
 }
 
 static void hold(struct bridge *br, struct delivery *d, long long due_ms)

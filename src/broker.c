@@ -30,12 +30,6 @@
 /* AMQP 0-9-1 section 4.2.3: no peer may negotiate less. */
 #define BRK_FRAME_MIN 4096
 
-struct brk {
-	amqp_connection_state_t conn;
-	bool broken;   /* no polite close possible any more */
-	int frame_max; /* negotiated: the largest frame the broker accepts from us */
-};
-
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -89,6 +83,8 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 				b->broken = true;
 				return BRK_ERR_CONNECTION;
 			}
+			/* A new channel: its delivery tags start over. */
+			brk_acks_reset(b, ch);
 			amqp_channel_open(b->conn, ch);
 			if (amqp_get_rpc_reply(b->conn).reply_type != AMQP_RESPONSE_NORMAL) {
 				b->broken = true;
@@ -342,9 +338,12 @@ void brk_close(struct brk *b)
 {
 	if (!b)
 		return;
-	if (!b->broken)
+	/* Decided deliveries are acked before the connection goes: else the
+	 * broker would deliver them again. */
+	if (!b->broken && brk_flush_acks(b) == 0)
 		close_bounded(b);
 	amqp_destroy_connection(b->conn);
+	brk_acks_free(b);
 	free(b);
 }
 
@@ -374,6 +373,7 @@ bool brk_buffered(const struct brk *b)
 
 int brk_channel_open(struct brk *b, uint16_t ch, char *err, size_t errlen)
 {
+	brk_acks_reset(b, ch);
 	amqp_channel_open(b->conn, ch);
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "channel.open", err, errlen);
 }
@@ -468,24 +468,6 @@ int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *ro
 	return 0;
 }
 
-int brk_ack(struct brk *b, uint16_t ch, uint64_t tag)
-{
-	if (amqp_basic_ack(b->conn, ch, tag, 0) != AMQP_STATUS_OK) {
-		b->broken = true;
-		return BRK_ERR_CONNECTION;
-	}
-	return 0;
-}
-
-int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
-{
-	if (amqp_basic_nack(b->conn, ch, tag, 0, requeue) != AMQP_STATUS_OK) {
-		b->broken = true;
-		return BRK_ERR_CONNECTION;
-	}
-	return 0;
-}
-
 void brk_event_clear(struct brk_event *ev)
 {
 	if (ev->kind == BRK_DELIVERY || ev->kind == BRK_RETURN)
@@ -530,7 +512,7 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		ev->delivery_tag = d->delivery_tag;
 		ev->redelivered = d->redelivered;
 		ev->routing_key = strndup(d->routing_key.bytes, d->routing_key.len);
-		if (!ev->routing_key)
+		if (!ev->routing_key || brk_acks_received(b, frame->channel, d->delivery_tag) != 0)
 			return BRK_ERR_CONNECTION;
 		if (read_content(b, ev, err, errlen) != 0)
 			return BRK_ERR_CONNECTION;
@@ -578,6 +560,8 @@ static int handle_frame(struct brk *b, amqp_frame_t *frame, struct brk_event *ev
 		bytes_str(c->reply_text, text, sizeof(text));
 		set_err(err, errlen, "the broker closed a channel: %s", text);
 		amqp_send_method(b->conn, frame->channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		/* Its unacked deliveries went back to their queues. */
+		brk_acks_reset(b, frame->channel);
 		/* Our channels carry unacked deliveries and confirms: start over. */
 		return BRK_ERR_CONNECTION;
 	}
@@ -644,9 +628,12 @@ int brk_get(struct brk *b, uint16_t ch, const char *queue, struct brk_event *ev,
 		ev->delivery_tag = g->delivery_tag;
 		ev->redelivered = g->redelivered;
 		ev->routing_key = strndup(g->routing_key.bytes, g->routing_key.len);
-		if (!ev->routing_key || read_content(b, ev, err, errlen) != 0) {
-			if (!ev->routing_key)
-				set_err(err, errlen, "out of memory");
+		if (!ev->routing_key || brk_acks_received(b, ch, g->delivery_tag) != 0) {
+			set_err(err, errlen, "out of memory");
+			brk_event_clear(ev);
+			return BRK_ERR_CONNECTION;
+		}
+		if (read_content(b, ev, err, errlen) != 0) {
 			brk_event_clear(ev);
 			return BRK_ERR_CONNECTION;
 		}

@@ -2,10 +2,23 @@
 #ifndef HSBRIDGE_BROKER_INT_H
 #define HSBRIDGE_BROKER_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <amqp.h>
+
+#include "hsbridge/acks.h"
+
+struct brk {
+	amqp_connection_state_t conn;
+	bool broken;   /* no polite close possible any more */
+	int frame_max; /* negotiated: the largest frame the broker accepts from us */
+	/* Per channel number (acks[ch]), its unacked deliveries: brk_ack
+	 * records, brk_flush_acks sends (broker_acks.c). */
+	struct acks *acks;
+	size_t n_acks;
+};
 
 /* Reads the content that follows a basic.deliver, basic.get-ok or
  * basic.return on ch into msg, waiting at most BRK_RPC_TIMEOUT_MS for each
@@ -16,5 +29,12 @@
 int brk_read_content(amqp_connection_state_t conn, uint16_t ch, amqp_message_t *msg,
 		     unsigned *dropped, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* broker_acks.c. Tag was delivered on ch: 0, or -1 when out of memory (the
+ * connection must then be given up: a coalesced ack could cover it). */
+int brk_acks_received(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((warn_unused_result));
+/* Channel ch was opened again or closed: what it held is forgotten. */
+void brk_acks_reset(struct brk *b, uint16_t ch);
+void brk_acks_free(struct brk *b);
 
 #endif

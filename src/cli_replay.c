@@ -181,7 +181,8 @@ int cli_cmd_replay(struct cfg **cfgp, const struct cli_args *a)
 		if (ev.kind != BRK_DELIVERY)
 			break;
 		rc = replay_one(b, s, &ev, queue);
-		if (rc == EX_OK && brk_ack(b, 1, ev.delivery_tag) != 0) {
+		if (rc == EX_OK &&
+		    (brk_ack(b, 1, ev.delivery_tag) != 0 || brk_flush_acks(b) != 0)) {
 			fprintf(stderr,
 				"hsbridge: connection lost while acking; the message may now "
 				"be both replayed and parked\n");

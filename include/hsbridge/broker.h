@@ -73,8 +73,9 @@ struct brk_event {
  * refused login (ACCESS_REFUSED, NOT_ALLOWED for an unknown vhost). */
 int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const char *name,
 		struct brk **out, char *err, size_t errlen) __attribute__((warn_unused_result));
-/* Closes politely (when the connection still works), waiting at most
- * BRK_CLOSE_WAIT_MS for the broker's answer, and frees. NULL is fine. */
+/* Closes politely (when the connection still works: the recorded acks go
+ * out first), waiting at most BRK_CLOSE_WAIT_MS for the broker's answer,
+ * and frees. NULL is fine. */
 void brk_close(struct brk *b);
 
 /* How long to wait before reconnect attempt failures+1: a ceiling that
@@ -111,9 +112,17 @@ size_t brk_frame_max(const struct brk *b);
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
     __attribute__((warn_unused_result));
+/* Records that the delivery tag received on ch may be acked; nothing is
+ * sent until brk_flush_acks (or brk_close), which acks it together with the
+ * others decided by then (acks.h: one basic.ack with multiple set for the
+ * run of decided tags at the front, never covering an undecided one).
+ * Returns 0, or BRK_ERR_CHANNEL when ch does not hold tag undecided (the
+ * channel started over since, or it was acked already): nothing recorded. */
 int brk_ack(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((warn_unused_result));
-int brk_nack(struct brk *b, uint16_t ch, uint64_t tag, bool requeue)
-    __attribute__((warn_unused_result));
+/* Sends the acks recorded since the last flush, on every channel. Returns 0
+ * or BRK_ERR_CONNECTION. Call it before waiting, so that no ack waits for
+ * the next event. */
+int brk_flush_acks(struct brk *b) __attribute__((warn_unused_result));
 
 /* Reads the next event without waiting. Returns 0 (ev->kind may be
  * BRK_NONE), or BRK_ERR_CONNECTION with the reason in err. Clear ev with

@@ -11,7 +11,9 @@ is broken:
   4. retry and parked copies carry the completed envelope, so every attempt
      POSTs the same bytes with the same signature;
   5. hsbridge-first-failure-at is the time of the first failure, kept across
-     attempts.
+     attempts;
+  6. acks go out coalesced (basic.ack with multiple=true), yet a delivery
+     still undecided is never covered by the acks of later ones.
 
 Run: HSBRIDGE_BIN=build/hsbridge HSB_AMQP_PORT=... HSB_MGMT_PORT=... \
      HSB_NODE=... HSB_RABBIT_DIR=... \
@@ -26,6 +28,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import unittest
 
@@ -294,6 +297,76 @@ class CopyContentTests(GuaranteeCase):
         self.assertLess(first + 1, t3, "hsbridge-first-failure-at %s is not earlier than the "
                         "last attempt (%.3f)" % (h.get("hsbridge-first-failure-at"), t3))
         self.assertLessEqual(abs(parked_at - t3), 1.0, "hsbridge-parked-at is the last attempt")
+
+
+# ====================================================================== 6
+
+class CoalescedAckTests(GuaranteeCase):
+    """Acks are recorded per channel and sent once per loop turn, the decided
+    run of delivery tags as one basic.ack with multiple=true (src/acks.c). A
+    multiple ack settles every unacked tag up to its own: one that covered a
+    delivery still in flight, or held and then handed back, would lose it."""
+
+    def _first_held_later_delivered(self):
+        """The first event's request is held open, then answered 410: parked,
+        and the broker refuses the parked copy, so it stays undecided until
+        the session ends. Later events on the same channel (higher delivery
+        tags) are delivered meanwhile, while it is in flight and while it is
+        held. Returns (first id, first body, later ids, fillers)."""
+        release = threading.Event()
+        self.addCleanup(release.set)
+        self.rx.script("/a", [R(410, hold=release)], default=200)
+        # (Without the breaker, which a 410 opens: the later events would
+        # wait in the queue.)
+        self.start_bridge([self.hook("a", ["document.*"], max_in_flight=20)],
+                          delivery={"timeout_ms": 15000}, breaker={"enabled": False})
+        fillers = self.refuse_parked_copies("a")
+        first, first_body, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/a", 1, T_DELIVER, "the first event's request (held open)")
+        later = [self.publish_event("document.uploaded")[0] for _ in range(5)]
+        self.wait_logged(n=5, outcome="delivered",
+                         what="the 5 later events delivered (missing: acked by a coalesced "
+                         "ack before it was decided, or a channel closed by a second ack)")
+        release.set()
+        self.bridge.wait_log("copy refused", event=first)
+        later += [self.publish_event("document.uploaded")[0] for _ in range(3)]
+        got = self.wait_logged(n=8, outcome="delivered", what="the 8 later events delivered")
+        self.assertEqual(sorted(o.get("event") for o in got), sorted(later))
+        return first, first_body, later, fillers
+
+    def test_undecided_delivery_is_never_covered_by_acks_of_later_ones(self):
+        first, first_body, later, fillers = self._first_held_later_delivered()
+        rc = self.bridge.stop()
+        self.assertEqual(rc, 0, "exit code after SIGTERM")
+        done = [o for _, o in self.bridge.logs("shutdown", phase="done")]
+        self.assertEqual([o.get("handed_back") for o in done], [1],
+                         "the first event is handed back at shutdown")
+        self.retire_bridge()
+        back = self.collect("hsbridge.a", lambda g: any(m["body"] == first_body for m in g),
+                            what="the first event back in hsbridge.a (gone: a coalesced ack "
+                            "of later deliveries covered it)")
+        self.assertEqual([m["properties"].get("message_id") for m in back], [first],
+                         "only the undecided event comes back: the later ones were acked")
+        self.assertTrue(back[0].get("redelivered"), "it was delivered before, never acked")
+        self.assert_empty("hsbridge.a", "a later event was not acked")
+        parked = self.mgmt.get(self.vhost, "hsbridge.a.parked", 50)
+        self.assertEqual([m["body"] for m in parked], [FILLER] * fillers,
+                         "the refused copy must not have been parked")
+        self.assertEqual(len(self.rx.for_path("/a")), 1 + len(later), "one POST per event")
+
+    def test_delivery_handed_back_by_a_reload_comes_back_and_no_other(self):
+        first, _, later, _ = self._first_held_later_delivered()
+        self.bridge.signal(signal.SIGHUP)
+        self.bridge.wait_log("reload", outcome="applied", what="the reload applied")
+        # Handed back unacked with the old session, delivered again to the
+        # new one (the endpoint answers 200 now).
+        self.wait_logged(n=1, event=first, outcome="delivered",
+                         what="the first event delivered again after the reload")
+        self.assertEqual(len(self.logs("delivery", event=first)), 2)
+        self.assert_settled(["a"])
+        posts = self.rx.for_path("/a")
+        self.assertEqual(len(posts), 2 + len(later),
+                         "the first event twice, every later one once: %r" % posts)
 
 
 if __name__ == "__main__":
