@@ -157,6 +157,7 @@ class Bench:
         self.args = args
         self.work = tempfile.mkdtemp(prefix="hsbbench.")
         self.procs = []
+        self.failed = False
         self.node_env = None
         self.hsbridge = os.environ.get("HSBRIDGE_BIN") or os.path.join(REPO, "build/hsbridge")
         tools = os.environ.get("HSB_BENCH_TOOLS") or os.path.join(REPO, "build/tests")
@@ -338,7 +339,12 @@ class Bench:
             raise BenchError("%d messages left in the queues of %s" % (left, vhost))
         return len(lines) - expected
 
-    def drain(self, vhost, subs, body, mif, events, prefix):
+    def failed_attempts(self, vhost):
+        path = os.path.join(self.work, vhost + ".bridge.log")
+        with open(path, errors="replace") as f:
+            return sum(1 for line in f if any(b in line for b in BRIDGE_FAILURES))
+
+    def drain(self, vhost, subs, body, mif, events, prefix, timeout):
         """Queues events, then times the bridge from its start until the
         endpoint got the last delivery; returns (deliveries/s, cpu us per
         delivery, peak RSS KiB, duplicates)."""
@@ -348,7 +354,14 @@ class Bench:
         start = self.endpoint.offset()
         t0 = time.time()
         bridge = self.start_bridge(conf, vhost)
-        lines = self.wait_lines(bridge, start, expected, self.args.timeout)
+        try:
+            lines = self.wait_lines(bridge, start, expected, timeout)
+        except BenchError as e:
+            if bridge.poll() is None:
+                bridge.terminate()
+                bridge.wait()
+            raise BenchError("%s (%d failed attempts in the bridge's log)"
+                             % (e, self.failed_attempts(vhost)))
         cpu, hwm = proc_cpu_s(bridge.pid), proc_hwm_kib(bridge.pid)
         self.stop_bridge(bridge, vhost, expected)
         last = max(float(line.split()[0]) for line in lines)
@@ -361,7 +374,8 @@ class Bench:
         subs, body, mif = 1, a.body, a.max_in_flight
         say("throughput: %d events of %s on one quorum queue, max_in_flight %d"
             % (a.events, size_text(body), mif))
-        rate, cpu_us, hwm, dups = self.drain("tp", subs, body, mif, a.events, "evt_tp_")
+        rate, cpu_us, hwm, dups = self.drain("tp", subs, body, mif, a.events, "evt_tp_",
+                                             a.timeout)
         self.publish("tp", a.events, body, "evt_bare_")
         t0 = time.time()
         bare_p = self.spawn([self.bare, "127.0.0.1", str(self.amqp_port), "tp", "hsbridge.b1",
@@ -428,18 +442,25 @@ class Bench:
             "max_in_flight 128")
         rows = []
         for i, (subs, body, mif, events) in enumerate(SCALING):
+            if a.row and i + 1 not in a.row:
+                continue
             events = max(1, int(events * a.scale))
-            rate, cpu_us, hwm, _ = self.drain("sc%d" % i, subs, body, mif, events,
-                                              "evt_sc%d_" % i)
+            try:
+                rate, cpu_us, hwm, _ = self.drain("sc%d" % i, subs, body, mif, events,
+                                                  "evt_sc%d_" % i, a.row_timeout)
+                cells = "%.0f | %.1f | %.1f MiB" % (rate, cpu_us, hwm / 1024)
+            except BenchError as e:
+                say("  row %d FAILED: %s" % (i + 1, e))
+                self.failed = True
+                cells = "did not finish | | "
             self.mgmt("DELETE", "vhosts/sc%d" % i)
-            rows.append((subs, body, mif, events, events * subs, rate, cpu_us, hwm))
+            rows.append((subs, body, mif, events, events * subs, cells))
             say("  row %d of %d done" % (i + 1, len(SCALING)))
         print("| subscriptions | body | max_in_flight | events | deliveries | deliveries/s "
               "| CPU us/delivery | peak RSS |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for subs, body, mif, events, n, rate, cpu_us, hwm in rows:
-            print("| %d | %s | %d | %d | %d | %.0f | %.1f | %.1f MiB |"
-                  % (subs, size_text(body), mif, events, n, rate, cpu_us, hwm / 1024))
+        for subs, body, mif, events, n, cells in rows:
+            print("| %d | %s | %d | %d | %d | %s |" % (subs, size_text(body), mif, events, n, cells))
         sys.stdout.flush()
 
     def main(self):
@@ -456,6 +477,8 @@ class Bench:
         for part in ("throughput", "latency", "scaling"):
             if part in parts:
                 getattr(self, part)()
+        if self.failed:
+            raise BenchError("a scaling row did not finish (above)")
 
 
 def parse_args(argv):
@@ -470,8 +493,12 @@ def parse_args(argv):
     p.add_argument("--rate", type=float, help="latency: events/s (default 1000)")
     p.add_argument("--seconds", type=float, help="latency: how long (default 30)")
     p.add_argument("--scale", type=float, help="scaling: times the rows' event counts")
+    p.add_argument("--row", type=int, action="append", choices=range(1, len(SCALING) + 1),
+                   help="scaling: only this row (1 to %d, in the table's order)" % len(SCALING))
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
-    p.add_argument("--timeout", type=float, default=600, help="per drain, seconds")
+    p.add_argument("--timeout", type=float, default=600, help="throughput drain, seconds")
+    p.add_argument("--row-timeout", type=float, default=120,
+                   help="scaling: seconds before a row is given up (the table says so)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = p.parse_args(argv)
     factor = 0.05 if a.smoke else 0.25 if a.quick else 1.0
