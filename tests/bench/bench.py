@@ -255,8 +255,12 @@ class Bench:
                                text=True)
             if r.returncode != 0:
                 raise BenchError("rabbitmqctl list_queues: " + r.stderr.strip()[-500:])
-            left = sum(int(line.split()[1]) for line in r.stdout.splitlines() if line.strip())
+            counts = dict(line.split() for line in r.stdout.splitlines() if line.strip())
+            left = sum(map(int, counts.values()))
             if left == 0 or time.monotonic() > deadline:
+                if left:
+                    say("left in %s: %s" % (vhost, ", ".join(
+                        "%s %s" % kv for kv in sorted(counts.items()) if kv[1] != "0")))
                 return left
             time.sleep(0.2)
 
