@@ -330,7 +330,7 @@ static void close_bounded(struct brk *b)
 		    (frame.payload.method.id == AMQP_CONNECTION_CLOSE_OK_METHOD ||
 		     frame.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD))
 			return;
-		amqp_maybe_release_buffers(b->conn);
+		amqp_maybe_release_buffers_on_channel(b->conn, frame.channel);
 	}
 }
 
@@ -599,7 +599,12 @@ int brk_wait(struct brk *b, struct brk_event *ev, int timeout_ms, char *err, siz
 	rc = handle_frame(b, &frame, ev, err, errlen);
 	if (rc != 0)
 		brk_event_clear(ev);
-	amqp_maybe_release_buffers(b->conn);
+	/* Only this frame's channel: amqp_maybe_release_buffers walks every
+	 * channel and, for each, every frame read ahead, for each frame: with
+	 * a channel per subscription that cost grew with subscriptions x
+	 * backlog (256 subscriptions stalled the bridge). A frame read ahead
+	 * for another channel is released when that one is handled. */
+	amqp_maybe_release_buffers_on_channel(b->conn, frame.channel);
 	return rc;
 }
 
