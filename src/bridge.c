@@ -72,6 +72,21 @@ static long long backoff_until(unsigned failures)
 
 /* ---------------------------------------------------------------- session */
 
+/* Finished transfers keep their curl handles for the next requests: at most
+ * as many as one subscription may have in flight. Those of the previous
+ * config (a reload) are freed. */
+static void pool_handles(struct bridge *br)
+{
+	size_t most = 0;
+
+	for (size_t i = 0; i < br->cfg->n_subs; i++) {
+		if ((size_t)br->cfg->subs[i].max_in_flight > most)
+			most = (size_t)br->cfg->subs[i].max_in_flight;
+	}
+	disp_set_idle_max(br->disp, 0);
+	disp_set_idle_max(br->disp, most);
+}
+
 int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 {
 	struct dlv_sub *subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*subs));
@@ -91,6 +106,7 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	free(br->subs);
 	br->subs = subs;
 	br->cfg = cfg;
+	pool_handles(br);
 	return 0;
 }
 
