@@ -94,15 +94,21 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	if (!subs)
 		return -1;
 	breakers_carry_over(br, subs, cfg);
-	if (figures_bind(br, subs, cfg) != 0) {
-		free(subs);
-		return -1;
-	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
 		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
 		topo_parked_queue(cfg, cfg->subs[i].name, subs[i].parked, sizeof(subs[i].parked));
 	}
+	if (relay_bind_subs(subs, cfg->n_subs) != 0) {
+		free(subs);
+		return -1;
+	}
+	if (figures_bind(br, subs, cfg) != 0) {
+		relay_unbind_subs(subs, cfg->n_subs);
+		free(subs);
+		return -1;
+	}
+	relay_unbind_subs(br->subs, br->cfg ? br->cfg->n_subs : 0);
 	free(br->subs);
 	br->subs = subs;
 	br->cfg = cfg;
@@ -512,6 +518,7 @@ out:
 	figures_stop(&br);
 	prom_free(&br.prom);
 	ntf_close(&br.ntf);
+	relay_unbind_subs(br.subs, br.cfg ? br.cfg->n_subs : 0);
 	free(br.subs);
 	return rc;
 }

@@ -18,6 +18,7 @@
 struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
+	void (*free_headers)(struct curl_slist *headers);
 	void *user;
 	long long start_ms;
 	unsigned requests; /* how often the request went out */
@@ -64,6 +65,14 @@ static void xfer_unlink(struct disp *d, struct xfer *x)
 	d->running--;
 }
 
+static void free_headers(void (*fn)(struct curl_slist *), struct curl_slist *h)
+{
+	if (fn)
+		fn(h);
+	else
+		curl_slist_free_all(h);
+}
+
 static void xfer_destroy(struct xfer *x)
 {
 	if (x->easy)
@@ -79,7 +88,7 @@ static void xfer_release(struct disp *d, struct xfer *x, bool added)
 {
 	if (added)
 		curl_multi_remove_handle(d->multi, x->easy);
-	curl_slist_free_all(x->headers);
+	free_headers(x->free_headers, x->headers);
 	x->headers = NULL;
 	x->user = NULL;
 	if (!x->easy || d->n_idle >= d->idle_max) {
@@ -110,6 +119,7 @@ static struct xfer *xfer_take(struct disp *d)
 	}
 	x->prev = x->next = NULL;
 	x->headers = NULL;
+	x->free_headers = NULL;
 	x->user = NULL;
 	x->requests = 0;
 	x->has_retry_after = false;
@@ -285,10 +295,11 @@ int disp_submit(struct disp *d, const struct disp_request *req)
 	struct xfer *x = xfer_take(d);
 
 	if (!x) {
-		curl_slist_free_all(req->headers);
+		free_headers(req->free_headers, req->headers);
 		return -1;
 	}
 	x->headers = req->headers;
+	x->free_headers = req->free_headers;
 	x->user = req->user;
 	if (!x->easy) {
 		xfer_release(d, x, false);

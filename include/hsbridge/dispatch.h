@@ -16,6 +16,8 @@ struct disp_request {
 	const char *body; /* borrowed: must stay valid until the transfer ends */
 	size_t len;
 	struct curl_slist *headers; /* owned by dispatch from disp_submit on, even on error */
+	/* How dispatch frees headers; NULL: curl_slist_free_all. */
+	void (*free_headers)(struct curl_slist *headers);
 	long timeout_ms;
 	void *user; /* handed back with the result */
 };
