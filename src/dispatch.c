@@ -279,6 +279,11 @@ static void xfer_setopts(struct xfer *x, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* A reset keeps a handle's TLS session cache: a new connection could
+	 * resume a session of an earlier request, and the endpoint's current
+	 * certificate would go unchecked. As with a new handle per request,
+	 * every new connection makes a full, verified handshake. */
+	curl_easy_setopt(x->easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
