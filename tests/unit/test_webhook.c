@@ -11,8 +11,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "hsbridge/signature.h"
 #include "hsbridge/webhook.h"
 
 static const char spec_body[] =
@@ -233,6 +235,38 @@ static void requests_of_one_subscription_are_each_their_own(void **state)
 	wh_sub_free(w);
 }
 
+/* The block is sized to what it holds: a long type and many previous
+ * secrets fit, each line whole (ASan would see a byte too far). */
+static void long_type_and_many_secrets_fit(void **state)
+{
+	char secret[] = "my_webhook_secret";
+	char old[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+	char *previous[12];
+	char type[301];
+	char *want = NULL;
+	struct cfg_sub s;
+	struct curl_slist *h;
+
+	(void)state;
+	for (size_t i = 0; i < 12; i++)
+		previous[i] = old;
+	memset(type, 't', sizeof(type) - 1);
+	type[sizeof(type) - 1] = '\0';
+	s = make_sub(secret, previous, 12);
+	h = headers_at(&s, type, 4000000000U, spec_body, strlen(spec_body), -1234567890123LL);
+	assert_non_null(h);
+	assert_int_equal(count(h), 10);
+	assert_string_equal(find(h, "X-HealthSync-Event"), type);
+	assert_string_equal(find(h, "X-HealthSync-Attempt"), "4000000000");
+	assert_string_equal(find(h, "webhook-timestamp"), "-1234567890123");
+	assert_int_equal(sig_standard_header(secret, previous, 12, DELIVERY_ID, -1234567890123LL,
+					     spec_body, strlen(spec_body), &want),
+			 0);
+	assert_string_equal(find(h, "webhook-signature"), want);
+	free(want);
+	wh_headers_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +276,7 @@ int main(void)
 	    cmocka_unit_test(unusable_secret_yields_no_headers),
 	    cmocka_unit_test(body_is_signed_by_length),
 	    cmocka_unit_test(requests_of_one_subscription_are_each_their_own),
+	    cmocka_unit_test(long_type_and_many_secrets_fit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
