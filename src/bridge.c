@@ -73,18 +73,19 @@ static long long backoff_until(unsigned failures)
 /* ---------------------------------------------------------------- session */
 
 /* Finished transfers keep their curl handles for the next requests: at most
- * as many as one subscription may have in flight. Those of the previous
- * config (a reload) are freed. */
+ * as many as the active subscriptions may have in flight together (fewer,
+ * and with many subscriptions most handles would still be made and freed
+ * per request). Those of the previous config (a reload) are freed. */
 static void pool_handles(struct bridge *br)
 {
-	size_t most = 0;
+	size_t total = 0;
 
 	for (size_t i = 0; i < br->cfg->n_subs; i++) {
-		if ((size_t)br->cfg->subs[i].max_in_flight > most)
-			most = (size_t)br->cfg->subs[i].max_in_flight;
+		if (br->cfg->subs[i].active)
+			total += (size_t)br->cfg->subs[i].max_in_flight;
 	}
 	disp_set_idle_max(br->disp, 0);
-	disp_set_idle_max(br->disp, most);
+	disp_set_idle_max(br->disp, total);
 }
 
 int bridge_bind_config(struct bridge *br, struct cfg *cfg)
