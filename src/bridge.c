@@ -72,6 +72,22 @@ static long long backoff_until(unsigned failures)
 
 /* ---------------------------------------------------------------- session */
 
+/* Finished transfers keep their curl handles for the next requests: at most
+ * as many as the active subscriptions may have in flight together (fewer,
+ * and with many subscriptions most handles would still be made and freed
+ * per request). Those of the previous config (a reload) are freed. */
+static void pool_handles(struct bridge *br)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < br->cfg->n_subs; i++) {
+		if (br->cfg->subs[i].active)
+			total += (size_t)br->cfg->subs[i].max_in_flight;
+	}
+	disp_set_idle_max(br->disp, 0);
+	disp_set_idle_max(br->disp, total);
+}
+
 int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 {
 	struct dlv_sub *subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*subs));
@@ -79,18 +95,25 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	if (!subs)
 		return -1;
 	breakers_carry_over(br, subs, cfg);
-	if (figures_bind(br, subs, cfg) != 0) {
-		free(subs);
-		return -1;
-	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
 		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
 		topo_parked_queue(cfg, cfg->subs[i].name, subs[i].parked, sizeof(subs[i].parked));
 	}
+	if (relay_bind_subs(subs, cfg->n_subs) != 0) {
+		free(subs);
+		return -1;
+	}
+	if (figures_bind(br, subs, cfg) != 0) {
+		relay_unbind_subs(subs, cfg->n_subs);
+		free(subs);
+		return -1;
+	}
+	relay_unbind_subs(br->subs, br->cfg ? br->cfg->n_subs : 0);
 	free(br->subs);
 	br->subs = subs;
 	br->cfg = cfg;
+	pool_handles(br);
 	return 0;
 }
 
@@ -497,6 +520,7 @@ out:
 	figures_stop(&br);
 	prom_free(&br.prom);
 	ntf_close(&br.ntf);
+	relay_unbind_subs(br.subs, br.cfg ? br.cfg->n_subs : 0);
 	free(br.subs);
 	return rc;
 }

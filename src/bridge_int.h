@@ -16,6 +16,7 @@
 #include "hsbridge/policy.h"
 #include "hsbridge/prom.h"
 #include "hsbridge/notify.h"
+#include "hsbridge/webhook.h"
 
 /* Two connections (RabbitMQ's advice: a resource alarm blocks a connection
  * that publishes, and then the broker reads nothing from it, acks
@@ -35,6 +36,7 @@ struct dlv_sub {
 	struct breaker breaker;
 	/* Its figures for /metrics: kept across reloads that keep its name. */
 	struct prom_sub *prom;
+	struct wh_sub *wh; /* what its requests share (keys), made when it is bound */
 	char queue[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
 };
@@ -90,6 +92,11 @@ void bridge_stop_consuming(struct bridge *br);
 int bridge_bind_config(struct bridge *br, struct cfg *cfg) __attribute__((warn_unused_result));
 
 /* bridge_relay.c: a delivery's way through its states. */
+/* Makes what the requests of each of the n subs share (their cfg set).
+ * Returns 0, or -1 when out of memory (nothing is left made). */
+int relay_bind_subs(struct dlv_sub *subs, size_t n) __attribute__((warn_unused_result));
+/* Frees what relay_bind_subs made (subs may be NULL). */
+void relay_unbind_subs(struct dlv_sub *subs, size_t n);
 void relay_on_delivery(struct bridge *br, struct brk_event *ev);
 void relay_on_http_done(void *user, const struct disp_result *res, void *arg);
 void relay_on_confirm(struct bridge *br, const struct brk_event *ev);

@@ -308,6 +308,26 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	log_attempt(br, d, res, &dec, error);
 }
 
+int relay_bind_subs(struct dlv_sub *subs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		subs[i].wh = wh_sub_new(subs[i].cfg);
+		if (!subs[i].wh) {
+			relay_unbind_subs(subs, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void relay_unbind_subs(struct dlv_sub *subs, size_t n)
+{
+	for (size_t i = 0; subs && i < n; i++) {
+		wh_sub_free(subs[i].wh);
+		subs[i].wh = NULL;
+	}
+}
+
 /* RECEIVED -> POSTING. */
 static void start_attempt(struct bridge *br, struct delivery *d)
 {
@@ -316,8 +336,9 @@ static void start_attempt(struct bridge *br, struct delivery *d)
 	req.url = d->sub->cfg->url;
 	req.body = d->ev.body;
 	req.len = d->ev.len;
-	req.headers = wh_request_headers(d->sub->cfg, d->ev.type, d->id, d->attempt, d->ev.body,
+	req.headers = wh_request_headers(d->sub->wh, d->ev.type, d->id, d->attempt, d->ev.body,
 					 d->ev.len, clk_wall_s());
+	req.free_headers = wh_headers_free;
 	req.timeout_ms = d->sub->cfg->timeout_ms;
 	req.user = d;
 	breakers_on_post(d);

@@ -52,6 +52,7 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 	const struct cfg *cfg = *cfgp;
 	const struct cfg_sub *s = cli_find_sub(cfg, a->operand[0]);
 	struct disp *d = NULL;
+	struct wh_sub *wh = NULL;
 	struct disp_request req;
 	struct test_result t;
 	char id[40], created[32], delivery[37];
@@ -79,7 +80,10 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 	req.url = s->url;
 	req.body = body;
 	req.len = (size_t)n;
-	req.headers = wh_request_headers(s, "webhook.test", delivery, 1, body, (size_t)n, now);
+	wh = wh_sub_new(s);
+	req.headers = wh ? wh_request_headers(wh, "webhook.test", delivery, 1, body, (size_t)n, now)
+			 : NULL;
+	req.free_headers = wh_headers_free;
 	req.timeout_ms = s->timeout_ms;
 	req.user = &t;
 	if (!req.headers || disp_submit(d, &req) != 0)
@@ -101,6 +105,7 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 	rc = (t.status >= 200 && t.status <= 299) ? EX_OK : EX_TEMPFAIL;
 out:
 	disp_free(d);
+	wh_sub_free(wh);
 	free(body);
 	return rc;
 }

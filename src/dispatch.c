@@ -1,5 +1,9 @@
 /* dispatch: one curl multi handle for every webhook POST. Each transfer
- * carries its state through CURLOPT_PRIVATE. */
+ * carries its state through CURLOPT_PRIVATE. A finished transfer's easy
+ * handle is reset (curl_easy_reset: every option back to its default) and
+ * kept for the next one, up to idle_max of them: curl_easy_init and
+ * curl_easy_cleanup per request cost more than a reset. Connections live in
+ * the multi handle's cache either way. */
 #include "hsbridge/dispatch.h"
 
 #include <stdbool.h>
@@ -14,6 +18,7 @@
 struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
+	void (*free_headers)(struct curl_slist *headers);
 	void *user;
 	long long start_ms;
 	unsigned requests; /* how often the request went out */
@@ -23,13 +28,16 @@ struct xfer {
 	size_t body_len;
 	long retry_after_s; /* with has_retry_after: the value, parsed */
 	bool in_headers;    /* past a status line, before the blank line that ends it */
-	struct xfer *prev, *next;
+	struct xfer *prev, *next; /* running; idle ones chain through next */
 };
 
 struct disp {
 	CURLM *multi;
 	struct xfer *head; /* running transfers, for cancellation */
 	size_t running;
+	struct xfer *idle; /* reset handles waiting for a request */
+	size_t n_idle;
+	size_t idle_max;
 };
 
 struct disp *disp_new(void)
@@ -57,12 +65,86 @@ static void xfer_unlink(struct disp *d, struct xfer *x)
 	d->running--;
 }
 
-static void xfer_free(struct disp *d, struct xfer *x)
+static void free_headers(void (*fn)(struct curl_slist *), struct curl_slist *h)
 {
-	curl_multi_remove_handle(d->multi, x->easy);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+	if (fn)
+		fn(h);
+	else
+		curl_slist_free_all(h);
+}
+
+static void xfer_destroy(struct xfer *x)
+{
+	if (x->easy)
+		curl_easy_cleanup(x->easy);
 	free(x);
+}
+
+/* The transfer is over (finished, cancelled or never started): its handle
+ * leaves the multi and, reset, waits for the next request while the pool
+ * has room. A reset handle keeps no option, URL, header list or callback
+ * of the request it carried. */
+static void xfer_release(struct disp *d, struct xfer *x, bool added)
+{
+	if (added)
+		curl_multi_remove_handle(d->multi, x->easy);
+	free_headers(x->free_headers, x->headers);
+	x->headers = NULL;
+	x->user = NULL;
+	if (!x->easy || d->n_idle >= d->idle_max) {
+		xfer_destroy(x);
+		return;
+	}
+	curl_easy_reset(x->easy);
+	x->prev = NULL;
+	x->next = d->idle;
+	d->idle = x;
+	d->n_idle++;
+}
+
+/* A handle for a new request: an idle one, else a new one. Its request
+ * state starts empty either way. */
+static struct xfer *xfer_take(struct disp *d)
+{
+	struct xfer *x = d->idle;
+
+	if (x) {
+		d->idle = x->next;
+		d->n_idle--;
+	} else {
+		x = calloc(1, sizeof(*x));
+		if (!x)
+			return NULL;
+		x->easy = curl_easy_init();
+	}
+	x->prev = x->next = NULL;
+	x->headers = NULL;
+	x->free_headers = NULL;
+	x->user = NULL;
+	x->requests = 0;
+	x->has_retry_after = false;
+	x->retry_after_s = 0;
+	x->in_headers = false;
+	x->errbuf[0] = '\0';
+	x->body_len = 0;
+	return x;
+}
+
+void disp_set_idle_max(struct disp *d, size_t n)
+{
+	d->idle_max = n;
+	while (d->n_idle > n) {
+		struct xfer *x = d->idle;
+
+		d->idle = x->next;
+		d->n_idle--;
+		xfer_destroy(x);
+	}
+}
+
+size_t disp_idle(const struct disp *d)
+{
+	return d->n_idle;
 }
 
 void disp_cancel_all(struct disp *d, disp_done_fn fn, void *arg)
@@ -72,7 +154,7 @@ void disp_cancel_all(struct disp *d, disp_done_fn fn, void *arg)
 		void *user = x->user;
 
 		xfer_unlink(d, x);
-		xfer_free(d, x);
+		xfer_release(d, x, true);
 		if (fn)
 			fn(user, NULL, arg);
 	}
@@ -83,6 +165,7 @@ void disp_free(struct disp *d)
 	if (!d)
 		return;
 	disp_cancel_all(d, NULL, NULL);
+	disp_set_idle_max(d, 0);
 	curl_multi_cleanup(d->multi);
 	free(d);
 }
@@ -179,20 +262,11 @@ static int on_request(void *userp, char *primary_ip, char *local_ip, int primary
 	return CURL_PREREQFUNC_OK;
 }
 
-int disp_submit(struct disp *d, const struct disp_request *req)
+/* Every option a request needs, set on every request: a reused handle was
+ * reset, so nothing is inherited, and nothing is left to a default that a
+ * previous request changed. */
+static void xfer_setopts(struct xfer *x, const struct disp_request *req)
 {
-	struct xfer *x = calloc(1, sizeof(*x));
-	int rc = -1;
-
-	if (!x) {
-		curl_slist_free_all(req->headers);
-		return -1;
-	}
-	x->headers = req->headers;
-	x->user = req->user;
-	x->easy = curl_easy_init();
-	if (!x->easy)
-		goto out;
 	curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
@@ -205,6 +279,11 @@ int disp_submit(struct disp *d, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* A reset keeps a handle's TLS session cache: a new connection could
+	 * resume a session of an earlier request, and the endpoint's current
+	 * certificate would go unchecked. As with a new handle per request,
+	 * every new connection makes a full, verified handshake. */
+	curl_easy_setopt(x->easy, CURLOPT_SSL_SESSIONID_CACHE, 0L);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
@@ -214,23 +293,35 @@ int disp_submit(struct disp *d, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_request);
 	curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK)
-		goto out;
+}
+
+int disp_submit(struct disp *d, const struct disp_request *req)
+{
+	struct xfer *x = xfer_take(d);
+
+	if (!x) {
+		free_headers(req->free_headers, req->headers);
+		return -1;
+	}
+	x->headers = req->headers;
+	x->free_headers = req->free_headers;
+	x->user = req->user;
+	if (!x->easy) {
+		xfer_release(d, x, false);
+		return -1;
+	}
+	xfer_setopts(x, req);
+	if (curl_multi_add_handle(d->multi, x->easy) != CURLM_OK) {
+		xfer_release(d, x, false);
+		return -1;
+	}
 	x->start_ms = clk_mono_ms();
 	x->next = d->head;
 	if (d->head)
 		d->head->prev = x;
 	d->head = x;
 	d->running++;
-	rc = 0;
-out:
-	if (rc != 0) {
-		if (x->easy)
-			curl_easy_cleanup(x->easy);
-		curl_slist_free_all(x->headers);
-		free(x);
-	}
-	return rc;
+	return 0;
 }
 
 int disp_wait(struct disp *d, struct curl_waitfd *extra, unsigned n_extra, int timeout_ms)
@@ -268,7 +359,7 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 	res.body_len = x->body_len;
 	xfer_unlink(d, x);
 	fn(x->user, &res, arg);
-	xfer_free(d, x);
+	xfer_release(d, x, true);
 }
 
 void disp_collect(struct disp *d, disp_done_fn fn, void *arg)

@@ -249,3 +249,165 @@ out:
 	free(buf);
 	return rc;
 }
+
+/* ------------------------------------------------------------ keys kept */
+
+/* One HMAC-SHA256 context per key, keyed once: each signature starts it
+ * again from the kept key (EVP_MAC_init with a NULL key), so a request
+ * fetches no algorithm, decodes no secret and sets up no key. */
+struct sig_keys {
+	EVP_MAC *mac;
+	EVP_MAC_CTX *healthsync; /* the current secret's own bytes */
+	EVP_MAC_CTX **standard;	 /* current, then each previous secret's webhook key */
+	size_t n_standard;
+};
+
+static EVP_MAC_CTX *keyed(EVP_MAC *mac, const unsigned char *key, size_t keylen)
+{
+	OSSL_PARAM params[2];
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+
+	if (ctx == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	/* A NULL key would mean "keep the previous one": none yet. */
+	if (!EVP_MAC_init(ctx, key != NULL ? key : (const unsigned char *)"", keylen, params)) {
+		EVP_MAC_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+static EVP_MAC_CTX *keyed_webhook(EVP_MAC *mac, const char *secret)
+{
+	unsigned char *key = NULL;
+	size_t keylen = 0;
+	EVP_MAC_CTX *ctx;
+
+	if (secret == NULL || sig_webhook_key(secret, &key, &keylen) != 0)
+		return NULL;
+	ctx = keyed(mac, key, keylen);
+	OPENSSL_cleanse(key, keylen);
+	free(key);
+	return ctx;
+}
+
+struct sig_keys *sig_keys_new(const char *secret, char *const *previous, size_t n_previous)
+{
+	struct sig_keys *k;
+
+	if (secret == NULL || (previous == NULL && n_previous > 0) ||
+	    n_previous > ((size_t)-1) / SIG_V1_LEN - 1)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	k->standard = calloc(n_previous + 1, sizeof(*k->standard));
+	if (k->mac == NULL || k->standard == NULL)
+		goto fail;
+	k->healthsync = keyed(k->mac, (const unsigned char *)secret, strlen(secret));
+	if (k->healthsync == NULL)
+		goto fail;
+	for (; k->n_standard < n_previous + 1; k->n_standard++) {
+		const char *s = k->n_standard == 0 ? secret : previous[k->n_standard - 1];
+
+		k->standard[k->n_standard] = keyed_webhook(k->mac, s);
+		if (k->standard[k->n_standard] == NULL)
+			goto fail;
+	}
+	return k;
+fail:
+	sig_keys_free(k);
+	return NULL;
+}
+
+void sig_keys_free(struct sig_keys *k)
+{
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < k->n_standard; i++)
+		EVP_MAC_CTX_free(k->standard[i]);
+	free(k->standard);
+	EVP_MAC_CTX_free(k->healthsync);
+	EVP_MAC_free(k->mac);
+	free(k);
+}
+
+size_t sig_keys_header_len(const struct sig_keys *k)
+{
+	return k->n_standard * SIG_V1_LEN;
+}
+
+static int mac_again(EVP_MAC_CTX *ctx, const struct part *parts, size_t n_parts,
+		     unsigned char md[MAC_LEN])
+{
+	size_t mdlen = 0;
+
+	if (!EVP_MAC_init(ctx, NULL, 0, NULL))
+		return -1;
+	for (size_t i = 0; i < n_parts; i++) {
+		if (parts[i].len > 0 && !EVP_MAC_update(ctx, parts[i].p, parts[i].len))
+			return -1;
+	}
+	return EVP_MAC_final(ctx, md, &mdlen, MAC_LEN) && mdlen == MAC_LEN ? 0 : -1;
+}
+
+int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *out,
+			size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[MAC_LEN];
+	struct part part = {body, len};
+	int rc = -1;
+
+	if ((body == NULL && len > 0) || out == NULL || outlen < SIG_HEX_LEN ||
+	    mac_again(k->healthsync, &part, 1, md) != 0)
+		goto out;
+	memcpy(out, "sha256=", 7);
+	for (size_t i = 0; i < MAC_LEN; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[7 + 2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[7 + 2 * MAC_LEN] = '\0';
+	rc = 0;
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}
+
+int sig_keys_standard_header(struct sig_keys *k, const char *msg_id, long long timestamp,
+			     const void *body, size_t len, char *out, size_t outlen)
+{
+	char ts[24];
+	unsigned char md[MAC_LEN];
+	struct part parts[5];
+	int n = snprintf(ts, sizeof(ts), "%lld", timestamp);
+	int rc = -1;
+
+	if (msg_id == NULL || (body == NULL && len > 0) || out == NULL ||
+	    outlen < sig_keys_header_len(k) || n < 0 || (size_t)n >= sizeof(ts))
+		return -1;
+	parts[0] = (struct part){msg_id, strlen(msg_id)};
+	parts[1] = (struct part){".", 1};
+	parts[2] = (struct part){ts, (size_t)n};
+	parts[3] = (struct part){".", 1};
+	parts[4] = (struct part){body, len};
+	for (size_t i = 0; i < k->n_standard; i++) {
+		char *at = out + i * SIG_V1_LEN;
+
+		if (mac_again(k->standard[i], parts, 5, md) != 0)
+			goto out;
+		memcpy(at, "v1,", 3);
+		/* 44 characters, and the NUL that a following space replaces */
+		if (EVP_EncodeBlock((unsigned char *)at + 3, md, MAC_LEN) != 44)
+			goto out;
+		if (i > 0)
+			at[-1] = ' ';
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}

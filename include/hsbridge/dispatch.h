@@ -16,6 +16,8 @@ struct disp_request {
 	const char *body; /* borrowed: must stay valid until the transfer ends */
 	size_t len;
 	struct curl_slist *headers; /* owned by dispatch from disp_submit on, even on error */
+	/* How dispatch frees headers; NULL: curl_slist_free_all. */
+	void (*free_headers)(struct curl_slist *headers);
 	long timeout_ms;
 	void *user; /* handed back with the result */
 };
@@ -44,6 +46,12 @@ typedef void (*disp_done_fn)(void *user, const struct disp_result *res, void *ar
 struct disp *disp_new(void);
 /* Cancels what is still running (no callbacks) and frees everything. */
 void disp_free(struct disp *d);
+
+/* Keeps up to n finished transfers' easy handles, reset, for the next
+ * requests (0 by default: none), and frees the idle ones past n. */
+void disp_set_idle_max(struct disp *d, size_t n);
+/* How many reset handles wait for a request. */
+size_t disp_idle(const struct disp *d);
 
 /* Starts a POST. Returns 0, or -1 when it could not be started. */
 int disp_submit(struct disp *d, const struct disp_request *req) __attribute__((warn_unused_result));

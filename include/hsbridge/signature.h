@@ -29,4 +29,22 @@ int sig_standard_header(const char *secret, char *const *previous, size_t n_prev
 			const char *msg_id, long long timestamp, const void *body, size_t len,
 			char **out) __attribute__((warn_unused_result));
 
+/* A subscription's keys, derived once and kept ready to sign: the same
+ * signatures as sig_healthsync and sig_standard_header, without the per-call
+ * work of deriving them. NULL when a secret cannot sign (a "whsec_" secret
+ * that is not valid base64, or empty) or out of memory. */
+struct sig_keys;
+struct sig_keys *sig_keys_new(const char *secret, char *const *previous, size_t n_previous);
+void sig_keys_free(struct sig_keys *k);
+/* X-HealthSync-Signature, as sig_healthsync. Returns 0 or -1. */
+int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *out,
+			size_t outlen) __attribute__((warn_unused_result));
+/* The bytes webhook-signature's value takes, its NUL included. */
+size_t sig_keys_header_len(const struct sig_keys *k);
+/* webhook-signature's value, as sig_standard_header, into out (at least
+ * sig_keys_header_len bytes). Returns 0 or -1. */
+int sig_keys_standard_header(struct sig_keys *k, const char *msg_id, long long timestamp,
+			     const void *body, size_t len, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -5,6 +5,7 @@ short. Raw socket endpoints, since http.server cannot misbehave on purpose.
 A ctest entry of its own (integration_http_edges); shared fixtures: hsb_cases.py.
 """
 
+import json
 import os
 import socket
 import sys
@@ -15,7 +16,8 @@ sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hsb_cases import BridgeCase, T_DELIVER  # noqa: E402
-from hsb_harness import wait_stable, wait_until  # noqa: E402
+from hsb_harness import (R, new_whsec, rand_alnum, standard_webhooks_sig,  # noqa: E402
+                         verify_signature, wait_stable, wait_until)
 
 
 def read_request(conn, buf):
@@ -166,6 +168,55 @@ class HttpEdgeTests(BridgeCase):
         self.assertTrue(first["error"].startswith("HTTP 503, then "), first)
         self.wait_logged(sub="cut5", event=eid, outcome="delivered")
         self.assert_settled(["cut5"])
+
+    def test_reused_handles_carry_nothing_from_one_request_to_the_next(self):
+        """The bridge keeps finished requests' curl handles for the next ones.
+        Two subscriptions that differ in URL, secrets, timeout and bodies take
+        turns on the same few handles: every request carries exactly its own
+        headers and body, and the short timeout of one subscription (whose
+        endpoint stalls) never cuts the other's slow but timely answers."""
+        short = self.hook("ra", events=["a.#"], secret=new_whsec(),
+                          previous_secrets=["old-" + rand_alnum(12)], timeout_ms=300,
+                          max_in_flight=2)
+        patient = self.hook("rb", events=["b.#"], secret="plain-" + rand_alnum(16),
+                            timeout_ms=4000, max_in_flight=2)
+        # ra: a stall past its timeout, then a 503 with Retry-After and a body
+        self.rx.script("/ra", [R(200, sleep=1.0), R(503, headers={"Retry-After": "0"},
+                                                    body=b"busy " * 50)], default=200)
+        self.rx.script("/rb", [], default=R(200, sleep=0.6))
+        self.start_bridge([short, patient])
+        sent = {}
+        for i in range(4):
+            for sub, etype in ((short, "a.made"), (patient, "b.made")):
+                eid, body, _ = self.publish_event(etype, data={"pad": "x" * (37 * i + len(etype))})
+                sent[eid] = (sub, etype, body)
+        for eid in sent:
+            self.wait_logged(event=eid, outcome="delivered")
+        rb = self.bridge.deliveries(sub="rb")
+        self.assertEqual([o["outcome"] for o in rb], ["delivered"] * 4,
+                         "rb's 4 s timeout must hold on handles ra used: %r" % (rb,))
+        names = ["accept", "content-length", "content-type", "host", "user-agent",
+                 "webhook-id", "webhook-signature", "webhook-timestamp", "x-healthsync-attempt",
+                 "x-healthsync-delivery", "x-healthsync-event", "x-healthsync-signature"]
+        for req in self.rx.all():
+            eid = json.loads(req.body)["id"]
+            sub, etype, body = sent[eid]
+            secrets = [sub["secret"]] + sub.get("previous_secrets", [])
+            self.assertEqual(req.path, "/" + sub["name"], req)
+            self.assertEqual(req.body, body, req)
+            self.assertEqual(sorted(k.lower() for k in req.headers.keys()), names, req)
+            self.assertEqual(req.h("Content-Length"), str(len(body)), req)
+            self.assertEqual(req.h("X-HealthSync-Event"), etype, req)
+            self.assertEqual(req.h("webhook-id"), req.delivery, req)
+            self.assertTrue(verify_signature(req.body.decode(), req.h("X-HealthSync-Signature"),
+                                             sub["secret"]), req)
+            self.assertEqual(req.h("webhook-signature").split(" "),
+                             [standard_webhooks_sig(k, req.delivery, req.h("webhook-timestamp"),
+                                                    req.body) for k in secrets], req)
+        attempts = sorted(r.attempt for r in self.rx.for_path("/ra"))
+        self.assertEqual(attempts.count(1), 4, attempts)
+        self.assertEqual(len(attempts), 6, "ra: a timeout and a 503 retried: %r" % (attempts,))
+        self.assert_settled(["ra", "rb"])
 
 
 if __name__ == "__main__":

@@ -284,6 +284,70 @@ static void header_fails_on_any_bad_previous_secret(void **state)
 	assert_null(header);
 }
 
+/* Kept keys sign as the one-shot functions do, call after call (each
+ * signature starts over from the key), whatever the secrets: whsec_ and
+ * plain, empty, with previous ones; bodies with NUL bytes. */
+static void kept_keys_sign_as_the_one_shot_functions(void **state)
+{
+	static const char *const secrets[] = {"my_webhook_secret", "",
+					      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"};
+	char old1[] = "old_secret_one";
+	char old2[] = "whsec_YWI=";
+	char *previous[] = {old1, old2};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		for (size_t n_prev = 0; n_prev <= 2; n_prev++) {
+			struct sig_keys *k = sig_keys_new(secrets[i], previous, n_prev);
+			size_t hlen;
+
+			assert_non_null(k);
+			hlen = sig_keys_header_len(k);
+			assert_int_equal(hlen, (n_prev + 1) * SIG_V1_LEN);
+			for (int round = 0; round < 3; round++) {
+				const char *body = round == 1 ? nul_body : spec_body;
+				size_t len = round == 1 ? NUL_BODY_LEN : strlen(spec_body) - (size_t)round;
+				char hex[SIG_HEX_LEN], want_hex[SIG_HEX_LEN];
+				char got[3 * SIG_V1_LEN];
+				char *want = NULL;
+
+				assert_int_equal(sig_keys_healthsync(k, body, len, hex, sizeof(hex)), 0);
+				assert_int_equal(
+				    sig_healthsync(secrets[i], body, len, want_hex, sizeof(want_hex)), 0);
+				assert_string_equal(hex, want_hex);
+				assert_int_equal(sig_keys_standard_header(k, "msg_x", 1700000000 + round,
+									  body, len, got, hlen),
+						 0);
+				assert_int_equal(sig_standard_header(secrets[i], previous, n_prev, "msg_x",
+								     1700000000 + round, body, len, &want),
+						 0);
+				assert_string_equal(got, want);
+				free(want);
+			}
+			sig_keys_free(k);
+		}
+	}
+}
+
+static void kept_keys_refuse_what_cannot_sign(void **state)
+{
+	char bad[] = "whsec_!!!";
+	char *previous[] = {bad};
+	struct sig_keys *k = sig_keys_new("s", NULL, 0);
+	char out[SIG_V1_LEN];
+
+	(void)state;
+	assert_null(sig_keys_new("whsec_", NULL, 0));
+	assert_null(sig_keys_new(bad, NULL, 0));
+	assert_null(sig_keys_new("good", previous, 1));
+	assert_null(sig_keys_new(NULL, NULL, 0));
+	assert_non_null(k);
+	assert_int_equal(sig_keys_standard_header(k, "m", 1, "x", 1, out, sizeof(out) - 1), -1);
+	assert_int_equal(sig_keys_healthsync(k, "x", 1, out, SIG_HEX_LEN - 1), -1);
+	sig_keys_free(k);
+	sig_keys_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +369,8 @@ int main(void)
 	    cmocka_unit_test(header_without_previous_is_one_signature),
 	    cmocka_unit_test(header_count_matches_secret_count),
 	    cmocka_unit_test(header_fails_on_any_bad_previous_secret),
+	    cmocka_unit_test(kept_keys_sign_as_the_one_shot_functions),
+	    cmocka_unit_test(kept_keys_refuse_what_cannot_sign),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
