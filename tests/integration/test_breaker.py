@@ -502,6 +502,29 @@ class ReloadTests(BreakerCase, ReloadCase):
         self.wait_breaker("a", "closed", after=idx, timeout=5)
         self.wait_logged(1, event=eid, outcome="delivered")
 
+    def test_closing_with_a_backlog_keeps_the_connection(self):
+        """r9atk: the probe's 2xx closes the breaker while its ack is only
+        recorded (acks are flushed after breakers_step): basic.cancel,
+        basic.qos and basic.consume with the same consumer tag go out while
+        the probe is still unacked, and with a backlog waiting RabbitMQ 3.10's
+        channel crashes (function_clause in rabbit_channel:handle_deliver0):
+        the broker closes the whole consuming connection (INTERNAL_ERROR),
+        every subscription's in-flight deliveries are handed back and POSTed
+        again. A breaker closing must not cost the session."""
+        self.rx.script("/a", [503], default=200)
+        self.start_bridge([self.hook("a", ["document.*"])],
+                          delivery={"max_in_flight": 8},
+                          breaker={"failures": 1, "cooldown": "300ms", "max_cooldown": "300ms"})
+        self.publish_event("document.uploaded")
+        self.wait_breaker("a", "open")
+        for _ in range(40):
+            self.publish_event("document.uploaded")
+        self.wait_breaker("a", "closed")
+        self.wait_log("delivery", n=41, outcome="delivered", timeout=30)
+        lost = [o for _, o in self.logs("connection lost")]
+        self.assertEqual(lost, [], "closing the breaker cost the consuming connection")
+        self.assertEqual(len(self.rx.for_path("/a")), 42, "no event POSTed twice")
+
 
 if __name__ == "__main__":
     unittest.main()
