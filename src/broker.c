@@ -378,8 +378,23 @@ int brk_channel_open(struct brk *b, uint16_t ch, char *err, size_t errlen)
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "channel.open", err, errlen);
 }
 
+/* A consumer's acks go out before anything changes it: RabbitMQ (3.10's
+ * quorum queues) crashes the channel, and so drops the connection, when a
+ * consumer is re-added under the same tag while an ack of the old one is
+ * still due. */
+static int flush_before(struct brk *b, uint16_t ch, const char *what, char *err, size_t errlen)
+{
+	if (brk_flush_acks_on(b, ch) == 0)
+		return 0;
+	if (err)
+		set_err(err, errlen, "connection lost while acking before %s", what);
+	return BRK_ERR_CONNECTION;
+}
+
 int brk_qos(struct brk *b, uint16_t ch, uint16_t prefetch, char *err, size_t errlen)
 {
+	if (flush_before(b, ch, "basic.qos", err, errlen) != 0)
+		return BRK_ERR_CONNECTION;
 	amqp_basic_qos(b->conn, ch, 0, prefetch, 0);
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, "basic.qos", err, errlen);
 }
@@ -396,6 +411,8 @@ int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, 
 	char what[BRK_NAME_MAX + 32];
 
 	snprintf(what, sizeof(what), "basic.consume on %s", queue);
+	if (flush_before(b, ch, what, err, errlen) != 0)
+		return BRK_ERR_CONNECTION;
 	amqp_basic_consume(b->conn, ch, amqp_cstring_bytes(queue), amqp_cstring_bytes(tag), 0, 0, 0,
 			   amqp_empty_table);
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
@@ -407,6 +424,8 @@ int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
 
 	/* cancel-ok arrives among the other frames and is skipped there:
 	 * waiting for it would stall the loop on a slow or silent broker. */
+	if (flush_before(b, ch, "basic.cancel", NULL, 0) != 0)
+		return BRK_ERR_CONNECTION;
 	if (amqp_send_method(b->conn, ch, AMQP_BASIC_CANCEL_METHOD, &req) != AMQP_STATUS_OK) {
 		b->broken = true;
 		return BRK_ERR_CONNECTION;

@@ -70,17 +70,24 @@ static int send_ack(void *arg, uint64_t tag, bool multiple)
 	return amqp_basic_ack(c->b->conn, c->ch, tag, multiple) == AMQP_STATUS_OK ? 0 : -1;
 }
 
+int brk_flush_acks_on(struct brk *b, uint16_t ch)
+{
+	struct send_ctx c = {.b = b, .ch = ch};
+
+	if (ch >= b->n_acks || !acks_pending(&b->acks[ch]))
+		return 0;
+	if (b->broken || acks_flush(&b->acks[ch], send_ack, &c) != 0) {
+		b->broken = true;
+		return BRK_ERR_CONNECTION;
+	}
+	return 0;
+}
+
 int brk_flush_acks(struct brk *b)
 {
 	for (size_t ch = 0; ch < b->n_acks; ch++) {
-		struct send_ctx c = {.b = b, .ch = (uint16_t)ch};
-
-		if (!acks_pending(&b->acks[ch]))
-			continue;
-		if (b->broken || acks_flush(&b->acks[ch], send_ack, &c) != 0) {
-			b->broken = true;
+		if (brk_flush_acks_on(b, (uint16_t)ch) != 0)
 			return BRK_ERR_CONNECTION;
-		}
 	}
 	return 0;
 }

@@ -36,5 +36,7 @@ int brk_acks_received(struct brk *b, uint16_t ch, uint64_t tag) __attribute__((w
 /* Channel ch was opened again or closed: what it held is forgotten. */
 void brk_acks_reset(struct brk *b, uint16_t ch);
 void brk_acks_free(struct brk *b);
+/* Sends the acks recorded on ch (brk_flush_acks, one channel). */
+int brk_flush_acks_on(struct brk *b, uint16_t ch) __attribute__((warn_unused_result));
 
 #endif
