@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hsbridge/utf8.h"
@@ -193,6 +195,113 @@ static void sanitize_replaces_bad_bytes_and_never_cuts_a_sequence(void **state)
 	assert_true(utf8_valid(out, strlen(out), NULL));
 }
 
+/* The word-at-a-time ASCII skip: a bad byte, a good two-byte sequence and
+ * the highest ASCII byte at every offset of buffers across word sizes. */
+static void valid_at_every_offset_of_long_ascii(void **state)
+{
+	char buf[40];
+	size_t at;
+
+	(void)state;
+	for (size_t len = 1; len <= 33; len++) {
+		for (size_t p = 0; p < len; p++) {
+			memset(buf, 'a', len);
+			buf[p] = '\x80';
+			at = 999;
+			assert_false(utf8_valid(buf, len, &at));
+			assert_int_equal(at, p);
+			buf[p] = '\x7f';
+			assert_true(utf8_valid(buf, len, NULL));
+			if (p + 1 < len) {
+				buf[p] = '\xc3';
+				buf[p + 1] = '\xa9';
+				assert_true(utf8_valid(buf, len, NULL));
+				assert_false(utf8_valid(buf, p + 1, NULL)); /* cut short */
+			}
+		}
+	}
+}
+
+/* The byte-at-a-time scan utf8_json_check replaced, kept as the reference. */
+static size_t ref_escape(const char *s, size_t len, size_t i)
+{
+	unsigned cp = 0, low = 0;
+
+	if (i + 1 >= len || s[i + 1] != 'u')
+		return 2;
+	if (len - i - 2 < 4 || sscanf(s + i + 2, "%4x", &cp) != 1 ||
+	    strspn(s + i + 2, "0123456789abcdefABCDEF") < 4)
+		return 2;
+	if (cp < 0xd800 || cp > 0xdfff)
+		return 2;
+	if (cp >= 0xdc00 || i + 7 >= len || s[i + 6] != '\\' || s[i + 7] != 'u')
+		return 0;
+	if (len - i - 8 < 4 || strspn(s + i + 8, "0123456789abcdefABCDEF") < 4 ||
+	    sscanf(s + i + 8, "%4x", &low) != 1)
+		return 0;
+	return low >= 0xdc00 && low <= 0xdfff ? 12 : 0;
+}
+
+static enum utf8_json ref_json(const char *s, size_t len, size_t *at)
+{
+	bool in_string = false;
+	size_t i = 0;
+
+	if (!utf8_valid(s, len, at))
+		return UTF8_JSON_BAD_BYTES;
+	while (i < len) {
+		if (!in_string) {
+			in_string = s[i++] == '"';
+		} else if (s[i] == '"') {
+			in_string = false;
+			i++;
+		} else if (s[i] == '\\') {
+			size_t n = ref_escape(s, len, i);
+
+			if (n == 0) {
+				*at = i;
+				return UTF8_JSON_LONE_SURROGATE;
+			}
+			i += n;
+		} else {
+			i++;
+		}
+	}
+	return UTF8_JSON_OK;
+}
+
+/* Every sequence of up to five of these pieces agrees with the reference,
+ * result and offset: quotes, backslashes, escapes of both surrogate halves
+ * and of others, cut escapes, text, and good and bad UTF-8. */
+static void json_check_matches_the_byte_scan_on_every_piece_sequence(void **state)
+{
+	static const char *const piece[] = {"\"", "\\", "\\ud800", "\\udc00", "\\u0041",
+					    "x",  "\xc3\xa9", "\xc3", "\\u12", "\\u"};
+	const size_t n_piece = sizeof(piece) / sizeof(piece[0]);
+	char buf[64];
+
+	(void)state;
+	for (size_t n = 0; n <= 5; n++) {
+		size_t total = 1, idx[5];
+
+		for (size_t k = 0; k < n; k++)
+			total *= n_piece;
+		for (size_t c = 0; c < total; c++) {
+			size_t len = 0, v = c, at = 0, ref_at = 0;
+
+			for (size_t k = 0; k < n; k++, v /= n_piece)
+				idx[k] = v % n_piece;
+			for (size_t k = 0; k < n; k++) {
+				memcpy(buf + len, piece[idx[k]], strlen(piece[idx[k]]));
+				len += strlen(piece[idx[k]]);
+			}
+			buf[len] = '\0';
+			assert_int_equal(utf8_json_check(buf, len, &at), ref_json(buf, len, &ref_at));
+			assert_int_equal(at, ref_at);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +310,8 @@ int main(void)
 	    cmocka_unit_test(every_code_point_round_trips),
 	    cmocka_unit_test(valid_reports_the_first_bad_offset),
 	    cmocka_unit_test(json_escapes_must_pair_surrogates),
+	    cmocka_unit_test(valid_at_every_offset_of_long_ascii),
+	    cmocka_unit_test(json_check_matches_the_byte_scan_on_every_piece_sequence),
 	    cmocka_unit_test(sanitize_replaces_bad_bytes_and_never_cuts_a_sequence),
 	};
 
