@@ -43,16 +43,22 @@ bool log_parse_level(const char *name, enum log_level *out)
 
 void log_timestamp(char *buf, size_t len)
 {
+	/* gmtime_r and strftime cost more than the rest of a log line: the
+	 * seconds part is formatted once per second. Single-threaded. */
+	static time_t base_sec = (time_t)-1;
+	static char base[32];
 	struct timespec ts;
 	struct tm tm;
-	char base[32];
 	int ms;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	/* strftime bounds the base; the millisecond part is 0..999. */
-	if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		base[0] = '\0';
+	if (ts.tv_sec != base_sec) {
+		gmtime_r(&ts.tv_sec, &tm);
+		/* strftime bounds the base; the millisecond part is 0..999. */
+		if (strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			base[0] = '\0';
+		base_sec = ts.tv_sec;
+	}
 	ms = (int)(ts.tv_nsec / 1000000L) % 1000;
 	snprintf(buf, len, "%.24s.%03dZ", base, ms);
 }
@@ -79,16 +85,48 @@ static void gen_str(yajl_gen g, const char *s)
 	free(clean);
 }
 
+/* Decimal digits of v into buf (at least 21 bytes); returns the length.
+ * yajl_gen_integer goes through sprintf, which costs more per field than
+ * the rest of its line. */
+static size_t fmt_int(long long v, char *buf)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char tmp[24];
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	return len;
+}
+
+/* One generator for the process, cleared after each line: allocating and
+ * freeing one per line was most of a line's malloc traffic. */
+static yajl_gen line_gen(void)
+{
+	static yajl_gen g;
+
+	if (!g)
+		g = yajl_gen_alloc(NULL);
+	return g;
+}
+
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
 	char ts[40];
+	char num[24];
 	const unsigned char *out;
 	size_t out_len;
 	yajl_gen g;
 
 	if (level < min_level)
 		return;
-	g = yajl_gen_alloc(NULL);
+	g = line_gen();
 	if (!g)
 		return;
 	log_timestamp(ts, sizeof(ts));
@@ -107,7 +145,7 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
 			gen_str(g, fields[i].s);
 		} else {
 			gen_str(g, fields[i].key);
-			yajl_gen_integer(g, fields[i].i);
+			yajl_gen_number(g, num, fmt_int(fields[i].i, num));
 		}
 	}
 	yajl_gen_map_close(g);
@@ -124,5 +162,6 @@ void log_emit(enum log_level level, const char *msg, const struct log_field *fie
 		}
 		fflush(stderr);
 	}
-	yajl_gen_free(g);
+	yajl_gen_clear(g);
+	yajl_gen_reset(g, NULL);
 }
