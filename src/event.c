@@ -547,12 +547,33 @@ void ev_free(struct ev_event *ev)
 	ev->rewritten = false;
 }
 
+/* SHA-1 already fed the namespace, set up once: EVP_DigestInit_ex fetches
+ * the algorithm and cost more than the hash itself on every delivery. The
+ * process is single-threaded; a failed setup is tried again next time. */
+static EVP_MD_CTX *namespace_ctx(void)
+{
+	static EVP_MD_CTX *base;
+
+	if (base == NULL) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+		if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) ||
+		    !EVP_DigestUpdate(ctx, delivery_namespace, sizeof(delivery_namespace))) {
+			EVP_MD_CTX_free(ctx);
+			return NULL;
+		}
+		base = ctx;
+	}
+	return base;
+}
+
 void ev_delivery_id(const char *sub, const char *event_id, char out[37])
 {
 	static const char hex[] = "0123456789abcdef";
+	static EVP_MD_CTX *ctx;
+	EVP_MD_CTX *base = namespace_ctx();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
-	EVP_MD_CTX *ctx;
 	size_t pos = 0;
 	bool ok = false;
 
@@ -560,16 +581,15 @@ void ev_delivery_id(const char *sub, const char *event_id, char out[37])
 		sub = "";
 	if (event_id == NULL)
 		event_id = "";
+	if (ctx == NULL)
+		ctx = EVP_MD_CTX_new();
 	/* RFC 4122 section 4.3: SHA-1 of namespace then name; the name is
 	 * "<sub>\n<event_id>", a separator no subscription name contains. */
-	ctx = EVP_MD_CTX_new();
-	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
-	    EVP_DigestUpdate(ctx, delivery_namespace, sizeof(delivery_namespace)) &&
+	if (ctx != NULL && base != NULL && EVP_MD_CTX_copy_ex(ctx, base) &&
 	    EVP_DigestUpdate(ctx, sub, strlen(sub)) && EVP_DigestUpdate(ctx, "\n", 1) &&
 	    EVP_DigestUpdate(ctx, event_id, strlen(event_id)) &&
 	    EVP_DigestFinal_ex(ctx, md, &md_len) && md_len >= 16)
 		ok = true;
-	EVP_MD_CTX_free(ctx);
 	/* Only an allocation failure inside OpenSSL gets here; the nil UUID is
 	 * at least recognisable, where leftover bytes would not be. */
 	if (!ok)
