@@ -59,9 +59,46 @@ out:
 	return rc;
 }
 
-int sig_healthsync(const char *secret, const void *body, size_t len, char *out, size_t outlen)
+/* "sha256=" and the MAC in lower-case hex: SIG_HEX_LEN bytes with the NUL. */
+static void healthsync_text(const unsigned char md[MAC_LEN], char *out)
 {
 	static const char hex[] = "0123456789abcdef";
+
+	memcpy(out, "sha256=", 7);
+	for (size_t i = 0; i < MAC_LEN; i++) {
+		out[7 + 2 * i] = hex[md[i] >> 4];
+		out[7 + 2 * i + 1] = hex[md[i] & 0x0f];
+	}
+	out[7 + 2 * MAC_LEN] = '\0';
+}
+
+/* What Standard Webhooks signs, "{msg_id}.{timestamp}.{body}", as five
+ * parts; ts holds the timestamp's digits. 0, or -1 if it does not fit. */
+static int standard_parts(const char *msg_id, long long timestamp, const void *body, size_t len,
+			  char ts[24], struct part parts[5])
+{
+	int n = snprintf(ts, 24, "%lld", timestamp);
+
+	if (n < 0 || n >= 24)
+		return -1;
+	parts[0] = (struct part){msg_id, strlen(msg_id)};
+	parts[1] = (struct part){".", 1};
+	parts[2] = (struct part){ts, (size_t)n};
+	parts[3] = (struct part){".", 1};
+	parts[4] = (struct part){body, len};
+	return 0;
+}
+
+/* "v1," and the MAC in base64 (32 bytes are exactly 44 characters;
+ * EVP_EncodeBlock adds the NUL): SIG_V1_LEN bytes. */
+static int v1_text(const unsigned char md[MAC_LEN], char *out)
+{
+	memcpy(out, "v1,", 3);
+	return EVP_EncodeBlock((unsigned char *)out + 3, md, MAC_LEN) == 44 ? 0 : -1;
+}
+
+int sig_healthsync(const char *secret, const void *body, size_t len, char *out, size_t outlen)
+{
 	unsigned char md[MAC_LEN];
 	struct part part = {body, len};
 	int rc = -1;
@@ -70,12 +107,7 @@ int sig_healthsync(const char *secret, const void *body, size_t len, char *out, 
 		goto out;
 	if (hmac_sha256((const unsigned char *)secret, strlen(secret), &part, 1, md) != 0)
 		goto out;
-	memcpy(out, "sha256=", 7);
-	for (size_t i = 0; i < MAC_LEN; i++) {
-		out[7 + 2 * i] = hex[md[i] >> 4];
-		out[7 + 2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	out[7 + 2 * MAC_LEN] = '\0';
+	healthsync_text(md, out);
 	rc = 0;
 out:
 	OPENSSL_cleanse(md, sizeof(md));
@@ -160,22 +192,10 @@ static int standard_with_key(const unsigned char *key, size_t keylen, const char
 	char ts[24];
 	unsigned char md[MAC_LEN];
 	struct part parts[5];
-	int n;
 	int rc = -1;
 
-	n = snprintf(ts, sizeof(ts), "%lld", timestamp);
-	if (n < 0 || (size_t)n >= sizeof(ts))
-		goto out;
-	parts[0] = (struct part){msg_id, strlen(msg_id)};
-	parts[1] = (struct part){".", 1};
-	parts[2] = (struct part){ts, (size_t)n};
-	parts[3] = (struct part){".", 1};
-	parts[4] = (struct part){body, len};
-	if (hmac_sha256(key, keylen, parts, 5, md) != 0)
-		goto out;
-	memcpy(out, "v1,", 3);
-	/* 32 bytes encode to exactly 44 characters; EVP_EncodeBlock adds the NUL. */
-	if (EVP_EncodeBlock((unsigned char *)out + 3, md, MAC_LEN) != 44)
+	if (standard_parts(msg_id, timestamp, body, len, ts, parts) != 0 ||
+	    hmac_sha256(key, keylen, parts, 5, md) != 0 || v1_text(md, out) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -354,10 +374,8 @@ static int mac_again(EVP_MAC_CTX *ctx, const struct part *parts, size_t n_parts,
 	return EVP_MAC_final(ctx, md, &mdlen, MAC_LEN) && mdlen == MAC_LEN ? 0 : -1;
 }
 
-int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *out,
-			size_t outlen)
+int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[MAC_LEN];
 	struct part part = {body, len};
 	int rc = -1;
@@ -365,12 +383,7 @@ int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *
 	if ((body == NULL && len > 0) || out == NULL || outlen < SIG_HEX_LEN ||
 	    mac_again(k->healthsync, &part, 1, md) != 0)
 		goto out;
-	memcpy(out, "sha256=", 7);
-	for (size_t i = 0; i < MAC_LEN; i++) {
-		out[7 + 2 * i] = hex[md[i] >> 4];
-		out[7 + 2 * i + 1] = hex[md[i] & 0x0f];
-	}
-	out[7 + 2 * MAC_LEN] = '\0';
+	healthsync_text(md, out);
 	rc = 0;
 out:
 	OPENSSL_cleanse(md, sizeof(md));
@@ -383,25 +396,17 @@ int sig_keys_standard_header(struct sig_keys *k, const char *msg_id, long long t
 	char ts[24];
 	unsigned char md[MAC_LEN];
 	struct part parts[5];
-	int n = snprintf(ts, sizeof(ts), "%lld", timestamp);
 	int rc = -1;
 
 	if (msg_id == NULL || (body == NULL && len > 0) || out == NULL ||
-	    outlen < sig_keys_header_len(k) || n < 0 || (size_t)n >= sizeof(ts))
+	    outlen < sig_keys_header_len(k) ||
+	    standard_parts(msg_id, timestamp, body, len, ts, parts) != 0)
 		return -1;
-	parts[0] = (struct part){msg_id, strlen(msg_id)};
-	parts[1] = (struct part){".", 1};
-	parts[2] = (struct part){ts, (size_t)n};
-	parts[3] = (struct part){".", 1};
-	parts[4] = (struct part){body, len};
 	for (size_t i = 0; i < k->n_standard; i++) {
 		char *at = out + i * SIG_V1_LEN;
 
-		if (mac_again(k->standard[i], parts, 5, md) != 0)
-			goto out;
-		memcpy(at, "v1,", 3);
 		/* 44 characters, and the NUL that a following space replaces */
-		if (EVP_EncodeBlock((unsigned char *)at + 3, md, MAC_LEN) != 44)
+		if (mac_again(k->standard[i], parts, 5, md) != 0 || v1_text(md, at) != 0)
 			goto out;
 		if (i > 0)
 			at[-1] = ' ';
