@@ -277,12 +277,14 @@ class ClusterCase(Base):
     def setUp(self):
         super().setUp()
         self.cluster.down = set()
-        self.addCleanup(self.cluster.restore)
         name = re.sub(r"[^a-z0-9]+", "-", self._testMethodName.lower()).strip("-")
         self.vhost = "hsbct-%s-%s" % (name[:40], rand_alnum(6).lower())
         m = self.cluster.any_mgmt()
         m.create_vhost(self.vhost)
+        # Cleanups run last-in first-out: the nodes come back, then the vhost
+        # goes (deleting quorum queues with a member down would hang).
         self.addCleanup(lambda: self.cluster.any_mgmt().delete_vhost(self.vhost))
+        self.addCleanup(self.cluster.restore)
         self.bridges = []
         self.addCleanup(self._stop_bridges)
         # One secret for every bridge of a test: they share the subscription,
@@ -301,11 +303,11 @@ class ClusterCase(Base):
         # TEMPORARY (until broker.url lists are merged): the first node only.
         return urls if os.environ.get("HSB_CLUSTER_SINGLE_URL") != "1" else urls[0]
 
-    def start_bridge(self, name, order, subs, delays=("500ms", "1s")):
+    def start_bridge(self, name, order, subs, delays=("500ms", "1s"), breaker=None):
         subs = [dict(s, secret=self.secret) for s in subs]
         conf = self.write_conf(render_config(
             {"url": self.urls(order), "heartbeat_s": 5},
-            subs, delivery={"timeout_ms": 3000, "retry_delays": list(delays)}),
+            subs, delivery={"timeout_ms": 3000, "retry_delays": list(delays)}, breaker=breaker),
             name=name + ".conf")
         b = BridgeProc(conf, self.tmp, name=name).start()
         self.bridges.append(b)
@@ -329,6 +331,13 @@ class ClusterCase(Base):
             if i > start and o.get("msg") == want:
                 return ts_of(o)
         return None
+
+    def bridge_nodes(self):
+        """Indexes of the nodes the vhost's "hsbridge run" connections are on."""
+        conns = self.cluster.any_mgmt().connections(self.vhost)
+        return sorted(self.cluster.index_of(c["node"]) for c in conns
+                      if (c.get("client_properties") or {}).get("connection_name")
+                      == "hsbridge run")
 
     def consumers(self, queue):
         """Consumers of a queue right now (event-driven, no statistics lag)."""
