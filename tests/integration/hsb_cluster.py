@@ -73,6 +73,13 @@ class Cluster:
                 " ".join(args), cp.returncode, cp.stdout[-2000:], cp.stderr[-2000:]))
         return cp
 
+    @staticmethod
+    def status_lines():
+        """`scripts/cluster status` output lines (it exits 3 when a node is down)."""
+        cp = subprocess.run([CLUSTER_SCRIPT, "status"], capture_output=True, text=True,
+                            timeout=120)
+        return cp.stdout.splitlines()
+
     def index_of(self, node_name):
         for i, n in self.name.items():
             if n == node_name:
@@ -220,6 +227,9 @@ class Publisher(threading.Thread):
         self.error = None
         loadgen = os.environ.get("HSB_LOADGEN") or os.path.join(
             os.path.dirname(os.path.abspath(Env.bin)), "tests", "hsb-loadgen")
+        if not os.access(loadgen, os.X_OK):
+            raise AssertionError("hsb-loadgen not found at %s (set HSB_LOADGEN; ctest does)"
+                                 % loadgen)
         self.loadgen = loadgen
 
     def _node(self, k):
@@ -283,8 +293,9 @@ class ClusterCase(Base):
         m.create_vhost(self.vhost)
         # Cleanups run last-in first-out: the nodes come back, then the vhost
         # goes (deleting quorum queues with a member down would hang).
-        self.addCleanup(lambda: self.cluster.any_mgmt().delete_vhost(self.vhost))
-        self.addCleanup(self.cluster.restore)
+        if not os.environ.get("HSB_CLUSTER_KEEP_BROKEN"):   # debugging: leave it as it is
+            self.addCleanup(lambda: self.cluster.any_mgmt().delete_vhost(self.vhost))
+            self.addCleanup(self.cluster.restore)
         self.bridges = []
         self.addCleanup(self._stop_bridges)
         # One secret for every bridge of a test: they share the subscription,
@@ -332,6 +343,15 @@ class ClusterCase(Base):
                 return ts_of(o)
         return None
 
+    def queue_states(self):
+        """name: messages, ready, unacked, leader, online, for the vhost's queues."""
+        try:
+            return "\n".join("  %s: %s" % (q["name"], {k: q.get(k) for k in (
+                "messages", "messages_ready", "messages_unacknowledged", "consumers", "leader",
+                "online")}) for q in self.cluster.any_mgmt().queues(self.vhost))
+        except Exception as e:  # noqa: BLE001 - a detail for a failure message
+            return "(no queue states: %r)" % (e,)
+
     def bridge_nodes(self):
         """Indexes of the nodes the vhost's "hsbridge run" connections are on."""
         conns = self.cluster.any_mgmt().connections(self.vhost)
@@ -354,8 +374,8 @@ class ClusterCase(Base):
             return all(e in got for e in want)
         wait_until(done, max(1.0, t0 + within - time.time()),
                    "every confirmed event delivered (2xx) within %ss of %s" % (within, what),
-                   interval=0.25, detail=lambda: "%d of %d not delivered, e.g. %r" % (
+                   interval=0.25, detail=lambda: "%d of %d not delivered, e.g. %r\nqueues: %s" % (
                        len(want - set(rx.delivered())), len(want),
-                       sorted(want - set(rx.delivered()))[:5]))
+                       sorted(want - set(rx.delivered()))[:5], self.queue_states()))
         got = rx.delivered()
         return max(got[e] for e in want) - t0
