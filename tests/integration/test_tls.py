@@ -27,7 +27,7 @@ sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hsb_cases import (  # noqa: E402
-    BridgeCase, T_DELIVER, parse_status, status_numbers)
+    BridgeCase, parse_status, status_numbers)
 from hsb_harness import (  # noqa: E402
     BridgeProc, Env, rabbitmqctl, wait_until)
 
