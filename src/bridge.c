@@ -96,6 +96,25 @@ static long long next_try_ms(struct nodes *s, unsigned *failures)
 	return clk_mono_ms();
 }
 
+/* With more than one URL, says in which order this process tries them. */
+static void log_node_order(const struct bridge *br)
+{
+	char order[NODES_MAX * 64] = "";
+	char node[BRK_NAME_MAX];
+	size_t len = 0;
+	struct nodes s = br->nodes;
+
+	if (s.n < 2)
+		return;
+	for (size_t i = 0; i < s.n && len < sizeof(order); i++) {
+		url_amqp_node(node_url(br, &s), node, sizeof(node));
+		len += (size_t)snprintf(order + len, sizeof(order) - len, "%s%s", i ? ", " : "", node);
+		s.pos = (s.pos + 1) % s.n;
+	}
+	log_line(LOGL_INFO, "nodes", LOG_S("order", order),
+		 LOG_I("count", (long long)br->cfg->n_broker_urls));
+}
+
 static bool same_urls(const struct cfg *a, const struct cfg *b)
 {
 	if (a->n_broker_urls != b->n_broker_urls)
@@ -126,15 +145,12 @@ static void pool_handles(struct bridge *br)
 int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 {
 	struct dlv_sub *subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*subs));
+	/* A reload that keeps the list keeps the node the bridge is on. */
+	bool new_order = !br->cfg || !same_urls(br->cfg, cfg);
 
 	if (!subs)
 		return -1;
 	breakers_carry_over(br, subs, cfg);
-	/* A reload that keeps the list keeps the node the bridge is on. */
-	if (!br->cfg || !same_urls(br->cfg, cfg)) {
-		nodes_init(&br->nodes, cfg->n_broker_urls, br->node_seed);
-		br->pub_nodes = br->nodes;
-	}
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		subs[i].cfg = &cfg->subs[i];
 		topo_sub_queue(cfg, cfg->subs[i].name, subs[i].queue, sizeof(subs[i].queue));
@@ -154,6 +170,11 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	br->subs = subs;
 	br->cfg = cfg;
 	pool_handles(br);
+	if (new_order) {
+		nodes_init(&br->nodes, cfg->n_broker_urls, br->node_seed);
+		br->pub_nodes = br->nodes;
+		log_node_order(br);
+	}
 	return 0;
 }
 

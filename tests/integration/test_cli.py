@@ -456,6 +456,11 @@ class TopologyTests(BrokerCase):
         self.assertEqual(args.get("x-delivery-limit"), 20)
         self.assertEqual(args.get("x-dead-letter-exchange"), "")
         self.assertEqual(args.get("x-dead-letter-routing-key"), "hsbridge.clinic-portal.parked")
+        # at-least-once at the delivery limit (DESIGN section 9; RabbitMQ
+        # needs reject-publish for it), and no length limit of its own
+        self.assertEqual(args.get("x-dead-letter-strategy"), "at-least-once")
+        self.assertEqual(args.get("x-overflow"), "reject-publish")
+        self.assertNotIn("x-max-length", args)
 
     def test_topology_binds_subscription_queue_with_each_pattern(self):
         pats = ["document.uploaded", "analysis.*", "share.#"]
