@@ -142,6 +142,8 @@ class NodeListTests(BridgeCase):
             self.assertEqual(lost[1]["node"], on)
             idx, now = self.ready_node(after=lost[0])
             self.assertEqual(now, other, "after losing %s the bridge must be on %s" % (on, other))
+            self.assertEqual(self.logs("broker", after=lost[0]), [],
+                             "the next node is tried first, the lost one last")
             self.assert_copies_follow(other, after=lost[0])
             self.deliver_one()
             # the lost node comes back; next round loses the other one
