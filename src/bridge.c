@@ -108,7 +108,8 @@ static void log_node_order(const struct bridge *br)
 		return;
 	for (size_t i = 0; i < s.n && len < sizeof(order); i++) {
 		url_amqp_node(node_url(br, &s), node, sizeof(node));
-		len += (size_t)snprintf(order + len, sizeof(order) - len, "%s%s", i ? ", " : "", node);
+		len +=
+		    (size_t)snprintf(order + len, sizeof(order) - len, "%s%s", i ? ", " : "", node);
 		s.pos = (s.pos + 1) % s.n;
 	}
 	log_line(LOGL_INFO, "nodes", LOG_S("order", order),
@@ -220,7 +221,8 @@ static int open_publisher(struct bridge *br)
 	if (rc == 0) {
 		br->pub_failures = 0;
 		nodes_connected(&br->pub_nodes);
-		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"), LOG_S("node", node));
+		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"),
+			 LOG_S("node", node));
 		return 0;
 	}
 	log_line(LOGL_ERROR, "broker", LOG_S("connection", "copies"), LOG_S("node", node),
@@ -241,8 +243,8 @@ static void drop_publisher(struct bridge *br)
 	log_line(LOGL_ERROR, "connection lost", LOG_S("connection", "copies"),
 		 LOG_S("node", node_name(br, &br->pub_nodes, node, sizeof(node))),
 		 LOG_S("error", br->pub_err),
-		 LOG_I("copies_held", (long long)(br->dlv.count[DLV_CONFIRMING] +
-						   br->dlv.count[DLV_HELD])));
+		 LOG_I("copies_held",
+		       (long long)(br->dlv.count[DLV_CONFIRMING] + br->dlv.count[DLV_HELD])));
 	relay_hold_unconfirmed(br);
 	brk_close(br->pub);
 	br->pub = NULL;
@@ -563,8 +565,8 @@ int bridge_run(struct cfg **cfgp)
 	srand((unsigned)getpid() ^ (unsigned)clk_mono_ms());
 	/* Bridges started together (a boot) differ in pid; restarts of one
 	 * bridge differ in time: each gets its own order of the nodes. */
-	br.node_seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^
-		       (uint32_t)clk_mono_ms();
+	br.node_seed =
+	    (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^ (uint32_t)clk_mono_ms();
 	br.disp = disp_new();
 	prom_init(&br.prom, HSB_VERSION);
 	if (!br.disp || bridge_bind_config(&br, *cfgp) != 0) {

@@ -64,7 +64,7 @@ struct bridge {
 	 * same shuffled order; pub starts on the node brk is on. */
 	struct nodes nodes;
 	struct nodes pub_nodes;
-	uint32_t node_seed; /* the order's seed: one per process */
+	uint32_t node_seed;    /* the order's seed: one per process */
 	unsigned failures;     /* passes over the nodes failed in a row (the backoff) */
 	unsigned pub_failures; /* the same for pub */
 	char err[BRK_ERR_MAX];

@@ -204,12 +204,15 @@ static int load_broker_urls(struct cfg_loader *ld, const config_setting_t *s)
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 		cfg->broker_urls = calloc(1, sizeof(*cfg->broker_urls));
-		return cfg->broker_urls ? check_broker_url(ld, s, "url", config_setting_get_string(s))
-					: cfg_oom(ld);
+		return cfg->broker_urls
+			   ? check_broker_url(ld, s, "url", config_setting_get_string(s))
+			   : cfg_oom(ld);
 	}
-	if (config_setting_type(s) != CONFIG_TYPE_LIST && config_setting_type(s) != CONFIG_TYPE_ARRAY)
-		return cfg_fail(ld, s, "url must be a string or a list of strings: "
-				       "[\"amqp://host1:5672/%%2f\", \"amqp://host2:5672/%%2f\"]");
+	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
+	    config_setting_type(s) != CONFIG_TYPE_ARRAY)
+		return cfg_fail(ld, s,
+				"url must be a string or a list of strings: "
+				"[\"amqp://host1:5672/%%2f\", \"amqp://host2:5672/%%2f\"]");
 	n = config_setting_length(s);
 	if (n == 0)
 		return cfg_fail(ld, s, "url must list at least one URL");

@@ -60,15 +60,16 @@ static void explain_migration(const char *queue, char *err, size_t errlen)
 		arg = strstr(err, added[i]) ? added[i] : NULL;
 	if (!arg)
 		return;
-	snprintf(err, errlen,
-		 "queue %s was declared by hsbridge 0.1 (inequivalent arg %s): this version "
-		 "declares subscription queues with x-dead-letter-strategy at-least-once and "
-		 "x-overflow reject-publish, so that a message dead-lettered at the delivery limit "
-		 "is never dropped, and a queue's arguments cannot change; move it: stop publishing "
-		 "its events, let hsbridge 0.1 drain it (Ready and Unacked 0), delete it "
-		 "(rabbitmqctl delete_queue %s, or the UI), then start this bridge, which declares "
-		 "it again (README: Upgrading from 0.1)",
-		 queue, arg, queue);
+	snprintf(
+	    err, errlen,
+	    "queue %s was declared by hsbridge 0.1 (inequivalent arg %s): this version "
+	    "declares subscription queues with x-dead-letter-strategy at-least-once and "
+	    "x-overflow reject-publish, so that a message dead-lettered at the delivery limit "
+	    "is never dropped, and a queue's arguments cannot change; move it: stop publishing "
+	    "its events, let hsbridge 0.1 drain it (Ready and Unacked 0), delete it "
+	    "(rabbitmqctl delete_queue %s, or the UI), then start this bridge, which declares "
+	    "it again (README: Upgrading from 0.1)",
+	    queue, arg, queue);
 }
 
 /* A subscription's parked queue and its queue, which dead-letters into the

@@ -37,7 +37,7 @@ struct cfg {
 	char **broker_urls;
 	size_t n_broker_urls;
 	char *ca_file;	      /* PEM bundle for amqps://; NULL: the system's */
-	char *management_url; /* for `status`; NULL: http://<host of the node that answered>:15672 */
+	char *management_url; /* for `status`; NULL: derived from the node reached */
 	char *exchange;
 	char *prefix;
 	int heartbeat_s;

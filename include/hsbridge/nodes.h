@@ -15,10 +15,10 @@
 #define NODES_MAX 16
 
 struct nodes {
-	size_t n;		       /* URLs in the list, 1 to NODES_MAX */
+	size_t n;			/* URLs in the list, 1 to NODES_MAX */
 	unsigned char order[NODES_MAX]; /* a permutation of 0 .. n-1: the order of tries */
-	size_t pos;		       /* where in order the current URL is */
-	size_t failed;		       /* tries failed in a row in this pass, 0 to n - 1 */
+	size_t pos;			/* where in order the current URL is */
+	size_t failed;			/* tries failed in a row in this pass, 0 to n - 1 */
 };
 
 /* Shuffles the indexes 0 .. n-1 of a list of n URLs (Fisher-Yates over a

@@ -804,8 +804,8 @@ static void broker_url_list_errors_name_the_element_and_its_line(void **state)
 		    "broker.url must list at least one URL");
 	expect_fail("broker: {\n  url = ();\n};\n" ONE_SUB(""), 2,
 		    "broker.url must list at least one URL");
-	expect_fail("broker: {\n  url = (\n    \"amqp://h1\",\n    5672\n  );\n};\n" ONE_SUB(""),
-		    4, "broker.url element 2 must be a string");
+	expect_fail("broker: {\n  url = (\n    \"amqp://h1\",\n    5672\n  );\n};\n" ONE_SUB(""), 4,
+		    "broker.url element 2 must be a string");
 	expect_fail("broker: {\n  url = (\"amqp://h1\", { host = \"h2\"; });\n};\n" ONE_SUB(""), 2,
 		    "broker.url element 2 must be a string");
 	expect_fail("broker: {\n  url = (\"amqp://h1\", [\"amqp://h2\"]);\n};\n" ONE_SUB(""), 2,
@@ -813,7 +813,8 @@ static void broker_url_list_errors_name_the_element_and_its_line(void **state)
 	/* libconfig gives a string element the line of the token after it: the
 	 * comma, or the bracket that closes the list. */
 	expect_fail("broker: {\n  url = [\n    \"amqp://guest:guest@h1/\",\n"
-		    "    \"amqp://u:pa/" SECRET "@h2:5672/v\",\n    \"amqp://h3\" ];\n};\n" ONE_SUB(""),
+		    "    \"amqp://u:pa/" SECRET
+		    "@h2:5672/v\",\n    \"amqp://h3\" ];\n};\n" ONE_SUB(""),
 		    4, "broker.url element 2 is not a valid AMQP URL");
 	expect_fail("broker: {\n  url = (\n    \"amqp://h1\",\n    \"amqp://h2\",\n"
 		    "    \"http://u:" SECRET "@h3/\");\n};\n" ONE_SUB(""),
