@@ -27,7 +27,8 @@ bool brk_host_is_ip(const char *host)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 
-	return host && (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1);
+	return host &&
+	       (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1);
 }
 
 /* Errors that mean: the CA bundle holds no CA that signed this certificate. */
@@ -40,8 +41,8 @@ static bool unknown_issuer(long e)
 	       e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
 }
 
-static void explain_peer(long verify_err, const char *host, const char *where,
-			 const char *ca_file, char *err, size_t errlen)
+static void explain_peer(long verify_err, const char *host, const char *where, const char *ca_file,
+			 char *err, size_t errlen)
 {
 	if (verify_err == X509_V_ERR_IP_ADDRESS_MISMATCH)
 		snprintf(err, errlen,
@@ -59,12 +60,14 @@ static void explain_peer(long verify_err, const char *host, const char *where,
 			 ca_file ? "broker.ca_file " : "the system's CA bundle ",
 			 ca_file ? ca_file : BRK_SYSTEM_CA_FILE);
 	else if (verify_err != X509_V_OK)
-		snprintf(err, errlen, "TLS certificate verification failed for the broker at %s: %s",
-			 where, X509_verify_cert_error_string(verify_err));
-	else
 		snprintf(err, errlen,
-			 "TLS certificate verification failed: the broker at %s sent no certificate",
-			 where);
+			 "TLS certificate verification failed for the broker at %s: %s", where,
+			 X509_verify_cert_error_string(verify_err));
+	else
+		snprintf(
+		    err, errlen,
+		    "TLS certificate verification failed: the broker at %s sent no certificate",
+		    where);
 }
 
 bool brk_tls_explain(int status, long verify_err, const char *host, const char *where,

@@ -20,18 +20,12 @@ static void ip_addresses_are_told_from_names(void **state)
 		const char *host;
 		bool ip;
 	} cases[] = {
-	    {"127.0.0.1", true},
-	    {"10.1.2.3", true},
-	    {"::1", true},
-	    {"fe80::1", true},
-	    {"2001:db8::5671", true},
-	    {"::ffff:192.0.2.1", true},
-	    {"localhost", false},
-	    {"mq.example", false},
-	    {"127.0.0.1.nip.io", false},
-	    {"1.2.3", false},	 /* inet_aton would take it; a certificate never lists it */
+	    {"127.0.0.1", true},   {"10.1.2.3", true},	     {"::1", true},
+	    {"fe80::1", true},	   {"2001:db8::5671", true}, {"::ffff:192.0.2.1", true},
+	    {"localhost", false},  {"mq.example", false},    {"127.0.0.1.nip.io", false},
+	    {"1.2.3", false},	   /* inet_aton would take it; a certificate never lists it */
 	    {"127.0.0.01", false}, /* nor a leading zero */
-	    {"[::1]", false},	 /* brackets belong to the URL, not the host */
+	    {"[::1]", false},	   /* brackets belong to the URL, not the host */
 	    {"", false},
 	};
 
@@ -51,31 +45,53 @@ static void each_failure_names_its_check_and_the_fix(void **state)
 		const char *host, *ca;
 		const char *want[3];
 	} cases[] = {
-	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "mq",
+	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+	     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+	     "mq",
 	     "/etc/ca.pem",
 	     {"TLS certificate verification failed for the broker at mq:5671",
 	      "unable to get local issuer certificate",
 	      "broker.ca_file /etc/ca.pem does not hold the CA that signed"}},
-	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "mq", NULL,
+	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+	     X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+	     "mq",
+	     NULL,
 	     {"TLS certificate verification failed",
 	      "the system's CA bundle " BRK_SYSTEM_CA_FILE " does not hold",
 	      "set broker.ca_file to that CA"}},
-	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED, X509_V_ERR_CERT_HAS_EXPIRED, "mq", "/ca.pem",
+	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+	     X509_V_ERR_CERT_HAS_EXPIRED,
+	     "mq",
+	     "/ca.pem",
 	     {"TLS certificate verification failed for the broker at mq:5671",
 	      "certificate has expired", NULL}},
-	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED, X509_V_ERR_IP_ADDRESS_MISMATCH, "10.0.0.7",
+	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+	     X509_V_ERR_IP_ADDRESS_MISMATCH,
+	     "10.0.0.7",
 	     "/ca.pem",
-	     {"TLS certificate verification failed",
-	      "does not list the IP address 10.0.0.7",
+	     {"TLS certificate verification failed", "does not list the IP address 10.0.0.7",
 	      "use a DNS name the certificate lists"}},
-	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED, X509_V_OK, "mq", "/ca.pem",
+	    {AMQP_STATUS_SSL_PEER_VERIFY_FAILED,
+	     X509_V_OK,
+	     "mq",
+	     "/ca.pem",
 	     {"TLS certificate verification failed", "sent no certificate", NULL}},
-	    {AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED, X509_V_OK, "mq", "/ca.pem",
+	    {AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED,
+	     X509_V_OK,
+	     "mq",
+	     "/ca.pem",
 	     {"TLS certificate verification failed", "does not name the host mq",
 	      "must be one of the certificate's DNS names"}},
-	    {AMQP_STATUS_SSL_CONNECTION_FAILED, X509_V_OK, "mq", "/ca.pem",
+	    {AMQP_STATUS_SSL_CONNECTION_FAILED,
+	     X509_V_OK,
+	     "mq",
+	     "/ca.pem",
 	     {"TLS handshake with the broker at mq:5671 failed", "TLS port", NULL}},
-	    {AMQP_STATUS_SSL_ERROR, X509_V_OK, "mq", NULL, {"TLS error with the broker at mq:5671"}},
+	    {AMQP_STATUS_SSL_ERROR,
+	     X509_V_OK,
+	     "mq",
+	     NULL,
+	     {"TLS error with the broker at mq:5671"}},
 	};
 
 	(void)state;
@@ -100,7 +116,8 @@ static void other_failures_are_left_to_the_caller(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
-		assert_false(brk_tls_explain(others[i], 0, "mq", "mq:5671", NULL, err, sizeof(err)));
+		assert_false(
+		    brk_tls_explain(others[i], 0, "mq", "mq:5671", NULL, err, sizeof(err)));
 	assert_string_equal(err, "untouched");
 }
 
