@@ -494,6 +494,11 @@ static void prepare(struct bridge *br, struct delivery *d)
 			 LOG_S("event", d->ev.id),
 			 LOG_S("error", "hsbridge-* headers without a valid hsbridge-mark (not a copy "
 					"this bridge made): counting starts at attempt 1"));
+	/* From here on the prepared envelope is what is POSTed and copied:
+	 * holding the message's own bytes too would keep each body twice for
+	 * as long as it is in flight. */
+	amqp_bytes_free(d->msg.body);
+	d->msg.body = amqp_empty_bytes;
 	d->attempt = attempts + 1;
 	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
 	start_attempt(br, d);

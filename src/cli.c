@@ -91,6 +91,32 @@ static void redact_amqp_url(const char *url, char *buf, size_t len)
 	url_amqp_clear(&u);
 }
 
+/* broker.url, one line per node, and the management API `status` asks. */
+static void print_broker(const struct cfg *cfg)
+{
+	char buf[BRK_NAME_MAX + 64];
+	char base[512];
+
+	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
+		redact_amqp_url(cfg->broker_urls[i], buf, sizeof(buf));
+		if (cfg->n_broker_urls == 1)
+			printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
+		else
+			printf("broker:   node %zu of %zu: %s%s\n", i + 1, cfg->n_broker_urls, buf,
+			       i + 1 == cfg->n_broker_urls ? "" : ",");
+	}
+	if (cfg->n_broker_urls > 1)
+		printf("          `run` tries them in a shuffled order, commands in this order "
+		       "(heartbeat %ds)\n",
+		       cfg->heartbeat_s);
+	mgmt_base_url(cfg, cfg->broker_urls[0], base, sizeof(base));
+	if (cfg->management_url || cfg->n_broker_urls == 1)
+		printf("management API (status only): %s\n", redact_url(base, buf, sizeof(buf)));
+	else
+		printf("management API (status only): on the node that answers, e.g. %s\n",
+		       redact_url(base, buf, sizeof(buf)));
+}
+
 /* The circuit breaker's settings, on one line. */
 static void print_breaker(const char *label, const struct breaker_conf *b)
 {
@@ -112,7 +138,6 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 {
 	const struct cfg *cfg = *cfgp;
 	char buf[BRK_NAME_MAX + 64];
-	char base[512];
 	char label[32];
 	char name[BRK_NAME_MAX];
 
@@ -120,10 +145,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 	printf("config %s is valid\n", cfg->path);
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		printf("warning: %s\n", cfg->warnings[i]);
-	redact_amqp_url(cfg->broker_url, buf, sizeof(buf));
-	printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
-	mgmt_base_url(cfg, base, sizeof(base));
-	printf("management API (status only): %s\n", redact_url(base, buf, sizeof(buf)));
+	print_broker(cfg);
 	/* What the kernel says, not what main meant to set. */
 	printf("core dumps: %s\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
 					 ? "off (HSBRIDGE_ALLOW_CORE_DUMPS=1 allows them)"
@@ -175,24 +197,41 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 	return EX_OK;
 }
 
-int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
+/* The nodes of broker.url in the file's order, the first that answers: a
+ * command is one short connection, and an operator can put the nearest
+ * node first. Each node that does not answer is said on stderr. */
+int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b,
+			size_t *node)
 {
 	char err[BRK_ERR_MAX];
-	int rc;
+	char where[BRK_NAME_MAX];
+	int rc = BRK_ERR_CONNECTION;
 
-	rc =
-	    brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, name, b, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_channel_open(*b, 1, err, sizeof(err));
-	if (rc == 0 && confirm)
-		rc = brk_confirm_select(*b, 1, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "hsbridge: %s\n", err);
+	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
+		rc = brk_connect(cfg->broker_urls[i], cfg->heartbeat_s, cfg->ca_file, name, b, err,
+				 sizeof(err));
+		if (rc == 0)
+			rc = brk_channel_open(*b, 1, err, sizeof(err));
+		if (rc == 0 && confirm)
+			rc = brk_confirm_select(*b, 1, err, sizeof(err));
+		if (rc == 0) {
+			if (node)
+				*node = i;
+			return EX_OK;
+		}
 		brk_close(*b);
 		*b = NULL;
-		return EX_UNAVAILABLE;
+		if (cfg->n_broker_urls == 1) {
+			fprintf(stderr, "hsbridge: %s\n", err);
+			break;
+		}
+		url_amqp_node(cfg->broker_urls[i], where, sizeof(where));
+		fprintf(stderr, "hsbridge: node %zu of %zu (%s): %s%s\n", i + 1, cfg->n_broker_urls,
+			where, err, i + 1 < cfg->n_broker_urls ? "; trying the next" : "");
 	}
-	return EX_OK;
+	if (cfg->n_broker_urls > 1)
+		fprintf(stderr, "hsbridge: no node of broker.url answered\n");
+	return EX_UNAVAILABLE;
 }
 
 static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
@@ -200,7 +239,7 @@ static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
 	const struct cfg *cfg = *cfgp;
 	struct brk *b = NULL;
 	char err[BRK_ERR_MAX];
-	int rc = cli_connect_channel(cfg, "hsbridge topology", false, &b);
+	int rc = cli_connect_channel(cfg, "hsbridge topology", false, &b, NULL);
 
 	(void)a;
 	if (rc != EX_OK)
@@ -368,7 +407,7 @@ static int cmd_publish(struct cfg **cfgp, const struct cli_args *a)
 	rc = prepare_event(cfg, type, a->operand[1], now, &ev, &input);
 	if (rc != EX_OK)
 		goto out;
-	rc = cli_connect_channel(cfg, "hsbridge publish", true, &b);
+	rc = cli_connect_channel(cfg, "hsbridge publish", true, &b, NULL);
 	if (rc != EX_OK)
 		goto out;
 	event_properties(&p, &ev, type, now);

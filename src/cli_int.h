@@ -22,9 +22,12 @@ struct cli_args {
 /* The subscription called name, or NULL after saying so on stderr. */
 const struct cfg_sub *cli_find_sub(const struct cfg *cfg, const char *name);
 
-/* Connects to the broker and opens channel 1 (in confirm mode when
- * confirm). EX_OK with *b, or EX_UNAVAILABLE after saying why on stderr. */
-int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b);
+/* Connects to the first node of broker.url that answers and opens channel
+ * 1 (in confirm mode when confirm). EX_OK with *b and, when node is not
+ * NULL, the index of that node's URL in *node; or EX_UNAVAILABLE after
+ * saying on stderr why each node failed. */
+int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b,
+			size_t *node);
 /* Waits for the confirm of the one message published on channel 1, noting
  * a basic.return in *returned. EX_OK, or a sysexits code with err. */
 int cli_await_confirm(struct brk *b, bool *returned, char *err, size_t errlen);

@@ -28,6 +28,8 @@ struct xfer {
 	size_t body_len;
 	long retry_after_s; /* with has_retry_after: the value, parsed */
 	bool in_headers;    /* past a status line, before the blank line that ends it */
+	bool informational; /* the response being read is a 1xx: another one follows */
+	bool headers_done;  /* the final response's headers ended: trailers are not read */
 	struct xfer *prev, *next; /* running; idle ones chain through next */
 };
 
@@ -125,6 +127,8 @@ static struct xfer *xfer_take(struct disp *d)
 	x->has_retry_after = false;
 	x->retry_after_s = 0;
 	x->in_headers = false;
+	x->informational = false;
+	x->headers_done = false;
 	x->errbuf[0] = '\0';
 	x->body_len = 0;
 	return x;
@@ -225,19 +229,28 @@ long disp_retry_after_s(const char *value, size_t len, long long now)
  * no header, for "0" and for a value it cannot parse alike. Each response
  * (a 1xx, then the final one) starts over at its status line: the first line
  * after a blank one, not any header that happens to begin with "HTTP/". Like
- * libcurl, take any line that starts with CR or LF for the blank one. */
+ * libcurl, take any line that starts with CR or LF for the blank one. Only the
+ * final response's own header block counts: libcurl also hands over the
+ * trailer lines of a chunked body, which come after it. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
 	size_t n = size * nmemb;
 	static const char name[] = "retry-after:";
 
+	if (x->headers_done)
+		return n;
 	if (!x->in_headers && n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		const char *sp = memchr(data, ' ', n);
+
 		x->has_retry_after = false;
 		x->in_headers = true;
+		x->informational = sp != NULL && (size_t)(sp - data) + 1 < n && sp[1] == '1';
 	} else if (n >= 1 && (data[0] == '\r' || data[0] == '\n')) {
 		x->in_headers = false;
-	} else if (n >= sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		x->headers_done = !x->informational;
+	} else if (x->in_headers && n >= sizeof(name) - 1 &&
+		   strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		x->retry_after_s = disp_retry_after_s(data + sizeof(name) - 1,
 						      n - (sizeof(name) - 1), clk_wall_s());
 		x->has_retry_after = x->retry_after_s >= 0;

@@ -32,9 +32,12 @@ struct cfg_sub {
 struct cfg {
 	char *path;
 	/* broker */
-	char *broker_url;
+	/* broker.url: one URL, or the nodes of a cluster (1 to NODES_MAX), in
+	 * the file's order; each holds the broker password */
+	char **broker_urls;
+	size_t n_broker_urls;
 	char *ca_file;	      /* PEM bundle for amqps://; NULL: the system's */
-	char *management_url; /* for `status`; NULL: http://<broker host>:15672 */
+	char *management_url; /* for `status`; NULL: derived from the node reached */
 	char *exchange;
 	char *prefix;
 	int heartbeat_s;

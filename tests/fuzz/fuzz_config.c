@@ -31,6 +31,7 @@
 #include "fuzz.h"
 #include "hsbridge/config.h"
 #include "hsbridge/event.h"
+#include "hsbridge/nodes.h"
 
 #define CANARY "canary-Sx7Qp2"
 
@@ -134,7 +135,10 @@ static void check_breaker(const struct breaker_conf *b)
 
 static void check_loaded(const struct cfg *c)
 {
-	FUZZ_CHECK(c->broker_url != NULL && c->exchange != NULL && c->prefix != NULL);
+	FUZZ_CHECK(c->n_broker_urls >= 1 && c->n_broker_urls <= NODES_MAX);
+	for (size_t i = 0; i < c->n_broker_urls; i++)
+		FUZZ_CHECK(c->broker_urls[i] != NULL);
+	FUZZ_CHECK(c->exchange != NULL && c->prefix != NULL);
 	FUZZ_CHECK(c->n_delays >= 1 && c->n_delays <= CFG_MAX_DELAYS);
 	for (size_t i = 0; i < c->n_delays; i++)
 		FUZZ_CHECK(c->retry_delays_ms[i] > 0);

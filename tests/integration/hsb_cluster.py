@@ -310,9 +310,7 @@ class ClusterCase(Base):
 
     def urls(self, order):
         """broker.url for the nodes in this order (a list of node URLs)."""
-        urls = [self.cluster.url(i, self.vhost) for i in order]
-        # TEMPORARY (until broker.url lists are merged): the first node only.
-        return urls if os.environ.get("HSB_CLUSTER_SINGLE_URL") != "1" else urls[0]
+        return [self.cluster.url(i, self.vhost) for i in order]
 
     def start_bridge(self, name, order, subs, delays=("500ms", "1s"), breaker=None):
         subs = [dict(s, secret=self.secret) for s in subs]
