@@ -11,6 +11,8 @@ confirms that goes on while nodes come and go, and the timing of a recovery.
 
 Each entry (integration_cluster_<area>, label `cluster`) runs alone
 (RUN_SERIAL) against the cluster that the ctest fixture cluster_start starts.
+HSB_CLUSTER_KEEP_BROKEN=1 leaves a failed test's vhost and downed nodes as they
+are, to look at them (scripts/cluster status, rabbitmqctl).
 """
 
 import collections

@@ -69,7 +69,7 @@ class PartitionTests(ClusterCase):
         last = self.assert_all_delivered(rx, confirmed, t_heal, AFTER_HEAL_WITHIN, "the heal")
         lost = set(confirmed) - set(rx.delivered())
         log("minority partition: every confirmed event delivered %.1f s after the heal; "
-            "%d lost, %d duplicates" % (last, len(lost), rx.duplicates()))
+            "%d lost, %d duplicates" % (max(0.0, last), len(lost), rx.duplicates()))
         self.assertEqual(lost, set())
         self.assertTrue(b.running())
 
