@@ -5,12 +5,14 @@ hsbridge.<sub> on time.
 - The retry queue's leader is killed while the copies wait in it: a new
   leader expires them and its dead-letter worker moves them on.
 - The node leading both the retry queue and hsbridge.<sub> is killed while
-  copies stream from one into the other (the case issue 10 measured: copies
-  sat 3 minutes as "messages, 0 ready"). A dead-letter worker whose publish
-  to hsbridge.<sub> is lost, unconfirmed, sends it again only after rabbit's
-  dead_letter_worker_publisher_confirm_timeout, 180 s by default, which
-  scripts/cluster sets to 5 s (README "Running on a cluster"). Whether a
-  publish is lost at the kill is a race (it was not in our runs); so:
+  copies stream from one into the other, and started again 10 s later (the
+  case issue 10 measured: copies sat 3 minutes as "messages, 0 ready"). A
+  dead-letter worker whose publish to hsbridge.<sub> is lost, unconfirmed,
+  sends it again only after rabbit's dead_letter_worker_publisher_confirm_
+  timeout, 180 s by default, which scripts/cluster sets to 5 s (README
+  "Running on a cluster"); and in 3.10.8 it sends it again to the same dead
+  member, so such copies wait for the node. Whether a publish is lost at the
+  kill is a race; so:
 - hsbridge.<sub> refuses a copy (over a max-length policy with
   reject-publish): the worker sends it again after that same timeout. This
   reaches the resend every time; with the default 180 s the test fails (the
@@ -91,7 +93,12 @@ class RetryCopyTests(ClusterCase):
         self.assertTrue(b.running())
 
     def test_copies_survive_the_node_leading_both_queues(self):
-        b, _, target = self.placed(same=True)
+        """Both leaders on one node, killed while copies stream from the retry
+        queue into hsbridge.<sub>, started again 10 s later: every copy
+        arrives, at the latest RESEND_WITHIN + 10 s after the node is back.
+        (With 3.10.8, copies whose first publish went to the dead member wait
+        for it: seen in some runs, 299 of 300 once.)"""
+        _, _, target = self.placed(same=True)
         # A stream of copies: they expire from the retry queue over ~5 s.
         pub = Publisher(self.cluster, self.vhost, total=300, chunk=300, rate=60.0)
         pub.avoid = {target}
@@ -104,17 +111,16 @@ class RetryCopyTests(ClusterCase):
         log("killed node %d (leader of %s and %s) while copies were dead-lettered"
             % (target, RETRY_Q, SUB_Q))
         ids = pub.wait_done(60)
-        try:
-            last = self.assert_all_delivered(self.rx, ids, t_kill, RESEND_WITHIN + 20,
-                                             "the kill")
-        finally:
-            q = self.cluster.any_mgmt().queue(self.vhost, RETRY_Q) or {}
-            log("%s at the end: messages %s, ready %s; confirm timeout %d ms" % (
-                RETRY_Q, q.get("messages"), q.get("messages_ready"),
-                self.cluster.dlx_timeout_ms))
-        log("both leaders lost while dead-lettering: every copy delivered %.1f s after the "
-            "kill" % last)
-        self.assertTrue(b.running())
+        wait_until(lambda: time.time() >= t_kill + 10, 11, "the moment to restart the node")
+        waiting = len(set(ids) - self.second_attempts())
+        self.cluster.start_node(target)
+        t_back = time.time()
+        last = self.assert_all_delivered(self.rx, ids, t_back, RESEND_WITHIN + 10,
+                                         "the node's return")
+        log("both leaders lost while dead-lettering: %d of %d copies were still waiting 10 s "
+            "after the kill; the node ran again %.1f s after the kill, and every copy was "
+            "delivered %.1f s after that" % (waiting, len(ids), t_back - t_kill,
+                                             max(0.0, last)))
 
     def test_refused_copy_is_sent_again_after_the_confirm_timeout(self):
         """The resend delay itself: the copy's first dead-lettering is refused
