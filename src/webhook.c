@@ -164,7 +164,8 @@ struct curl_slist *wh_request_headers(struct wh_sub *w, const char *type,
 	h[H_WEBHOOK_SIGNATURE].data = at;
 	h[H_EXPECT].data = expect;
 	/* The custom headers follow the bridge's own, in the config's order. */
-	memmove(at + 19 + wsig_len, w->custom, w->custom_len);
+	if (w->custom_len > 0)
+		memcpy(at + 19 + wsig_len, w->custom, w->custom_len);
 	at += 19 + wsig_len;
 	for (size_t i = H_COUNT; i < n_nodes; i++) {
 		h[i].data = at;
