@@ -45,6 +45,7 @@ struct command {
 	const char *option;   /* an option with a count after the operands, or NULL */
 	bool json;	      /* takes --json (anywhere after the command) */
 	bool secrets;	      /* signs or seals: reads secret_file and secret_env */
+	bool no_config;	      /* reads no config at all */
 	int (*run)(struct cfg **cfgp, const struct cli_args *a);
 	const char *help; /* the usage line; each '\n' continues it, indented */
 };
@@ -192,6 +193,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
+		cli_print_sub_extras(s);
 		print_breaker("  breaker:  ", &s->breaker);
 	}
 	return EX_OK;
@@ -454,24 +456,30 @@ static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 }
 
 static const struct command commands[] = {
-    {"run", "", 0, 0, NULL, false, true, cmd_run, "the bridge, in the foreground (default)"},
-    {"check", "", 0, 0, NULL, false, true, cmd_check,
+    {"run", "", 0, 0, NULL, false, true, false, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, false, true, false, cmd_check,
      "validate the config and print what the bridge would do"},
-    {"topology", "", 0, 0, NULL, false, false, cmd_topology,
+    {"topology", "", 0, 0, NULL, false, false, false, cmd_topology,
      "declare exchanges, queues and bindings, then exit"},
-    {"status", "[--json]", 0, 0, NULL, true, false, cli_cmd_status,
+    {"status", "[--json]", 0, 0, NULL, true, false, false, cli_cmd_status,
      "per subscription: ready and parked messages, consumers;\n"
      "messages waiting in the retry queues; --json: the same\n"
      "figures as one JSON document"},
-    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, cmd_publish,
+    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, false, cmd_publish,
      "publish an event as a service would (JSON from the\n"
      "argument or standard input)"},
-    {"test-event", "SUB", 1, 1, NULL, false, true, cli_cmd_test_event,
+    {"test-event", "SUB", 1, 1, NULL, false, true, false, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, cli_cmd_replay,
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, false, cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
+    {"keygen", "", 0, 0, NULL, false, false, true, cli_cmd_keygen,
+     "print a new Ed25519 signing key (whsk_, for signing_key)\n"
+     "and its public key (whpk_), one a line; reads no config"},
+    {"pubkey", "SUB", 1, 1, NULL, false, true, false, cli_cmd_pubkey,
+     "print the public key (whpk_) of SUB's signing_key, to hand\n"
+     "to its integrator; then those of previous_signing_keys"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -613,6 +621,8 @@ int cli_main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (c->no_config)
+		return c->run(&cfg, &args);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "hsbridge: libcurl failed to initialise\n");
 		return EX_SOFTWARE;

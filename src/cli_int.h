@@ -39,4 +39,14 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a);
 /* replay SUB [--limit N] (cli_replay.c). Returns a sysexits code. */
 int cli_cmd_replay(struct cfg **cfgp, const struct cli_args *a);
 
+/* keygen: a new whsk_ key and its whpk_ public key, one a line. The config
+ * is not read (*cfgp is NULL). Returns a sysexits code. */
+int cli_cmd_keygen(struct cfg **cfgp, const struct cli_args *a);
+/* pubkey SUB: the whpk_ public key of SUB's signing_key, then those of its
+ * previous_signing_keys (cli_keys.c). Returns a sysexits code. */
+int cli_cmd_pubkey(struct cfg **cfgp, const struct cli_args *a);
+/* check's lines about a subscription's v1a signing and custom headers:
+ * public keys and header names, never a secret or a header value. */
+void cli_print_sub_extras(const struct cfg_sub *s);
+
 #endif

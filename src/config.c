@@ -95,6 +95,9 @@ void cfg_free(struct cfg *cfg)
 		free_strv(sub->events, sub->n_events, false);
 		scrub_free(sub->secret);
 		free_strv(sub->previous_secrets, sub->n_previous, true);
+		scrub_free(sub->signing_key);
+		free_strv(sub->previous_signing_keys, sub->n_previous_signing, true);
+		cfg_free_headers(sub);
 	}
 	free(cfg->subs);
 	free_strv(cfg->warnings, cfg->n_warnings, false);
