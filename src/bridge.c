@@ -306,8 +306,10 @@ static bool step_stop(struct bridge *br)
 	}
 	if (!br->stopping)
 		return false;
-	return !br->brk || dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br) ||
-	       clk_mono_ms() > br->stop_deadline_ms;
+	if (!br->brk || clk_mono_ms() > br->stop_deadline_ms)
+		return true;
+	/* The records of the last attempts get their chance too (bounded). */
+	return (dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br)) && history_settled(br);
 }
 
 /* Acts on SIGHUP: stage a valid config, apply it once nothing is in flight. */

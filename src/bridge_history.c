@@ -29,6 +29,9 @@
 /* A returned record (the stream was deleted) declares the topology again,
  * at most this often. */
 #define REDECLARE_EVERY_MS 5000
+/* A reload or SIGTERM waits at most this long for the records still to be
+ * published or confirmed (SIGTERM: never past its own deadline). */
+#define SETTLE_GRACE_MS 1000
 
 struct hist_pub {
 	struct hist_queue queue;
@@ -40,6 +43,7 @@ struct hist_pub {
 	uint64_t dropped_unlogged;
 	long long logged_at_ms;
 	long long redeclared_at_ms;
+	long long unsettled_since_ms; /* history_settled first said no; 0: it did not */
 	char host[256];
 	long pid;
 };
@@ -59,15 +63,6 @@ int history_start(struct bridge *br)
 	h->logged_at_ms = h->redeclared_at_ms = -DROP_LOG_EVERY_MS;
 	br->hist = h;
 	return 0;
-}
-
-void history_stop(struct bridge *br)
-{
-	if (!br->hist)
-		return;
-	hist_queue_free(&br->hist->queue);
-	free(br->hist);
-	br->hist = NULL;
 }
 
 static void log_drops(struct bridge *br, bool now_or_never)
@@ -96,6 +91,19 @@ static void drop(struct bridge *br, enum prom_hist_drop why, uint64_t n)
 	br->prom.history_dropped[why] += n;
 	br->hist->dropped_unlogged += n;
 	log_drops(br, false);
+}
+
+void history_stop(struct bridge *br)
+{
+	if (!br->hist)
+		return;
+	/* What never went out is lost with the process: said, and counted. */
+	if (br->hist->queue.n)
+		drop(br, PROM_HIST_UNCONFIRMED, br->hist->queue.n);
+	log_drops(br, true);
+	hist_queue_free(&br->hist->queue);
+	free(br->hist);
+	br->hist = NULL;
 }
 
 static long long wall_ms(void)
@@ -144,8 +152,7 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 	enqueue(br, &r);
 }
 
-void history_invalid(struct bridge *br, const struct delivery *d, const char *mid,
-		     const char *why)
+void history_invalid(struct bridge *br, const struct delivery *d, const char *mid, const char *why)
 {
 	struct hist_record r;
 	char delivery[40];
@@ -260,6 +267,22 @@ static void record_props(amqp_basic_properties_t *p, amqp_table_entry_t hdr[2],
 	p->headers.entries = hdr;
 }
 
+bool history_settled(const struct bridge *br)
+{
+	struct hist_pub *h = br->hist;
+	long long now = clk_mono_ms();
+
+	if (!h || !br->cfg->history.enabled || !bridge_pub_ready(br) ||
+	    (h->queue.n == 0 && h->lo == h->next)) {
+		if (h)
+			h->unsettled_since_ms = 0;
+		return true;
+	}
+	if (h->unsettled_since_ms == 0)
+		h->unsettled_since_ms = now;
+	return now - h->unsettled_since_ms >= SETTLE_GRACE_MS;
+}
+
 /* The batch of this turn: what waits, up to the confirm window. */
 void history_publish(struct bridge *br)
 {
@@ -270,6 +293,9 @@ void history_publish(struct bridge *br)
 	if (!h)
 		return;
 	log_drops(br, false);
+	/* A reload turned history off: what waited goes unwritten. */
+	while (!br->cfg->history.enabled && hist_queue_peek(&h->queue))
+		hist_queue_pop(&h->queue);
 	br->prom.history_buffered = (long)(h->queue.n + (h->next - h->lo));
 	if (!br->cfg->history.enabled || !bridge_pub_ready(br) || br->broken)
 		return;

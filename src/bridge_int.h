@@ -193,6 +193,10 @@ void history_on_confirm(struct bridge *br, const struct brk_event *ev);
 void history_on_return(struct bridge *br);
 /* Publishes what waits (the loop's batch, once per turn). */
 void history_publish(struct bridge *br);
+/* Nothing waits to be published or confirmed (or it cannot be: pub is
+ * down or blocked), or SETTLE_GRACE_MS passed since it was first asked:
+ * a reload or SIGTERM may close pub. */
+bool history_settled(const struct bridge *br);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);

@@ -130,7 +130,8 @@ static bool header_is(const amqp_basic_properties_t *p, const char *key, const c
 			continue;
 		if (e->value.kind != AMQP_FIELD_KIND_UTF8 && e->value.kind != AMQP_FIELD_KIND_BYTES)
 			return false;
-		return e->value.value.bytes.len == n && memcmp(e->value.value.bytes.bytes, want, n) == 0;
+		return e->value.value.bytes.len == n &&
+		       memcmp(e->value.value.bytes.bytes, want, n) == 0;
 	}
 	return false;
 }
@@ -293,8 +294,9 @@ int cli_cmd_logs(struct cfg **cfgp, const struct cli_args *a)
 	if (rc != EX_OK)
 		return rc;
 	if (!cfg_find_sub(cfg, o.sub))
-		fprintf(stderr, "hsbridge: note: no subscription \"%s\" in %s; reading its records "
-				"anyway\n",
+		fprintf(stderr,
+			"hsbridge: note: no subscription \"%s\" in %s; reading its records "
+			"anyway\n",
 			o.sub, cfg->path);
 	if (o.limit >= 0) {
 		r.cap = (size_t)o.limit;

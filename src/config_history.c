@@ -104,7 +104,8 @@ static int get_retention(struct cfg_loader *ld, const config_setting_t *g, struc
 	at = config_setting_get_member(g, "max_bytes");
 	if (!at)
 		return 0;
-	if (config_setting_type(at) == CONFIG_TYPE_INT || config_setting_type(at) == CONFIG_TYPE_INT64) {
+	if (config_setting_type(at) == CONFIG_TYPE_INT ||
+	    config_setting_type(at) == CONFIG_TYPE_INT64) {
 		h->max_bytes = config_setting_get_int64(at);
 		text = NULL;
 	} else {

@@ -91,7 +91,8 @@ struct hist_view {
 /* Parses one record: 0, or -1 when it is not a JSON object. Any string
  * read is written back valid UTF-8 and without control characters, so
  * that it cannot drive a terminal. */
-int hist_parse(const char *json, size_t len, struct hist_view *v) __attribute__((warn_unused_result));
+int hist_parse(const char *json, size_t len, struct hist_view *v)
+    __attribute__((warn_unused_result));
 
 /* --since: "1h", "30m", "45s", "7d" before now_s, or an ISO-8601 UTC time
  * "2024-02-27T10:00:00Z" (seconds and the Z optional: "2024-02-27T10:00"

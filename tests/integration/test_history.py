@@ -311,6 +311,26 @@ class RetentionTests(BrokerCase):
         self.assertEqual(self.cli(down, "logs", "x").returncode, 69)
 
 
+class StopTests(HistoryCase):
+    def test_sigterm_waits_for_the_records_of_the_last_attempts(self):
+        """Found by scripts/bench: the loop ended as soon as nothing was in
+        flight, one turn after the last record was published and before its
+        confirm was read, so the last records of every stop were counted as
+        dropped (and may have been lost)."""
+        release = threading.Event()
+        self.rx.script("/clinic", [R(200, hold=release)])
+        self.start_bridge([self.hook("clinic")])
+        e, _, _ = self.publish_event("document.uploaded")
+        self.rx.wait_count("/clinic", 1, T_DELIVER)
+        self.bridge.signal()
+        self.wait_log("shutdown", phase="stop consuming")
+        release.set()
+        self.assertEqual(self.bridge.wait_exit(), 0)
+        self.assertEqual(self.bridge.logs("history dropped"), [])
+        got = self.wait_records("clinic", 1, conf=self.bridge.conf)
+        self.assertEqual(brief(got[0]), (e, 1, 200, "delivered", None))
+
+
 class FollowTests(HistoryCase):
     def test_follow_shows_a_new_attempt_within_a_second(self):
         self.start_bridge([self.hook("clinic")])
