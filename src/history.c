@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "hsbridge/redact.h"
@@ -17,105 +16,176 @@
 
 /* ------------------------------------------------------------- writing */
 
-/* A string as valid UTF-8 (bad bytes as U+FFFD); yajl escapes control
- * characters itself. NULL is null. */
-static void gen_str(yajl_gen g, const char *s, size_t len)
+/* The record is written by hand, not through yajl_gen: one per attempt, on
+ * the loop's thread, and yajl's generator (an allocation, every key
+ * escaped, integers through printf) cost as much as a tenth of a
+ * delivery under callgrind. */
+struct jbuf {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+static void put(struct jbuf *b, const char *s, size_t len)
+{
+	if (b->oom)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *p;
+
+		while (b->n + len + 1 > cap)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, len);
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* Valid UTF-8 text as a JSON string: quote, backslash and controls escaped. */
+static void put_escaped(struct jbuf *b, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	PUT_LIT(b, "\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(b, s + run, i - run);
+		run = i + 1;
+		if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
+			put(b, esc, 2);
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			put(b, esc, 2);
+		} else {
+			put(b, esc, 6);
+		}
+	}
+	put(b, s + run, len - run);
+	PUT_LIT(b, "\"");
+}
+
+/* A string as valid UTF-8 (bad bytes as U+FFFD); NULL is null. */
+static void put_str(struct jbuf *b, const char *s, size_t len)
 {
 	char *clean;
 
 	if (!s) {
-		yajl_gen_null(g);
+		PUT_LIT(b, "null");
 		return;
 	}
 	if (utf8_valid(s, len, NULL)) {
-		yajl_gen_string(g, (const unsigned char *)s, len);
+		put_escaped(b, s, len);
 		return;
 	}
 	/* U+FFFD is 3 bytes for each bad byte at most. */
 	clean = malloc(3 * len + 1);
 	if (!clean) {
-		yajl_gen_null(g);
+		b->oom = true;
 		return;
 	}
 	len = utf8_sanitize(s, len, clean, 3 * len + 1);
-	yajl_gen_string(g, (const unsigned char *)clean, len);
+	put_escaped(b, clean, len);
 	free(clean);
 }
 
-static void gen_key(yajl_gen g, const char *k)
+/* ,"key": then the value; key is a literal of safe characters. */
+static void put_key(struct jbuf *b, const char *key)
 {
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+	PUT_LIT(b, ",\"");
+	put(b, key, strlen(key));
+	PUT_LIT(b, "\":");
 }
 
-static void gen_cstr(yajl_gen g, const char *k, const char *v)
+static void put_cstr(struct jbuf *b, const char *key, const char *v)
 {
-	gen_key(g, k);
-	gen_str(g, v, v ? strlen(v) : 0);
+	put_key(b, key);
+	put_str(b, v, v ? strlen(v) : 0);
 }
 
-static void gen_int(yajl_gen g, const char *k, long long v)
+static void put_int(struct jbuf *b, const char *key, long long v)
 {
-	gen_key(g, k);
-	yajl_gen_integer(g, v);
+	char digits[24];
+	size_t n = sizeof(digits);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	put_key(b, key);
+	do {
+		digits[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		digits[--n] = '-';
+	put(b, digits + n, sizeof(digits) - n);
 }
 
+/* "2024-02-27T10:30:00.123Z"; the part to the second is kept from the last
+ * call (records come many a second). */
 static void format_ts(long long ms, char *buf, size_t len)
 {
+	static long long base_s = -1;
+	static char base[24];
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
-	char base[24];
 
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (s != base_s) {
+		gmtime_r(&s, &tm);
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		base_s = s;
+	}
 	snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
 int hist_format(const struct hist_record *r, size_t response_bytes, char **out, size_t *len)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	size_t n;
+	struct jbuf b = {0};
 	char ts[40];
-	int rc = -1;
 
-	if (!g)
-		return -1;
 	format_ts(r->ts_ms, ts, sizeof(ts));
-	yajl_gen_map_open(g);
-	gen_cstr(g, "ts", ts);
-	gen_cstr(g, "sub", r->sub);
-	gen_cstr(g, "event", r->event);
-	gen_cstr(g, "delivery", r->delivery);
-	gen_cstr(g, "type", r->type);
-	gen_int(g, "attempt", r->attempt);
-	gen_int(g, "status", r->status);
-	gen_int(g, "ms", r->ms);
-	gen_cstr(g, "outcome", r->outcome);
-	gen_cstr(g, "next", r->next);
-	gen_cstr(g, "error", r->error && r->error[0] ? r->error : NULL);
-	gen_key(g, "response");
+	PUT_LIT(&b, "{\"ts\":");
+	put_str(&b, ts, strlen(ts));
+	put_cstr(&b, "sub", r->sub);
+	put_cstr(&b, "event", r->event);
+	put_cstr(&b, "delivery", r->delivery);
+	put_cstr(&b, "type", r->type);
+	put_int(&b, "attempt", r->attempt);
+	put_int(&b, "status", r->status);
+	put_int(&b, "ms", r->ms);
+	put_cstr(&b, "outcome", r->outcome);
+	put_cstr(&b, "next", r->next);
+	put_cstr(&b, "error", r->error && r->error[0] ? r->error : NULL);
+	put_key(&b, "response");
 	if (response_bytes > 0 && r->response)
-		gen_str(g, r->response,
+		put_str(&b, r->response,
 			r->response_len < response_bytes ? r->response_len : response_bytes);
 	else
-		yajl_gen_null(g);
-	gen_key(g, "bridge");
-	yajl_gen_map_open(g);
-	gen_cstr(g, "host", r->host);
-	gen_int(g, "pid", r->pid);
-	yajl_gen_map_close(g);
-	yajl_gen_map_close(g);
-	if (yajl_gen_get_buf(g, &buf, &n) == yajl_gen_status_ok) {
-		*out = malloc(n + 1);
-		if (*out) {
-			memcpy(*out, buf, n);
-			(*out)[n] = '\0';
-			*len = n;
-			rc = 0;
-		}
+		PUT_LIT(&b, "null");
+	PUT_LIT(&b, ",\"bridge\":{\"host\":");
+	put_str(&b, r->host, r->host ? strlen(r->host) : 0);
+	put_int(&b, "pid", r->pid);
+	PUT_LIT(&b, "}}");
+	if (b.oom) {
+		free(b.p);
+		return -1;
 	}
-	yajl_gen_free(g);
-	return rc;
+	*out = b.p;
+	*len = b.n;
+	return 0;
 }
 
 /* --------------------------------------------------------------- queue */

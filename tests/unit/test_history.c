@@ -88,7 +88,8 @@ static void response_is_cut_and_always_valid_utf8(void **state)
 	    {"abcd\xc3\xa9 and more", 5, "\"response\":\"abcd\xef\xbf\xbd\""},
 	    {"abcd\xc3\xa9 and more", 6, "\"response\":\"abcd\xc3\xa9\""},
 	    {"\xff\xfeok", 256, "\"response\":\"\xef\xbf\xbd\xef\xbf\xbdok\""},
-	    {"a\x1b[31mb\n", 256, "\"response\":\"a\\u001B[31mb\\n\""},
+	    {"a\x1b[31mb\n", 256, "\"response\":\"a\\u001b[31mb\\n\""},
+	    {"q\"b\\s\x7f\x01\t\r", 256, "\"response\":\"q\\\"b\\\\s\x7f\\u0001\\t\\r\""},
 	    {"anything", 0, "\"response\":null"},
 	};
 
