@@ -23,8 +23,10 @@
 /* What may wait for the publishing connection: about 5 MB at most. */
 #define QUEUE_RECORDS 10000
 #define QUEUE_BYTES (8u << 20)
-/* Published and not yet confirmed, at most. */
-#define WINDOW 1024
+/* Published and not yet confirmed, at most: some 150 KB, below what a
+ * socket's send buffer holds, so that a broker slow to take records leaves
+ * them in the queue above rather than in a write that waits. */
+#define WINDOW 256
 #define DROP_LOG_EVERY_MS 10000
 /* A returned record (the stream was deleted) declares the topology again,
  * at most this often. */
