@@ -11,12 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bridge_int.h"
 #include "hsbridge/clock.h"
 #include "hsbridge/log.h"
 #include "hsbridge/topology.h"
+#include "hsbridge/url.h"
 
 #define MAX_FRAMES_PER_TURN 256
 #define DISCONNECTED_WAIT_MS 200
@@ -72,6 +74,59 @@ static long long backoff_until(unsigned failures)
 
 /* ---------------------------------------------------------------- session */
 
+/* The URL a connection tries now, and how logs name its node (host:port,
+ * never the credentials). */
+static const char *node_url(const struct bridge *br, const struct nodes *s)
+{
+	return br->cfg->broker_urls[nodes_current(s)];
+}
+
+static const char *node_name(const struct bridge *br, const struct nodes *s, char *buf, size_t len)
+{
+	url_amqp_node(node_url(br, s), buf, len);
+	return buf;
+}
+
+/* A try of a node failed: the next node is tried at once, unless every
+ * node failed in this pass; then the backoff. */
+static long long next_try_ms(struct nodes *s, unsigned *failures)
+{
+	if (nodes_failed(s))
+		return backoff_until((*failures)++);
+	return clk_mono_ms();
+}
+
+/* With more than one URL, says in which order this process tries them. */
+static void log_node_order(const struct bridge *br)
+{
+	char order[NODES_MAX * 64] = "";
+	char node[BRK_NAME_MAX];
+	size_t len = 0;
+	struct nodes s = br->nodes;
+
+	if (s.n < 2)
+		return;
+	for (size_t i = 0; i < s.n && len < sizeof(order); i++) {
+		url_amqp_node(node_url(br, &s), node, sizeof(node));
+		len +=
+		    (size_t)snprintf(order + len, sizeof(order) - len, "%s%s", i ? ", " : "", node);
+		s.pos = (s.pos + 1) % s.n;
+	}
+	log_line(LOGL_INFO, "nodes", LOG_S("order", order),
+		 LOG_I("count", (long long)br->cfg->n_broker_urls));
+}
+
+static bool same_urls(const struct cfg *a, const struct cfg *b)
+{
+	if (a->n_broker_urls != b->n_broker_urls)
+		return false;
+	for (size_t i = 0; i < a->n_broker_urls; i++) {
+		if (strcmp(a->broker_urls[i], b->broker_urls[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* Finished transfers keep their curl handles for the next requests: at most
  * as many as the active subscriptions may have in flight together (fewer,
  * and with many subscriptions most handles would still be made and freed
@@ -91,6 +146,8 @@ static void pool_handles(struct bridge *br)
 int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 {
 	struct dlv_sub *subs = calloc(cfg->n_subs ? cfg->n_subs : 1, sizeof(*subs));
+	/* A reload that keeps the list keeps the node the bridge is on. */
+	bool new_order = !br->cfg || !same_urls(br->cfg, cfg);
 
 	if (!subs)
 		return -1;
@@ -114,6 +171,11 @@ int bridge_bind_config(struct bridge *br, struct cfg *cfg)
 	br->subs = subs;
 	br->cfg = cfg;
 	pool_handles(br);
+	if (new_order) {
+		nodes_init(&br->nodes, cfg->n_broker_urls, br->node_seed);
+		br->pub_nodes = br->nodes;
+		log_node_order(br);
+	}
 	return 0;
 }
 
@@ -138,16 +200,20 @@ static int start_consumers(struct bridge *br, char *err, size_t errlen)
 	return rc;
 }
 
-/* Connects the publishing connection. A failure is logged and retried
- * after a backoff; meanwhile copies are held and consuming goes on. */
+/* Connects the publishing connection, first to the node the consuming
+ * one is on. A failure is logged and the next node tried on the next turn
+ * (after a backoff once every node failed); meanwhile copies are held and
+ * consuming goes on. */
 static int open_publisher(struct bridge *br)
 {
 	const struct cfg *cfg = br->cfg;
 	char err[BRK_ERR_MAX];
+	char node[BRK_NAME_MAX];
 	int rc;
 
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, "hsbridge run copies",
-			 &br->pub, err, sizeof(err));
+	node_name(br, &br->pub_nodes, node, sizeof(node));
+	rc = brk_connect(node_url(br, &br->pub_nodes), cfg->heartbeat_s, cfg->ca_file,
+			 "hsbridge run copies", &br->pub, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_channel_open(br->pub, PUB_CH, err, sizeof(err));
 	if (rc == 0)
@@ -156,13 +222,16 @@ static int open_publisher(struct bridge *br)
 		rc = history_open_channel(br, err, sizeof(err));
 	if (rc == 0) {
 		br->pub_failures = 0;
-		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"));
+		nodes_connected(&br->pub_nodes);
+		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"),
+			 LOG_S("node", node));
 		return 0;
 	}
-	log_line(LOGL_ERROR, "broker", LOG_S("connection", "copies"), LOG_S("error", err));
+	log_line(LOGL_ERROR, "broker", LOG_S("connection", "copies"), LOG_S("node", node),
+		 LOG_S("error", err));
 	brk_close(br->pub);
 	br->pub = NULL;
-	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
+	br->pub_reconnect_at_ms = next_try_ms(&br->pub_nodes, &br->pub_failures);
 	return rc;
 }
 
@@ -171,10 +240,13 @@ static int open_publisher(struct bridge *br)
  * originals unacked meanwhile (at-least-once: a copy may exist twice). */
 static void drop_publisher(struct bridge *br)
 {
+	char node[BRK_NAME_MAX];
+
 	log_line(LOGL_ERROR, "connection lost", LOG_S("connection", "copies"),
+		 LOG_S("node", node_name(br, &br->pub_nodes, node, sizeof(node))),
 		 LOG_S("error", br->pub_err),
-		 LOG_I("copies_held", (long long)(br->dlv.count[DLV_CONFIRMING] +
-						   br->dlv.count[DLV_HELD])));
+		 LOG_I("copies_held",
+		       (long long)(br->dlv.count[DLV_CONFIRMING] + br->dlv.count[DLV_HELD])));
 	relay_hold_unconfirmed(br);
 	history_pub_lost(br);
 	brk_close(br->pub);
@@ -185,6 +257,7 @@ static void drop_publisher(struct bridge *br)
 	/* The broker closes the publishing channel when a copy's exchange was
 	 * deleted: declare everything again before the copy goes out again. */
 	br->redeclare = true;
+	nodes_start_at(&br->pub_nodes, nodes_current(&br->nodes));
 	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
 }
 
@@ -192,32 +265,40 @@ int bridge_open_session(struct bridge *br)
 {
 	const struct cfg *cfg = br->cfg;
 	char err[BRK_ERR_MAX];
+	char node[BRK_NAME_MAX];
 	int rc;
 
 	br->broken = false;
 	br->err[0] = '\0';
-	rc = brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, "hsbridge run", &br->brk,
-			 err, sizeof(err));
+	node_name(br, &br->nodes, node, sizeof(node));
+	rc = brk_connect(node_url(br, &br->nodes), cfg->heartbeat_s, cfg->ca_file, "hsbridge run",
+			 &br->brk, err, sizeof(err));
 	if (rc != 0)
 		goto fail;
-	log_msg(LOGL_INFO, "connected");
+	log_line(LOGL_INFO, "connected", LOG_S("node", node));
 	rc = brk_channel_open(br->brk, CTL_CH, err, sizeof(err));
 	if (rc == 0)
 		rc = topo_declare(br->brk, CTL_CH, cfg, err, sizeof(err));
 	if (rc == 0) {
+		/* The copies go to the node the consuming connection is on. */
+		nodes_start_at(&br->pub_nodes, nodes_current(&br->nodes));
 		(void)open_publisher(br);
 		rc = start_consumers(br, err, sizeof(err));
 	}
 	if (rc == 0) {
+		nodes_connected(&br->nodes);
 		log_line(LOGL_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
-			 LOG_S("version", HSB_VERSION));
+			 LOG_S("node", node), LOG_S("version", HSB_VERSION));
 		return 0;
 	}
 fail:
-	log_line(LOGL_ERROR, "broker", LOG_S("error", err));
+	log_line(LOGL_ERROR, "broker", LOG_S("node", node), LOG_S("error", err));
 	if (br->brk)
 		bridge_drop_session(br);
-	return rc == BRK_ERR_CHANNEL ? EX_CONFIG : EX_UNAVAILABLE;
+	if (rc == BRK_ERR_CHANNEL)
+		return EX_CONFIG;
+	br->reconnect_at_ms = next_try_ms(&br->nodes, &br->failures);
+	return EX_UNAVAILABLE;
 }
 
 /* Forgets everything tied to the connections: what is not acked goes back
@@ -342,14 +423,16 @@ static bool step_connect(struct bridge *br)
 		return true;
 	}
 	if (now >= br->reconnect_at_ms) {
-		log_msg(LOGL_WARN, "reconnecting");
+		char node[BRK_NAME_MAX];
+
+		log_line(LOGL_WARN, "reconnecting",
+			 LOG_S("node", node_name(br, &br->nodes, node, sizeof(node))));
 		if (bridge_open_session(br) == 0) {
 			figures_reconnected(br);
 			reload_unbind_retired(br);
 			br->failures = 0;
 			return true;
 		}
-		br->reconnect_at_ms = backoff_until(br->failures++);
 	}
 	wait = br->reconnect_at_ms - clk_mono_ms();
 	wait = wait < 0 ? 0 : wait < DISCONNECTED_WAIT_MS ? wait : DISCONNECTED_WAIT_MS;
@@ -436,14 +519,19 @@ static void step_pump_broker(struct bridge *br)
  * is closed and reconnected; consuming goes on. */
 static bool step_recover(struct bridge *br)
 {
+	char node[BRK_NAME_MAX];
+
 	if (!br->broken) {
 		if (br->pub_broken)
 			drop_publisher(br);
 		return false;
 	}
-	log_line(LOGL_ERROR, "connection lost", LOG_S("error", br->err),
-		 LOG_I("in_flight", (long long)dlv_alive(&br->dlv)));
+	log_line(LOGL_ERROR, "connection lost",
+		 LOG_S("node", node_name(br, &br->nodes, node, sizeof(node))),
+		 LOG_S("error", br->err), LOG_I("in_flight", (long long)dlv_alive(&br->dlv)));
 	bridge_drop_session(br);
+	/* The next node first, the one just lost last. */
+	nodes_lost(&br->nodes);
 	br->reconnect_at_ms = backoff_until(br->failures++);
 	return true;
 }
@@ -485,6 +573,10 @@ int bridge_run(struct cfg **cfgp)
 	dlv_set_init(&br.dlv);
 	ntf_open(&br.ntf);
 	srand((unsigned)getpid() ^ (unsigned)clk_mono_ms());
+	/* Bridges started together (a boot) differ in pid; restarts of one
+	 * bridge differ in time: each gets its own order of the nodes. */
+	br.node_seed =
+	    (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^ (uint32_t)clk_mono_ms();
 	br.disp = disp_new();
 	prom_init(&br.prom, HSB_VERSION);
 	if (!br.disp || history_start(&br) != 0 || bridge_bind_config(&br, *cfgp) != 0) {
@@ -500,8 +592,6 @@ int bridge_run(struct cfg **cfgp)
 	rc = bridge_open_session(&br);
 	if (rc == EX_CONFIG)
 		goto out;
-	if (rc != 0)
-		br.reconnect_at_ms = backoff_until(br.failures++);
 	rc = 0;
 	while (!step_stop(&br)) {
 		figures_serve(&br);

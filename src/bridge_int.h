@@ -13,6 +13,7 @@
 #include "hsbridge/delivery.h"
 #include "hsbridge/dispatch.h"
 #include "hsbridge/metrics.h"
+#include "hsbridge/nodes.h"
 #include "hsbridge/policy.h"
 #include "hsbridge/prom.h"
 #include "hsbridge/notify.h"
@@ -63,7 +64,12 @@ struct bridge {
 	long long stop_deadline_ms;
 	long long reconnect_at_ms;
 	long long pub_reconnect_at_ms;
-	unsigned failures;     /* session connects failed in a row (the backoff) */
+	/* Which URL of broker.url each connection tries (nodes.h): both in the
+	 * same shuffled order; pub starts on the node brk is on. */
+	struct nodes nodes;
+	struct nodes pub_nodes;
+	uint32_t node_seed;    /* the order's seed: one per process */
+	unsigned failures;     /* passes over the nodes failed in a row (the backoff) */
 	unsigned pub_failures; /* the same for pub */
 	char err[BRK_ERR_MAX];
 	char pub_err[BRK_ERR_MAX];

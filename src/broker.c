@@ -8,15 +8,13 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "hsbridge/broker_tls.h"
 #include "hsbridge/url.h"
 #include "hsbridge/wire.h"
 
 #include "broker_int.h"
-
-#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 
 /* The largest frame the bridge reads. RabbitMQ splits bodies at the
  * negotiated frame_max but never a content header: a message whose
@@ -110,7 +108,8 @@ static int check_reply(struct brk *b, amqp_rpc_reply_t r, uint16_t ch, const cha
 }
 
 /* A TCP or TLS socket to the broker, opened. For TLS the peer and its host
- * name are verified against ca_file, else the system's bundle. */
+ * name or IP address are verified against ca_file, else the system's bundle
+ * (broker_tls.c), and a failed check is named. */
 static int open_socket(struct brk *b, const struct amqp_connection_info *ci, const char *ca_file,
 		       const char *where, char *err, size_t errlen)
 {
@@ -120,19 +119,9 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 	int status;
 
 	if (ci->ssl) {
-		sock = amqp_ssl_socket_new(b->conn);
-		/* librabbitmq 0.11 loads no default trust store: without a CA
-		 * bundle every peer fails verification. */
-		if (sock && amqp_ssl_socket_set_cacert(sock, ca_file ? ca_file : SYSTEM_CA_FILE) !=
-				AMQP_STATUS_OK) {
-			set_err(err, errlen, "cannot read the CA bundle %s",
-				ca_file ? ca_file : SYSTEM_CA_FILE);
+		sock = brk_tls_socket(b, ci->host, ca_file, err, errlen);
+		if (!sock)
 			return BRK_ERR_CONNECTION;
-		}
-		if (sock) {
-			amqp_ssl_socket_set_verify_peer(sock, 1);
-			amqp_ssl_socket_set_verify_hostname(sock, 1);
-		}
 	} else {
 		sock = amqp_tcp_socket_new(b->conn);
 	}
@@ -141,6 +130,9 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 		return BRK_ERR_CONNECTION;
 	}
 	status = amqp_socket_open_noblock(sock, ci->host, ci->port, &tv);
+	if (status != AMQP_STATUS_OK && ci->ssl &&
+	    brk_tls_explain(status, b->tls_verify_err, ci->host, where, ca_file, err, errlen))
+		return BRK_ERR_CONNECTION;
 	if (status != AMQP_STATUS_OK) {
 		/* rabbitmq-c keeps the reason to itself ("a socket error
 		 * occurred"); say what it can be. */

@@ -18,6 +18,9 @@ struct brk {
 	 * records, brk_flush_acks sends (broker_acks.c). */
 	struct acks *acks;
 	size_t n_acks;
+	/* amqps: the first error of the certificate check (X509_V_ERR_*, 0:
+	 * none), recorded by broker_tls.c's verify callback. */
+	long tls_verify_err;
 };
 
 /* Reads the content that follows a basic.deliver, basic.get-ok or
@@ -29,6 +32,13 @@ struct brk {
 int brk_read_content(amqp_connection_state_t conn, uint16_t ch, amqp_message_t *msg,
 		     unsigned *dropped, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* broker_tls.c: a TLS socket on b's connection (which owns it from then on,
+ * also on failure) verifying the peer against ca_file (NULL: the system's
+ * bundle) and the host name or IP address against its certificate. NULL
+ * with err when it cannot be set up. */
+amqp_socket_t *brk_tls_socket(struct brk *b, const char *host, const char *ca_file, char *err,
+			      size_t errlen);
 
 /* broker_acks.c. Tag was delivered on ch: 0, or -1 when out of memory (the
  * connection must then be given up: a coalesced ack could cover it). */

@@ -45,6 +45,7 @@ struct command {
 	const char *option;   /* an option with a count after the operands, or NULL */
 	bool json;	      /* takes --json (anywhere after the command) */
 	bool secrets;	      /* signs or seals: reads secret_file and secret_env */
+	bool no_config;	      /* reads no config at all */
 	bool own_options;     /* reads its own options (cli_args.argc/argv) */
 	int (*run)(struct cfg **cfgp, const struct cli_args *a);
 	const char *help; /* the usage line; each '\n' continues it, indented */
@@ -92,6 +93,32 @@ static void redact_amqp_url(const char *url, char *buf, size_t len)
 	url_amqp_clear(&u);
 }
 
+/* broker.url, one line per node, and the management API `status` asks. */
+static void print_broker(const struct cfg *cfg)
+{
+	char buf[BRK_NAME_MAX + 64];
+	char base[512];
+
+	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
+		redact_amqp_url(cfg->broker_urls[i], buf, sizeof(buf));
+		if (cfg->n_broker_urls == 1)
+			printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
+		else
+			printf("broker:   node %zu of %zu: %s%s\n", i + 1, cfg->n_broker_urls, buf,
+			       i + 1 == cfg->n_broker_urls ? "" : ",");
+	}
+	if (cfg->n_broker_urls > 1)
+		printf("          `run` tries them in a shuffled order, commands in this order "
+		       "(heartbeat %ds)\n",
+		       cfg->heartbeat_s);
+	mgmt_base_url(cfg, cfg->broker_urls[0], base, sizeof(base));
+	if (cfg->management_url || cfg->n_broker_urls == 1)
+		printf("management API (status only): %s\n", redact_url(base, buf, sizeof(buf)));
+	else
+		printf("management API (status only): on the node that answers, e.g. %s\n",
+		       redact_url(base, buf, sizeof(buf)));
+}
+
 /* The circuit breaker's settings, on one line. */
 static void print_breaker(const char *label, const struct breaker_conf *b)
 {
@@ -113,7 +140,6 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 {
 	const struct cfg *cfg = *cfgp;
 	char buf[BRK_NAME_MAX + 64];
-	char base[512];
 	char label[32];
 	char name[BRK_NAME_MAX];
 
@@ -121,10 +147,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 	printf("config %s is valid\n", cfg->path);
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		printf("warning: %s\n", cfg->warnings[i]);
-	redact_amqp_url(cfg->broker_url, buf, sizeof(buf));
-	printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
-	mgmt_base_url(cfg, base, sizeof(base));
-	printf("management API (status only): %s\n", redact_url(base, buf, sizeof(buf)));
+	print_broker(cfg);
 	/* What the kernel says, not what main meant to set. */
 	printf("core dumps: %s\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
 					 ? "off (HSBRIDGE_ALLOW_CORE_DUMPS=1 allows them)"
@@ -183,29 +206,47 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		printf("  limits:   %d in flight, timeout %ld ms\n", s->max_in_flight,
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
+		cli_print_sub_extras(s);
 		print_breaker("  breaker:  ", &s->breaker);
 	}
 	return EX_OK;
 }
 
-int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b)
+/* The nodes of broker.url in the file's order, the first that answers: a
+ * command is one short connection, and an operator can put the nearest
+ * node first. Each node that does not answer is said on stderr. */
+int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b,
+			size_t *node)
 {
 	char err[BRK_ERR_MAX];
-	int rc;
+	char where[BRK_NAME_MAX];
+	int rc = BRK_ERR_CONNECTION;
 
-	rc =
-	    brk_connect(cfg->broker_url, cfg->heartbeat_s, cfg->ca_file, name, b, err, sizeof(err));
-	if (rc == 0)
-		rc = brk_channel_open(*b, 1, err, sizeof(err));
-	if (rc == 0 && confirm)
-		rc = brk_confirm_select(*b, 1, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "hsbridge: %s\n", err);
+	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
+		rc = brk_connect(cfg->broker_urls[i], cfg->heartbeat_s, cfg->ca_file, name, b, err,
+				 sizeof(err));
+		if (rc == 0)
+			rc = brk_channel_open(*b, 1, err, sizeof(err));
+		if (rc == 0 && confirm)
+			rc = brk_confirm_select(*b, 1, err, sizeof(err));
+		if (rc == 0) {
+			if (node)
+				*node = i;
+			return EX_OK;
+		}
 		brk_close(*b);
 		*b = NULL;
-		return EX_UNAVAILABLE;
+		if (cfg->n_broker_urls == 1) {
+			fprintf(stderr, "hsbridge: %s\n", err);
+			break;
+		}
+		url_amqp_node(cfg->broker_urls[i], where, sizeof(where));
+		fprintf(stderr, "hsbridge: node %zu of %zu (%s): %s%s\n", i + 1, cfg->n_broker_urls,
+			where, err, i + 1 < cfg->n_broker_urls ? "; trying the next" : "");
 	}
-	return EX_OK;
+	if (cfg->n_broker_urls > 1)
+		fprintf(stderr, "hsbridge: no node of broker.url answered\n");
+	return EX_UNAVAILABLE;
 }
 
 static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
@@ -213,7 +254,7 @@ static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
 	const struct cfg *cfg = *cfgp;
 	struct brk *b = NULL;
 	char err[BRK_ERR_MAX];
-	int rc = cli_connect_channel(cfg, "hsbridge topology", false, &b);
+	int rc = cli_connect_channel(cfg, "hsbridge topology", false, &b, NULL);
 
 	(void)a;
 	if (rc != EX_OK)
@@ -381,7 +422,7 @@ static int cmd_publish(struct cfg **cfgp, const struct cli_args *a)
 	rc = prepare_event(cfg, type, a->operand[1], now, &ev, &input);
 	if (rc != EX_OK)
 		goto out;
-	rc = cli_connect_channel(cfg, "hsbridge publish", true, &b);
+	rc = cli_connect_channel(cfg, "hsbridge publish", true, &b, NULL);
 	if (rc != EX_OK)
 		goto out;
 	event_properties(&p, &ev, type, now);
@@ -428,29 +469,35 @@ static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 }
 
 static const struct command commands[] = {
-    {"run", "", 0, 0, NULL, false, true, false, cmd_run, "the bridge, in the foreground (default)"},
-    {"check", "", 0, 0, NULL, false, true, false, cmd_check,
+    {"run", "", 0, 0, NULL, false, true, false, false, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, false, true, false, false, cmd_check,
      "validate the config and print what the bridge would do"},
-    {"topology", "", 0, 0, NULL, false, false, false, cmd_topology,
+    {"topology", "", 0, 0, NULL, false, false, false, false, cmd_topology,
      "declare exchanges, queues and bindings, then exit"},
-    {"status", "[--json]", 0, 0, NULL, true, false, false, cli_cmd_status,
+    {"status", "[--json]", 0, 0, NULL, true, false, false, false, cli_cmd_status,
      "per subscription: ready and parked messages, consumers;\n"
      "messages waiting in the retry queues; --json: the same\n"
      "figures as one JSON document"},
-    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, false, cmd_publish,
+    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, false, false, cmd_publish,
      "publish an event as a service would (JSON from the\n"
      "argument or standard input)"},
-    {"test-event", "SUB", 1, 1, NULL, false, true, false, cli_cmd_test_event,
+    {"test-event", "SUB", 1, 1, NULL, false, true, false, false, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"logs", "SUB [OPTIONS]", 1, 1, NULL, false, false, true, cli_cmd_logs,
+    {"logs", "SUB [OPTIONS]", 1, 1, NULL, false, false, false, true, cli_cmd_logs,
      "SUB's attempts from the history stream <prefix>.attempts:\n"
      "--since 1h|7d|2024-02-27T10:00:00Z (default 1h), --failed,\n"
      "--event ID, --delivery UUID, --limit N (the last N),\n"
      "--follow (keep tailing), --json (the raw records)"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, false, cli_cmd_replay,
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, false, false, cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
+    {"keygen", "", 0, 0, NULL, false, false, true, false, cli_cmd_keygen,
+     "print a new Ed25519 signing key (whsk_, for signing_key)\n"
+     "and its public key (whpk_), one a line; reads no config"},
+    {"pubkey", "SUB", 1, 1, NULL, false, true, false, false, cli_cmd_pubkey,
+     "print the public key (whpk_) of SUB's signing_key, to hand\n"
+     "to its integrator; then those of previous_signing_keys"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -597,6 +644,8 @@ int cli_main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (c->no_config)
+		return c->run(&cfg, &args);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "hsbridge: libcurl failed to initialise\n");
 		return EX_SOFTWARE;

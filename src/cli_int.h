@@ -26,9 +26,12 @@ struct cli_args {
 /* The subscription called name, or NULL after saying so on stderr. */
 const struct cfg_sub *cli_find_sub(const struct cfg *cfg, const char *name);
 
-/* Connects to the broker and opens channel 1 (in confirm mode when
- * confirm). EX_OK with *b, or EX_UNAVAILABLE after saying why on stderr. */
-int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b);
+/* Connects to the first node of broker.url that answers and opens channel
+ * 1 (in confirm mode when confirm). EX_OK with *b and, when node is not
+ * NULL, the index of that node's URL in *node; or EX_UNAVAILABLE after
+ * saying on stderr why each node failed. */
+int cli_connect_channel(const struct cfg *cfg, const char *name, bool confirm, struct brk **b,
+			size_t *node);
 /* Waits for the confirm of the one message published on channel 1, noting
  * a basic.return in *returned. EX_OK, or a sysexits code with err. */
 int cli_await_confirm(struct brk *b, bool *returned, char *err, size_t errlen);
@@ -42,5 +45,15 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a);
 int cli_cmd_logs(struct cfg **cfgp, const struct cli_args *a);
 /* replay SUB [--limit N] (cli_replay.c). Returns a sysexits code. */
 int cli_cmd_replay(struct cfg **cfgp, const struct cli_args *a);
+
+/* keygen: a new whsk_ key and its whpk_ public key, one a line. The config
+ * is not read (*cfgp is NULL). Returns a sysexits code. */
+int cli_cmd_keygen(struct cfg **cfgp, const struct cli_args *a);
+/* pubkey SUB: the whpk_ public key of SUB's signing_key, then those of its
+ * previous_signing_keys (cli_keys.c). Returns a sysexits code. */
+int cli_cmd_pubkey(struct cfg **cfgp, const struct cli_args *a);
+/* check's lines about a subscription's v1a signing and custom headers:
+ * public keys and header names, never a secret or a header value. */
+void cli_print_sub_extras(const struct cfg_sub *s);
 
 #endif

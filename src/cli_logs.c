@@ -304,7 +304,7 @@ int cli_cmd_logs(struct cfg **cfgp, const struct cli_args *a)
 		if (!r.lines)
 			return EX_TEMPFAIL;
 	}
-	rc = cli_connect_channel(cfg, "hsbridge logs", false, &b);
+	rc = cli_connect_channel(cfg, "hsbridge logs", false, &b, NULL);
 	if (rc == EX_OK)
 		rc = start(b, cfg, &o);
 	if (rc == EX_OK && !o.json) {

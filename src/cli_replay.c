@@ -25,7 +25,7 @@ static int replay_start(const struct cfg *cfg, const struct cfg_sub *s, struct b
 {
 	char err[BRK_ERR_MAX];
 	uint32_t waiting = 0, consumers = 0;
-	int rc = cli_connect_channel(cfg, "hsbridge replay", true, b);
+	int rc = cli_connect_channel(cfg, "hsbridge replay", true, b, NULL);
 
 	if (rc != EX_OK)
 		return rc;

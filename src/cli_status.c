@@ -64,7 +64,7 @@ static int read_queue(struct brk *b, const struct st_report *r, struct st_queue 
 }
 
 /* EX_OK, EX_UNAVAILABLE (said on stderr) or EX_TEMPFAIL. */
-static int read_report(struct brk *b, struct st_report *r)
+static int read_report(struct brk *b, const char *broker_url, struct st_report *r)
 {
 	const struct cfg *cfg = r->cfg;
 	char base[512];
@@ -75,8 +75,10 @@ static int read_report(struct brk *b, struct st_report *r)
 		fprintf(stderr, "hsbridge: out of memory\n");
 		return EX_TEMPFAIL;
 	}
-	r->mgmt_ok = mgmt_list_queues(cfg, &r->mq, &r->n_mq, r->mgmt_err, sizeof(r->mgmt_err)) == 0;
-	mgmt_base_url(cfg, base, sizeof(base));
+	/* The management API of the node that answered, with its URL's user. */
+	r->mgmt_ok = mgmt_list_queues(cfg, broker_url, &r->mq, &r->n_mq, r->mgmt_err,
+				      sizeof(r->mgmt_err)) == 0;
+	mgmt_base_url(cfg, broker_url, base, sizeof(base));
 	redact_url(base, r->mgmt_url, sizeof(r->mgmt_url));
 	for (size_t i = 0; i < cfg->n_subs; i++) {
 		topo_sub_queue(cfg, cfg->subs[i].name, SUB_QUEUE(r, i)->name, BRK_NAME_MAX);
@@ -322,11 +324,12 @@ int cli_cmd_status(struct cfg **cfgp, const struct cli_args *a)
 {
 	struct st_report r = {.cfg = *cfgp};
 	struct brk *b = NULL;
-	int rc = cli_connect_channel(r.cfg, "hsbridge status", false, &b);
+	size_t node = 0;
+	int rc = cli_connect_channel(r.cfg, "hsbridge status", false, &b, &node);
 
 	if (rc != EX_OK)
 		return rc;
-	rc = read_report(b, &r);
+	rc = read_report(b, r.cfg->broker_urls[node], &r);
 	brk_close(b);
 	if (rc == EX_OK && a->json)
 		rc = print_json(&r);

@@ -92,7 +92,7 @@ static void record_attempt(const struct cfg *cfg, const struct cfg_sub *s, const
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}
-	rc = cli_connect_channel(cfg, "hsbridge test-event", true, &b);
+	rc = cli_connect_channel(cfg, "hsbridge test-event", true, &b, NULL);
 	if (rc != EX_OK) {
 		snprintf(err, sizeof(err), "the broker is unavailable");
 		goto out;

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "hsbridge/log.h"
+#include "hsbridge/nodes.h"
 #include "hsbridge/url.h"
 
 #include "config_int.h"
@@ -94,12 +95,17 @@ void cfg_free(struct cfg *cfg)
 		free_strv(sub->events, sub->n_events, false);
 		scrub_free(sub->secret);
 		free_strv(sub->previous_secrets, sub->n_previous, true);
+		scrub_free(sub->signing_key);
+		free_strv(sub->previous_signing_keys, sub->n_previous_signing, true);
+		cfg_free_headers(sub);
 	}
 	free(cfg->subs);
 	free_strv(cfg->warnings, cfg->n_warnings, false);
 	free(cfg->path);
-	/* The broker url carries the broker password. */
-	scrub_free(cfg->broker_url);
+	/* The broker urls carry the broker password. */
+	for (i = 0; i < cfg->n_broker_urls; i++)
+		scrub_free(cfg->broker_urls[i]);
+	free(cfg->broker_urls);
 	free(cfg->ca_file);
 	free(cfg->management_url);
 	free(cfg->exchange);
@@ -166,10 +172,105 @@ static int get_amqp_name(struct cfg_loader *ld, const config_setting_t *g, const
 	return 0;
 }
 
+/* One URL of broker.url, at setting `at`: what the bridge will connect to.
+ * label names it in messages ("url" or "url element 2"). The URL holds the
+ * broker password: never repeat it. */
+static int check_broker_url(struct cfg_loader *ld, const config_setting_t *at, const char *label,
+			    const char *url)
+{
+	if (!starts_with(url, "amqp://") && !starts_with(url, "amqps://"))
+		return cfg_fail(ld, at, "%s must start with amqp:// or amqps://", label);
+	if (!valid_amqp_url(url))
+		return cfg_fail(ld, at,
+				"%s is not a valid AMQP URL (amqp://user:password@host:port/vhost; "
+				"write a / or @ inside the password as %%2F or %%40)",
+				label);
+	if (has_password(url) &&
+	    cfg_warn_if_inline_exposed(ld, at, "url: the broker password") != 0)
+		return -1;
+	return cfg_dup(ld, &ld->cfg->broker_urls[ld->cfg->n_broker_urls++], url);
+}
+
+/* broker.url: one URL, or a list or array of them (the nodes of a
+ * cluster, tried in a shuffled order). An element's line is its own when
+ * libconfig knows it, else the list's. */
+static int load_broker_urls(struct cfg_loader *ld, const config_setting_t *s)
+{
+	struct cfg *cfg = ld->cfg;
+	char label[48];
+	int n;
+
+	if (!s) {
+		cfg->broker_urls = calloc(1, sizeof(*cfg->broker_urls));
+		return cfg->broker_urls ? check_broker_url(ld, NULL, "url", DEFAULT_BROKER_URL)
+					: cfg_oom(ld);
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		cfg->broker_urls = calloc(1, sizeof(*cfg->broker_urls));
+		return cfg->broker_urls
+			   ? check_broker_url(ld, s, "url", config_setting_get_string(s))
+			   : cfg_oom(ld);
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_LIST &&
+	    config_setting_type(s) != CONFIG_TYPE_ARRAY)
+		return cfg_fail(ld, s,
+				"url must be a string or a list of strings: "
+				"[\"amqp://host1:5672/%%2f\", \"amqp://host2:5672/%%2f\"]");
+	n = config_setting_length(s);
+	if (n == 0)
+		return cfg_fail(ld, s, "url must list at least one URL");
+	if (n > NODES_MAX)
+		return cfg_fail(ld, s, "url lists %d URLs; at most %d", n, NODES_MAX);
+	cfg->broker_urls = calloc((size_t)n, sizeof(*cfg->broker_urls));
+	if (!cfg->broker_urls)
+		return cfg_oom(ld);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const config_setting_t *at = cfg_line_of(e) ? e : s;
+
+		snprintf(label, sizeof(label), "url element %d", i + 1);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return cfg_fail(ld, at, "%s must be a string", label);
+		if (check_broker_url(ld, at, label, config_setting_get_string(e)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether any URL of broker.url uses TLS. */
+static bool any_amqps(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
+		if (starts_with(cfg->broker_urls[i], "amqps://"))
+			return true;
+	}
+	return false;
+}
+
+static int load_management_url(struct cfg_loader *ld, const config_setting_t *g,
+			       const char **mgmt_url)
+{
+	const config_setting_t *at = NULL;
+
+	if (cfg_get_string(ld, g, "management_url", mgmt_url, &at) != 0)
+		return -1;
+	if (!starts_with(*mgmt_url, "http://") && !starts_with(*mgmt_url, "https://"))
+		return cfg_fail(ld, at, "management_url must start with http:// or https://");
+	if (any_amqps(ld->cfg) && starts_with(*mgmt_url, "http://") &&
+	    cfg_add_warning(ld, at,
+			    "management_url is http:// for an amqps:// broker: the "
+			    "broker password would go to it in cleartext (Basic "
+			    "auth); use https://") != 0)
+		return -1;
+	if (has_password(*mgmt_url) &&
+	    cfg_warn_if_inline_exposed(ld, at, "management_url: a password") != 0)
+		return -1;
+	return 0;
+}
+
 static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 {
 	struct cfg *cfg = ld->cfg;
-	const char *url = DEFAULT_BROKER_URL;
 	const char *exchange = DEFAULT_EXCHANGE;
 	const char *prefix = DEFAULT_PREFIX;
 	const char *ca_file = NULL;
@@ -178,38 +279,14 @@ static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 	long long heartbeat = cfg_int_keys[I_HEARTBEAT].def;
 
 	cfg_set_where(ld, "broker.");
+	if (g && cfg_check_keys(ld, g, broker_keys, "broker") != 0)
+		return -1;
+	if (load_broker_urls(ld, g ? config_setting_get_member(g, "url") : NULL) != 0)
+		return -1;
 	if (g) {
-		if (cfg_check_keys(ld, g, broker_keys, "broker") != 0)
+		if (config_setting_get_member(g, "management_url") &&
+		    load_management_url(ld, g, &mgmt_url) != 0)
 			return -1;
-		/* The url holds the broker password: never repeat it. */
-		if (cfg_get_string(ld, g, "url", &url, &at) != 0)
-			return -1;
-		if (!starts_with(url, "amqp://") && !starts_with(url, "amqps://"))
-			return cfg_fail(ld, at, "url must start with amqp:// or amqps://");
-		if (!valid_amqp_url(url))
-			return cfg_fail(
-			    ld, at,
-			    "url is not a valid AMQP URL (amqp://user:password@host:port/vhost; "
-			    "write a / or @ inside the password as %%2F or %%40)");
-		if (has_password(url) &&
-		    cfg_warn_if_inline_exposed(ld, at, "url: the broker password") != 0)
-			return -1;
-		if (config_setting_get_member(g, "management_url")) {
-			if (cfg_get_string(ld, g, "management_url", &mgmt_url, &at) != 0)
-				return -1;
-			if (!starts_with(mgmt_url, "http://") && !starts_with(mgmt_url, "https://"))
-				return cfg_fail(
-				    ld, at, "management_url must start with http:// or https://");
-			if (starts_with(url, "amqps://") && starts_with(mgmt_url, "http://") &&
-			    cfg_add_warning(ld, at,
-					    "management_url is http:// for an amqps:// broker: the "
-					    "broker password would go to it in cleartext (Basic "
-					    "auth); use https://") != 0)
-				return -1;
-			if (has_password(mgmt_url) &&
-			    cfg_warn_if_inline_exposed(ld, at, "management_url: a password") != 0)
-				return -1;
-		}
 		if (config_setting_get_member(g, "ca_file")) {
 			if (cfg_get_string(ld, g, "ca_file", &ca_file, &at) != 0)
 				return -1;
@@ -223,8 +300,7 @@ static int load_broker(struct cfg_loader *ld, const config_setting_t *g)
 			return -1;
 	}
 	cfg->heartbeat_s = (int)heartbeat;
-	if (cfg_dup(ld, &cfg->broker_url, url) != 0 || cfg_dup(ld, &cfg->exchange, exchange) != 0 ||
-	    cfg_dup(ld, &cfg->prefix, prefix) != 0 ||
+	if (cfg_dup(ld, &cfg->exchange, exchange) != 0 || cfg_dup(ld, &cfg->prefix, prefix) != 0 ||
 	    (ca_file && cfg_dup(ld, &cfg->ca_file, ca_file) != 0) ||
 	    (mgmt_url && cfg_dup(ld, &cfg->management_url, mgmt_url) != 0))
 		return -1;

@@ -37,7 +37,7 @@ struct cfg_loader {
 	size_t errlen;
 	struct cfg *cfg;
 	/* Prepended to every message: "delivery." or "subscription \"x\": ". */
-	char where[CFG_NAME_MAX + 32];
+	char where[2 * CFG_NAME_MAX + 64];
 	/* The file holding inline secrets was looked at (warned once). */
 	bool inline_checked;
 	/* CFG_NO_SECRETS: secret_file and secret_env are not read. */
@@ -94,6 +94,14 @@ int cfg_prescan(struct cfg_loader *ld, const char *text);
  * group or others can read it. Returns 0, or -1 when out of memory. */
 int cfg_warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *what)
     __attribute__((warn_unused_result));
+/* A secret from exactly one of <key>, <key>_file (relative to the config
+ * file's folder, one line) or <key>_env in g. None set: 0 with *out and
+ * *at NULL. Set: 0 with *out (NULL under CFG_NO_SECRETS for _file and _env)
+ * and *at the member that was used; or -1 after an error naming file:line,
+ * never the value. inline_what: the warning for an inline value in a file
+ * others can read (NULL: none). */
+int cfg_load_secret_from(struct cfg_loader *ld, const config_setting_t *g, const char *key,
+			 const char *inline_what, char **out, const config_setting_t **at);
 int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 /* Whether a file of this mode can be read by others than its owner. */
@@ -102,6 +110,22 @@ bool cfg_mode_exposed(unsigned mode);
 const char *cfg_mode_text(unsigned mode, char buf[8]);
 /* Clears the secret strings inside libconfig's tree before it is destroyed. */
 void cfg_scrub_tree(config_t *lc);
+
+/* ---- Ed25519 signing keys (config_signing.c) ---------------------------- */
+
+/* signing_key / signing_key_file / signing_key_env and
+ * previous_signing_keys of a subscription. Returns 0 or -1. */
+int cfg_load_signing(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+
+/* ---- custom headers (config_headers.c) ---------------------------------- */
+
+/* The headers group of a subscription. Returns 0 or -1. */
+int cfg_load_headers(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+/* Frees what cfg_load_headers put in sub, values wiped. */
+void cfg_free_headers(struct cfg_sub *sub);
+/* Clears the inline header values and signing keys in libconfig's tree
+ * (cfg_scrub_tree's part for them). */
+void cfg_scrub_sub_extras(const config_setting_t *sub);
 
 /* ---- subscriptions (config_sub.c) --------------------------------------- */
 

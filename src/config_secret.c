@@ -55,7 +55,8 @@ const char *cfg_mode_text(unsigned mode, char buf[8])
 
 /* A secret file that group or others can read: a warning naming the file
  * (it was read, so the name is a file's, not a pasted secret). */
-static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *path)
+static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *key,
+			   const char *path)
 {
 	struct stat st;
 	char shown[ECHO_MAX + 4];
@@ -64,9 +65,9 @@ static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, co
 	if (stat(path, &st) != 0 || !cfg_mode_exposed(st.st_mode))
 		return 0;
 	return cfg_add_warning(ld, at,
-			       "secret_file %s is readable by group or others (mode %s); "
+			       "%s_file %s is readable by group or others (mode %s); "
 			       "chmod 600 it",
-			       cfg_echo(path, shown), cfg_mode_text(st.st_mode, mode));
+			       key, cfg_echo(path, shown), cfg_mode_text(st.st_mode, mode));
 }
 
 /* Secrets written in a config file that group or others can read (a
@@ -91,8 +92,8 @@ int cfg_warn_if_inline_exposed(struct cfg_loader *ld, const config_setting_t *at
 
 /* The secret's contents, and the file and variable names (where a secret is
  * sometimes pasted by mistake), stay out of every message. */
-static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, const char *file,
-			    char **out)
+static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, const char *key,
+			    const char *file, char **out)
 {
 	char *path = NULL;
 	char *buf = NULL;
@@ -108,17 +109,17 @@ static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, c
 	}
 	r = cfg_slurp(path, SECRET_FILE_MAX, &buf, &len);
 	if (r == -2) {
-		rc = cfg_fail(ld, at, "secret_file is larger than %d bytes", SECRET_FILE_MAX);
+		rc = cfg_fail(ld, at, "%s_file is larger than %d bytes", key, SECRET_FILE_MAX);
 		goto out;
 	}
 	if (r != 0) {
-		rc = cfg_fail(ld, at, "cannot read secret_file%s: %s",
+		rc = cfg_fail(ld, at, "cannot read %s_file%s: %s", key,
 			      file[0] == '/' ? "" : " (relative to the config file's directory)",
 			      strerror(errno));
 		goto out;
 	}
 	if (memchr(buf, '\0', len)) {
-		rc = cfg_fail(ld, at, "secret_file contains a NUL byte");
+		rc = cfg_fail(ld, at, "%s_file contains a NUL byte", key);
 		goto out;
 	}
 	/* Editors end files with a newline that is no part of the secret. */
@@ -128,11 +129,11 @@ static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, c
 		len -= 1;
 	buf[len] = '\0';
 	if (len == 0) {
-		rc = cfg_fail(ld, at, "secret_file is empty");
+		rc = cfg_fail(ld, at, "%s_file is empty", key);
 		goto out;
 	}
 	*out = strdup(buf);
-	rc = *out ? warn_if_exposed(ld, at, path) : cfg_oom(ld);
+	rc = *out ? warn_if_exposed(ld, at, key, path) : cfg_oom(ld);
 out:
 	if (buf) {
 		OPENSSL_cleanse(buf, len);
@@ -187,64 +188,89 @@ static bool env_name_conventional(const char *s)
 	return true;
 }
 
-int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub)
+/* A secret of g from exactly one of <key>, <key>_file and <key>_env (the
+ * members' names in names[3]). */
+static int find_source(struct cfg_loader *ld, const config_setting_t *g, const char *key,
+		       char names[3][CFG_NAME_MAX], const config_setting_t **at)
 {
-	static const char *const sources[] = {"secret", "secret_file", "secret_env"};
-	const config_setting_t *found[3];
-	const config_setting_t *at = NULL;
-	const char *value;
 	int which = -1;
-	int i;
 
-	for (i = 0; i < 3; i++) {
-		found[i] = config_setting_get_member(g, sources[i]);
-		if (!found[i])
+	snprintf(names[0], CFG_NAME_MAX, "%s", key);
+	snprintf(names[1], CFG_NAME_MAX, "%s_file", key);
+	snprintf(names[2], CFG_NAME_MAX, "%s_env", key);
+	*at = NULL;
+	for (int i = 0; i < 3; i++) {
+		const config_setting_t *found = config_setting_get_member(g, names[i]);
+
+		if (!found)
 			continue;
 		if (which >= 0) {
 			const config_setting_t *later =
-			    cfg_line_of(found[i]) >= cfg_line_of(at) ? found[i] : at;
+			    cfg_line_of(found) >= cfg_line_of(*at) ? found : *at;
 
-			return cfg_fail(ld, later,
-					"%s and %s are exclusive: set exactly one of secret, "
-					"secret_file or secret_env",
-					sources[which], sources[i]);
+			cfg_fail(ld, later, "%s and %s are exclusive: set exactly one of %s, %s or %s",
+				 names[which], names[i], names[0], names[1], names[2]);
+			return -2;
 		}
 		which = i;
-		at = found[i];
+		*at = found;
 	}
+	return which;
+}
+
+int cfg_load_secret_from(struct cfg_loader *ld, const config_setting_t *g, const char *key,
+			 const char *inline_what, char **out, const config_setting_t **at_out)
+{
+	char names[3][CFG_NAME_MAX];
+	const config_setting_t *at = NULL;
+	const char *value;
+	int which = find_source(ld, g, key, names, &at);
+
+	*out = NULL;
+	*at_out = at;
 	if (which < 0)
-		return cfg_fail(ld, g, "one of secret, secret_file or secret_env is required");
+		return which == -1 ? 0 : -1;
 	if (config_setting_type(at) != CONFIG_TYPE_STRING || !*config_setting_get_string(at))
-		return cfg_fail(ld, at, "%s must be a non-empty string", sources[which]);
+		return cfg_fail(ld, at, "%s must be a non-empty string", names[which]);
 	value = config_setting_get_string(at);
 	if (which == 2 && !env_name_ok(value))
 		return cfg_fail(ld, at,
-				"secret_env must be the name of an environment variable (letters, "
-				"digits and _, not starting with a digit), not the secret itself");
+				"%s must be the name of an environment variable (letters, "
+				"digits and _, not starting with a digit), not the secret itself",
+				names[2]);
 	if (which > 0 && ld->no_secrets)
 		return 0;
-	if (which == 0) {
-		if (cfg_dup(ld, &sub->secret, value) != 0 || cfg_warn_if_inline_exposed(ld, at, "a secret") != 0)
-			return -1;
-	} else if (which == 1) {
-		if (read_secret_file(ld, at, value, &sub->secret) != 0)
-			return -1;
-	} else {
+	if (which == 0)
+		return cfg_dup(ld, out, value) != 0 ||
+			       (inline_what && cfg_warn_if_inline_exposed(ld, at, inline_what) != 0)
+			   ? -1
+			   : 0;
+	if (which == 1)
+		return read_secret_file(ld, at, key, value, out);
+	{
 		const char *env = getenv(value);
-
 		/* Named only when it looks like a name, not a secret put there. */
 		const char *shown = env_name_conventional(value) ? value : "it names";
 
 		if (!env)
-			return cfg_fail(ld, at, "secret_env: the environment variable %s is not set",
-					shown);
+			return cfg_fail(ld, at, "%s: the environment variable %s is not set",
+					names[2], shown);
 		if (!*env)
-			return cfg_fail(ld, at, "secret_env: the environment variable %s is empty",
-					shown);
-		if (cfg_dup(ld, &sub->secret, env) != 0)
-			return -1;
+			return cfg_fail(ld, at, "%s: the environment variable %s is empty",
+					names[2], shown);
+		return cfg_dup(ld, out, env);
 	}
-	if (!webhook_key_ok(sub->secret))
+}
+
+int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub)
+{
+	const config_setting_t *at = NULL;
+
+	if (cfg_load_secret_from(ld, g, "secret", "a secret", &sub->secret, &at) != 0)
+		return -1;
+	if (!at)
+		return cfg_fail(ld, g, "one of secret, secret_file or secret_env is required");
+	if (sub->secret && !webhook_key_ok(sub->secret))
 		return cfg_fail(ld, at, "secret starts with whsec_ but is not valid base64");
 	return 0;
 }
@@ -291,6 +317,7 @@ void cfg_scrub_tree(config_t *lc)
 
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 			continue;
+		cfg_scrub_sub_extras(g);
 		s = config_setting_get_member(g, "secret");
 		if (s && config_setting_type(s) == CONFIG_TYPE_STRING)
 			OPENSSL_cleanse((char *)config_setting_get_string(s),

@@ -15,6 +15,11 @@ static const char *const sub_keys[] = {"name",
 				       "secret_file",
 				       "secret_env",
 				       "previous_secrets",
+				       "signing_key",
+				       "signing_key_file",
+				       "signing_key_env",
+				       "previous_signing_keys",
+				       "headers",
 				       "active",
 				       "max_in_flight",
 				       "timeout_ms",
@@ -141,7 +146,8 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 	}
 	if (cfg_dup(ld, &sub->name, name) != 0 || cfg_check_keys(ld, g, sub_keys, NULL) != 0 ||
 	    load_url(ld, g, sub) != 0 || load_events(ld, g, sub) != 0 ||
-	    cfg_load_secret(ld, g, sub) != 0 || cfg_load_previous(ld, g, sub) != 0)
+	    cfg_load_secret(ld, g, sub) != 0 || cfg_load_previous(ld, g, sub) != 0 ||
+	    cfg_load_signing(ld, g, sub) != 0 || cfg_load_headers(ld, g, sub) != 0)
 		return -1;
 	at = config_setting_get_member(g, "active");
 	if (at) {

@@ -45,14 +45,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len)
+void mgmt_base_url(const struct cfg *cfg, const char *broker_url, char *buf, size_t len)
 {
 	struct url_amqp u;
 	size_t n;
 
 	if (cfg->management_url) {
 		snprintf(buf, len, "%s", cfg->management_url);
-	} else if (url_amqp_parse(cfg->broker_url, &u) == 0) {
+	} else if (url_amqp_parse(broker_url, &u) == 0) {
 		/* The request carries the broker password (Basic auth): a broker
 		 * reached over TLS gets its management API over TLS too. An IPv6
 		 * address needs its brackets back. */
@@ -118,14 +118,14 @@ out:
 	return rc;
 }
 
-int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, char *err,
-		     size_t errlen)
+int mgmt_list_queues(const struct cfg *cfg, const char *broker_url, struct mgmt_queue **out,
+		     size_t *n, char *err, size_t errlen)
 {
 	struct url_amqp u;
 	struct body body = {0};
 	char base[512], url[1024];
 	char why[CURL_ERROR_SIZE] = "";
-	bool parsed = url_amqp_parse(cfg->broker_url, &u) == 0;
+	bool parsed = url_amqp_parse(broker_url, &u) == 0;
 	char *vhost = NULL;
 	CURL *easy = NULL;
 	CURLcode code;
@@ -134,7 +134,7 @@ int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, 
 
 	*out = NULL;
 	*n = 0;
-	mgmt_base_url(cfg, base, sizeof(base));
+	mgmt_base_url(cfg, broker_url, base, sizeof(base));
 	easy = curl_easy_init();
 	if (!parsed || !easy) {
 		snprintf(err, errlen, "cannot prepare the request");

@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "signature_int.h"
+
 #define WHSEC_PREFIX "whsec_"
 #define MAC_LEN 32
 
@@ -89,6 +91,33 @@ static int standard_parts(const char *msg_id, long long timestamp, const void *b
 	return 0;
 }
 
+char *sig_signed_text(const char *msg_id, long long timestamp, const void *body, size_t len,
+		      size_t *outlen)
+{
+	struct part parts[5];
+	char ts[24];
+	size_t total = 0;
+	char *buf;
+
+	if (standard_parts(msg_id, timestamp, body, len, ts, parts) != 0)
+		return NULL;
+	for (size_t i = 0; i < 5; i++) {
+		if (parts[i].len > ((size_t)-1) / 2 - total)
+			return NULL;
+		total += parts[i].len;
+	}
+	buf = malloc(total + 1);
+	if (buf == NULL)
+		return NULL;
+	*outlen = 0;
+	for (size_t i = 0; i < 5; i++) {
+		if (parts[i].len > 0)
+			memcpy(buf + *outlen, parts[i].p, parts[i].len);
+		*outlen += parts[i].len;
+	}
+	return buf;
+}
+
 /* "v1," and the MAC in base64 (32 bytes are exactly 44 characters;
  * EVP_EncodeBlock adds the NUL): SIG_V1_LEN bytes. */
 static int v1_text(const unsigned char md[MAC_LEN], char *out)
@@ -124,7 +153,7 @@ static bool is_b64_char(unsigned char c)
  * libraries expect. EVP_DecodeBlock alone would skip surrounding whitespace
  * and count '=' padding as zero bytes of output, so check the text first and
  * trim the padding from the decoded length ourselves. */
-static int decode_b64(const char *text, unsigned char **key, size_t *keylen)
+int sig_decode_b64(const char *text, unsigned char **key, size_t *keylen)
 {
 	size_t len = strlen(text);
 	size_t pad = 0;
@@ -171,7 +200,7 @@ int sig_webhook_key(const char *secret, unsigned char **key, size_t *keylen)
 	if (secret == NULL || key == NULL || keylen == NULL)
 		return -1;
 	if (strncmp(secret, WHSEC_PREFIX, plen) == 0)
-		return decode_b64(secret + plen, key, keylen);
+		return sig_decode_b64(secret + plen, key, keylen);
 
 	/* Not a whsec_ secret: its bytes are the key. One extra byte keeps the
 	 * pointer non-NULL for an empty secret. */
@@ -274,12 +303,15 @@ out:
 
 /* One HMAC-SHA256 context per key, keyed once: each signature starts it
  * again from the kept key (EVP_MAC_init with a NULL key), so a request
- * fetches no algorithm, decodes no secret and sets up no key. */
+ * fetches no algorithm, decodes no secret and sets up no key. Likewise one
+ * Ed25519 key object per whsk_ key. */
 struct sig_keys {
 	EVP_MAC *mac;
 	EVP_MAC_CTX *healthsync; /* the current secret's own bytes */
 	EVP_MAC_CTX **standard;	 /* current, then each previous secret's webhook key */
 	size_t n_standard;
+	EVP_PKEY **ed25519; /* "v1a": the current, then each previous signing key */
+	size_t n_ed25519;
 };
 
 static EVP_MAC_CTX *keyed(EVP_MAC *mac, const unsigned char *key, size_t keylen)
@@ -350,14 +382,37 @@ void sig_keys_free(struct sig_keys *k)
 	for (size_t i = 0; i < k->n_standard; i++)
 		EVP_MAC_CTX_free(k->standard[i]);
 	free(k->standard);
+	for (size_t i = 0; i < k->n_ed25519; i++)
+		EVP_PKEY_free(k->ed25519[i]);
+	free(k->ed25519);
 	EVP_MAC_CTX_free(k->healthsync);
 	EVP_MAC_free(k->mac);
 	free(k);
 }
 
+int sig_keys_add_ed25519(struct sig_keys *k, const char *whsk)
+{
+	EVP_PKEY **grown;
+	EVP_PKEY *key;
+
+	if (k == NULL || k->n_ed25519 >= 1024)
+		return -1;
+	key = sig_ed25519_key(whsk);
+	if (key == NULL)
+		return -1;
+	grown = realloc(k->ed25519, (k->n_ed25519 + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	k->ed25519 = grown;
+	k->ed25519[k->n_ed25519++] = key;
+	return 0;
+}
+
 size_t sig_keys_header_len(const struct sig_keys *k)
 {
-	return k->n_standard * SIG_V1_LEN;
+	return k->n_standard * SIG_V1_LEN + k->n_ed25519 * SIG_V1A_LEN;
 }
 
 static int mac_again(EVP_MAC_CTX *ctx, const struct part *parts, size_t n_parts,
@@ -390,6 +445,28 @@ out:
 	return rc;
 }
 
+/* The "v1a,…" entries after the n_standard "v1,…" ones (at, just past
+ * them, replaces their NUL with a space). 0 or -1. */
+static int ed25519_entries(struct sig_keys *k, const char *msg_id, long long timestamp,
+			   const void *body, size_t len, char *at)
+{
+	size_t n = 0;
+	char *msg = sig_signed_text(msg_id, timestamp, body, len, &n);
+	int rc = -1;
+
+	if (msg == NULL)
+		return -1;
+	for (size_t i = 0; i < k->n_ed25519; i++, at += SIG_V1A_LEN) {
+		if (sig_ed25519_v1a(k->ed25519[i], msg, n, at) != 0)
+			goto out;
+		at[-1] = ' ';
+	}
+	rc = 0;
+out:
+	free(msg);
+	return rc;
+}
+
 int sig_keys_standard_header(struct sig_keys *k, const char *msg_id, long long timestamp,
 			     const void *body, size_t len, char *out, size_t outlen)
 {
@@ -411,7 +488,9 @@ int sig_keys_standard_header(struct sig_keys *k, const char *msg_id, long long t
 		if (i > 0)
 			at[-1] = ' ';
 	}
-	rc = 0;
+	rc = k->n_ed25519 > 0 ? ed25519_entries(k, msg_id, timestamp, body, len,
+						out + k->n_standard * SIG_V1_LEN)
+			      : 0;
 out:
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;

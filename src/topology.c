@@ -2,6 +2,7 @@
 #include "hsbridge/topology.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
 {
@@ -76,8 +77,39 @@ static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size
 	return rc;
 }
 
+/* The broker refused a subscription queue for an argument hsbridge 0.1
+ * did not declare: say how to move the queue (README, "Upgrading from
+ * 0.1") instead of the generic advice, which would not help here (a policy
+ * cannot make declared arguments equal). err holds brk_declare_queue's
+ * message, with the broker's text in it. */
+static void explain_migration(const char *queue, char *err, size_t errlen)
+{
+	static const char *const added[] = {"'x-dead-letter-strategy'", "'x-overflow'"};
+	const char *arg = NULL;
+
+	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]) && !arg; i++)
+		arg = strstr(err, added[i]) ? added[i] : NULL;
+	if (!arg)
+		return;
+	snprintf(
+	    err, errlen,
+	    "queue %s was declared by hsbridge 0.1 (inequivalent arg %s): this version "
+	    "declares subscription queues with x-dead-letter-strategy at-least-once and "
+	    "x-overflow reject-publish, so that a message dead-lettered at the delivery limit "
+	    "is never dropped, and a queue's arguments cannot change; move it: stop publishing "
+	    "its events, let hsbridge 0.1 drain it (Ready and Unacked 0), delete it "
+	    "(rabbitmqctl delete_queue %s, or the UI), then start this bridge, which declares "
+	    "it again (README: Upgrading from 0.1)",
+	    queue, arg, queue);
+}
+
 /* A subscription's parked queue and its queue, which dead-letters into the
- * parked one at the delivery limit. */
+ * parked one at the delivery limit, at-least-once: a dead letter the
+ * parked queue does not take (it is missing, or full) stays in the
+ * subscription queue and is tried again, where at-most-once would drop it.
+ * RabbitMQ applies at-least-once only with reject-publish (else it falls
+ * back to at-most-once without a word); no length limit is declared, so
+ * reject-publish refuses nothing unless a policy adds one. */
 static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 			      const struct cfg_sub *s, char *err, size_t errlen)
 {
@@ -100,11 +132,16 @@ static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 	    brk_entry_i64("x-delivery-limit", cfg->delivery_limit),
 	    brk_entry_str("x-dead-letter-exchange", ""),
 	    brk_entry_str("x-dead-letter-routing-key", parked),
+	    brk_entry_str("x-dead-letter-strategy", "at-least-once"),
+	    brk_entry_str("x-overflow", "reject-publish"),
 	};
 	rc = brk_declare_queue(b, ch, parked, parked_args, s->parked_max_length > 0 ? 3 : 1, err,
 			       errlen);
-	if (rc == 0)
-		rc = brk_declare_queue(b, ch, name, args, 4, err, errlen);
+	if (rc == 0) {
+		rc = brk_declare_queue(b, ch, name, args, 6, err, errlen);
+		if (rc == BRK_ERR_CHANNEL)
+			explain_migration(name, err, errlen);
+	}
 	return rc;
 }
 

@@ -35,6 +35,20 @@ void url_amqp_clear(struct url_amqp *u)
 	memset(u, 0, sizeof(*u));
 }
 
+void url_amqp_node(const char *url, char *buf, size_t len)
+{
+	struct url_amqp u;
+
+	if (url_amqp_parse(url, &u) != 0) {
+		snprintf(buf, len, "(invalid URL)");
+		return;
+	}
+	/* An IPv6 address gets its brackets back, so that the port stands out. */
+	snprintf(buf, len, "%s%s%s:%d", strchr(u.ci.host, ':') ? "[" : "", u.ci.host,
+		 strchr(u.ci.host, ':') ? "]" : "", u.ci.port);
+	url_amqp_clear(&u);
+}
+
 /* The port after the last colon: 1-5 decimal digits, at most 65535. */
 static int listen_port(const char *s, unsigned *port)
 {

@@ -11,7 +11,7 @@
 #include <amqp.h>
 
 #define BRK_NAME_MAX 256
-#define BRK_ERR_MAX 512
+#define BRK_ERR_MAX 1024
 /* TCP connect, TLS and the AMQP handshake together take at most this. */
 #define BRK_CONNECT_TIMEOUT_MS 2000
 /* Synchronous calls (declare, bind, consume, qos) give up after this and

@@ -11,6 +11,14 @@
 #define CFG_NAME_MAX 64
 #define CFG_MAX_DELAYS 16
 
+/* A custom request header (the headers group of a subscription). */
+enum cfg_header_source { CFG_HDR_INLINE, CFG_HDR_FILE, CFG_HDR_ENV };
+struct cfg_header {
+	char *name;  /* an HTTP token, as written */
+	char *value; /* NULL under CFG_NO_SECRETS when from a file or variable */
+	enum cfg_header_source source;
+};
+
 struct cfg_sub {
 	char *name;    /* [a-z0-9][a-z0-9_-]{0,63} */
 	char *url;     /* http:// or https:// */
@@ -19,6 +27,14 @@ struct cfg_sub {
 	char *secret;		 /* resolved from secret, secret_file or secret_env */
 	char **previous_secrets; /* still signed with in webhook-signature */
 	size_t n_previous;
+	/* Ed25519 ("v1a"): a whsk_ key from signing_key, signing_key_file or
+	 * signing_key_env; NULL: none (or not read under CFG_NO_SECRETS). */
+	char *signing_key;
+	bool has_signing_key; /* one of the three is set, even when not read */
+	char **previous_signing_keys; /* still signed with, after signing_key */
+	size_t n_previous_signing;
+	struct cfg_header *headers; /* sent with every request, in this order */
+	size_t n_headers;
 	bool active;
 	int max_in_flight; /* resolved: own value or delivery.max_in_flight */
 	long timeout_ms;   /* resolved: own value or delivery.timeout_ms */
@@ -41,9 +57,12 @@ struct cfg_history {
 struct cfg {
 	char *path;
 	/* broker */
-	char *broker_url;
+	/* broker.url: one URL, or the nodes of a cluster (1 to NODES_MAX), in
+	 * the file's order; each holds the broker password */
+	char **broker_urls;
+	size_t n_broker_urls;
 	char *ca_file;	      /* PEM bundle for amqps://; NULL: the system's */
-	char *management_url; /* for `status`; NULL: http://<broker host>:15672 */
+	char *management_url; /* for `status`; NULL: derived from the node reached */
 	char *exchange;
 	char *prefix;
 	int heartbeat_s;
@@ -98,6 +117,15 @@ void cfg_format_duration(long ms, char *buf, size_t len);
 void cfg_format_age(long long seconds, char *buf, size_t len);
 /* A byte count with the largest binary unit that divides it: "1GiB". */
 void cfg_format_bytes(long long bytes, char *buf, size_t len);
+/* Why a custom header name or value cannot be sent (a phrase to follow
+ * "the name"/"the value", never repeating it), or NULL when it can. Names
+ * are HTTP tokens of at most 64 characters and none of the bridge's own
+ * headers (webhook-*, X-HealthSync-*, Content-Type, Content-Length, Host,
+ * User-Agent, Expect, ...), compared without regard to case. Values are
+ * 1 to 4096 bytes without control characters (tab aside) or white space at
+ * either end. */
+const char *cfg_header_name_problem(const char *name);
+const char *cfg_header_value_problem(const char *value);
 
 /* The subscription called name, or NULL. */
 const struct cfg_sub *cfg_find_sub(const struct cfg *cfg, const char *name);

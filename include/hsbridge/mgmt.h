@@ -14,15 +14,17 @@ struct mgmt_queue {
 	long long consumers;
 };
 
-/* The API's base URL: broker.management_url, else http://<broker host>:15672.
- * Writes it (without credentials) into buf. */
-void mgmt_base_url(const struct cfg *cfg, char *buf, size_t len);
+/* The API's base URL: broker.management_url, else http://<host>:15672
+ * (https://<host>:15671 for amqps://) of broker_url, the URL of broker.url's
+ * list that answered. Writes it into buf; it holds the credentials of
+ * management_url, if any (redact_url before printing). */
+void mgmt_base_url(const struct cfg *cfg, const char *broker_url, char *buf, size_t len);
 
-/* Every queue of the broker URL's vhost, with the broker URL's user and
- * password. Returns 0 and an array the caller frees with mgmt_free_queues,
- * or -1 and err (no credentials in it). */
-int mgmt_list_queues(const struct cfg *cfg, struct mgmt_queue **out, size_t *n, char *err,
-		     size_t errlen) __attribute__((warn_unused_result));
+/* Every queue of broker_url's vhost, with broker_url's user and password.
+ * Returns 0 and an array the caller frees with mgmt_free_queues, or -1 and
+ * err (no credentials in it). */
+int mgmt_list_queues(const struct cfg *cfg, const char *broker_url, struct mgmt_queue **out,
+		     size_t *n, char *err, size_t errlen) __attribute__((warn_unused_result));
 void mgmt_free_queues(struct mgmt_queue *q, size_t n);
 
 /* The entry called name, or NULL. */

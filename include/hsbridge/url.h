@@ -23,6 +23,11 @@ int url_amqp_parse(const char *url, struct url_amqp *u) __attribute__((warn_unus
 /* Wipes and frees the copy, then zeroes u. A clear u is fine. */
 void url_amqp_clear(struct url_amqp *u);
 
+/* The node a broker URL names, "host:port" ("[v6]:port"), without user,
+ * password or vhost: how log lines and messages name a node. Writes
+ * "(invalid URL)" for a URL url_amqp_parse refuses. */
+void url_amqp_node(const char *url, char *buf, size_t len);
+
 /* A listen address (metrics.listen) taken apart. */
 struct url_listen {
 	int family;    /* AF_INET or AF_INET6 */

@@ -215,6 +215,8 @@ class Bench:
                 raise BenchError("port %d on 127.0.0.1 is in use; set HSB_BENCH_AMQP_PORT, "
                                  "HSB_BENCH_MGMT_PORT, HSB_BENCH_DIST_PORT" % p)
         self.amqp_port, self.mgmt_port = amqp, mgmt
+        # scripts/test's TLS ports are its node's: the bench node has none.
+        env = {k: v for k, v in env.items() if k not in ("HSB_AMQPS_PORT", "HSB_MGMT_TLS_PORT")}
         self.node_env = dict(env, HSB_AMQP_PORT=str(amqp), HSB_MGMT_PORT=str(mgmt),
                              HSB_DIST_PORT=str(dist), HSB_NODE=node, HSB_RABBIT_FRESH="1",
                              HSB_RABBIT_DIR=os.path.join(self.work, "rabbit"))

@@ -26,11 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "fuzz.h"
 #include "hsbridge/config.h"
 #include "hsbridge/event.h"
+#include "hsbridge/nodes.h"
+#include "hsbridge/signature.h"
 
 #define CANARY "canary-Sx7Qp2"
 
@@ -132,9 +135,33 @@ static void check_breaker(const struct breaker_conf *b)
 	FUZZ_CHECK(b->failures >= 1 && b->cooldown_ms > 0 && b->max_cooldown_ms >= b->cooldown_ms);
 }
 
+/* Issue 12: a loaded subscription's custom headers are each sendable and
+ * distinct whatever their case; its signing keys are whsk_ keys. */
+static void check_extras(const struct cfg_sub *s)
+{
+	unsigned char seed[32];
+
+	FUZZ_CHECK(s->n_headers <= 32);
+	for (size_t j = 0; j < s->n_headers; j++) {
+		FUZZ_CHECK(cfg_header_name_problem(s->headers[j].name) == NULL);
+		FUZZ_CHECK(s->headers[j].value != NULL &&
+			   cfg_header_value_problem(s->headers[j].value) == NULL);
+		for (size_t k = 0; k < j; k++)
+			FUZZ_CHECK(strcasecmp(s->headers[j].name, s->headers[k].name) != 0);
+	}
+	FUZZ_CHECK(s->has_signing_key == (s->signing_key != NULL));
+	if (s->signing_key)
+		FUZZ_CHECK(sig_ed25519_seed(s->signing_key, seed) == SIG_KEY_OK);
+	for (size_t j = 0; j < s->n_previous_signing; j++)
+		FUZZ_CHECK(sig_ed25519_seed(s->previous_signing_keys[j], seed) == SIG_KEY_OK);
+}
+
 static void check_loaded(const struct cfg *c)
 {
-	FUZZ_CHECK(c->broker_url != NULL && c->exchange != NULL && c->prefix != NULL);
+	FUZZ_CHECK(c->n_broker_urls >= 1 && c->n_broker_urls <= NODES_MAX);
+	for (size_t i = 0; i < c->n_broker_urls; i++)
+		FUZZ_CHECK(c->broker_urls[i] != NULL);
+	FUZZ_CHECK(c->exchange != NULL && c->prefix != NULL);
 	FUZZ_CHECK(c->n_delays >= 1 && c->n_delays <= CFG_MAX_DELAYS);
 	for (size_t i = 0; i < c->n_delays; i++)
 		FUZZ_CHECK(c->retry_delays_ms[i] > 0);
@@ -153,6 +180,7 @@ static void check_loaded(const struct cfg *c)
 		FUZZ_CHECK(s->secret != NULL && s->secret[0] != '\0');
 		FUZZ_CHECK(s->timeout_ms > 0 && s->max_in_flight > 0);
 		check_breaker(&s->breaker);
+		check_extras(s);
 	}
 	for (size_t i = 0; i < c->n_warnings; i++)
 		FUZZ_CHECK(strstr(c->warnings[i], CANARY) == NULL);

@@ -456,6 +456,17 @@ class TopologyTests(BrokerCase):
         self.assertEqual(args.get("x-delivery-limit"), 20)
         self.assertEqual(args.get("x-dead-letter-exchange"), "")
         self.assertEqual(args.get("x-dead-letter-routing-key"), "hsbridge.clinic-portal.parked")
+        # at-least-once at the delivery limit (DESIGN section 9; RabbitMQ
+        # needs reject-publish for it), and no length limit of its own
+        self.assertEqual(args.get("x-dead-letter-strategy"), "at-least-once")
+        self.assertEqual(args.get("x-overflow"), "reject-publish")
+        self.assertNotIn("x-max-length", args)
+        # replicas: RabbitMQ's default (quorum_cluster_size, 3), not an
+        # argument that every queue of 0.1 would then refuse (README: node
+        # lists and quorum replicas); on this single node, one member, the leader
+        self.assertNotIn("x-quorum-initial-group-size", args)
+        qi = self.queue("hsbridge.clinic-portal")
+        self.assertEqual(qi.get("members"), [qi.get("leader")])
 
     def test_topology_binds_subscription_queue_with_each_pattern(self):
         pats = ["document.uploaded", "analysis.*", "share.#"]

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hsbridge/config.h"
+#include "hsbridge/nodes.h"
 
 /* Every test config uses this secret; no message may ever contain it. */
 #define SECRET "TOPSECRET-0123456789"
@@ -217,7 +218,8 @@ static void full_config_reads_every_field(void **state)
 	(void)state;
 	cfg = load_ok(full_config);
 	assert_string_equal(cfg->path, conf_path);
-	assert_string_equal(cfg->broker_url, "amqps://u:pw@mq.example:5671/vh");
+	assert_int_equal(cfg->n_broker_urls, 1);
+	assert_string_equal(cfg->broker_urls[0], "amqps://u:pw@mq.example:5671/vh");
 	assert_string_equal(cfg->exchange, "hs.events:v1");
 	assert_string_equal(cfg->prefix, "hsb-test_1");
 	assert_int_equal(cfg->heartbeat_s, 15);
@@ -279,7 +281,8 @@ static void minimal_config_applies_defaults(void **state)
 
 	(void)state;
 	cfg = load_ok(ONE_SUB(""));
-	assert_string_equal(cfg->broker_url, "amqp://guest:guest@127.0.0.1:5672/%2f");
+	assert_int_equal(cfg->n_broker_urls, 1);
+	assert_string_equal(cfg->broker_urls[0], "amqp://guest:guest@127.0.0.1:5672/%2f");
 	assert_string_equal(cfg->exchange, "healthsync.events");
 	assert_string_equal(cfg->prefix, "hsbridge");
 	assert_int_equal(cfg->heartbeat_s, 30);
@@ -741,7 +744,8 @@ static void broker_url_needs_amqp_scheme_and_is_never_repeated(void **state)
 	assert_null(strstr(err, "hunter2"));
 	expect_fail("broker: { url = \"\"; };\n" ONE_SUB(""), 1, "broker.url must start with");
 	cfg = load_ok("broker: { url = \"amqp://h\"; };\n" ONE_SUB(""));
-	assert_string_equal(cfg->broker_url, "amqp://h");
+	assert_int_equal(cfg->n_broker_urls, 1);
+	assert_string_equal(cfg->broker_urls[0], "amqp://h");
 	cfg_free(cfg);
 }
 
@@ -754,6 +758,77 @@ static void broker_url_that_amqp_cannot_parse_is_an_error_on_its_line(void **sta
 		    2, "broker.url is not a valid AMQP URL");
 	expect_fail("broker: {\n\n  url = \"amqp://h:notaport/\";\n};\n" ONE_SUB(""), 3,
 		    "broker.url is not a valid AMQP URL");
+}
+
+/* broker.url as the nodes of a cluster: a libconfig array or list of
+ * strings, kept in the file's order. */
+static void broker_url_list_keeps_every_url_in_file_order(void **state)
+{
+	static const char *const forms[] = {
+	    "broker: { url = [\"amqp://h1:5672/%2f\", \"amqp://h2:5673/v\", \"amqps://h3\"]; };\n",
+	    "broker: {\n url = (\n  \"amqp://h1:5672/%2f\",\n  \"amqp://h2:5673/v\",\n"
+	    "  \"amqps://h3\"\n );\n};\n",
+	};
+	char text[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct cfg *cfg;
+
+		snprintf(text, sizeof(text), "%s%s", forms[i], ONE_SUB(""));
+		cfg = load_ok(text);
+		assert_int_equal(cfg->n_broker_urls, 3);
+		assert_string_equal(cfg->broker_urls[0], "amqp://h1:5672/%2f");
+		assert_string_equal(cfg->broker_urls[1], "amqp://h2:5673/v");
+		assert_string_equal(cfg->broker_urls[2], "amqps://h3");
+		cfg_free(cfg);
+	}
+	{
+		struct cfg *cfg = load_ok("broker: { url = [\"amqp://only\"]; };\n" ONE_SUB(""));
+
+		assert_int_equal(cfg->n_broker_urls, 1);
+		assert_string_equal(cfg->broker_urls[0], "amqp://only");
+		cfg_free(cfg);
+	}
+}
+
+/* Each element is checked like a single URL; the error names the element
+ * and its line, never the password. */
+static void broker_url_list_errors_name_the_element_and_its_line(void **state)
+{
+	char text[2048];
+	size_t len = 0;
+
+	(void)state;
+	expect_fail("broker: {\n  url = [];\n};\n" ONE_SUB(""), 2,
+		    "broker.url must list at least one URL");
+	expect_fail("broker: {\n  url = ();\n};\n" ONE_SUB(""), 2,
+		    "broker.url must list at least one URL");
+	expect_fail("broker: {\n  url = (\n    \"amqp://h1\",\n    5672\n  );\n};\n" ONE_SUB(""), 4,
+		    "broker.url element 2 must be a string");
+	expect_fail("broker: {\n  url = (\"amqp://h1\", { host = \"h2\"; });\n};\n" ONE_SUB(""), 2,
+		    "broker.url element 2 must be a string");
+	expect_fail("broker: {\n  url = (\"amqp://h1\", [\"amqp://h2\"]);\n};\n" ONE_SUB(""), 2,
+		    "broker.url element 2 must be a string");
+	/* libconfig gives a string element the line of the token after it: the
+	 * comma, or the bracket that closes the list. */
+	expect_fail("broker: {\n  url = [\n    \"amqp://guest:guest@h1/\",\n"
+		    "    \"amqp://u:pa/" SECRET
+		    "@h2:5672/v\",\n    \"amqp://h3\" ];\n};\n" ONE_SUB(""),
+		    4, "broker.url element 2 is not a valid AMQP URL");
+	expect_fail("broker: {\n  url = (\n    \"amqp://h1\",\n    \"amqp://h2\",\n"
+		    "    \"http://u:" SECRET "@h3/\");\n};\n" ONE_SUB(""),
+		    5, "broker.url element 3 must start with amqp:// or amqps://");
+	expect_fail("broker: {\n  url = 5672;\n};\n" ONE_SUB(""), 2,
+		    "broker.url must be a string or a list of strings");
+	expect_fail("broker: {\n  url = { host = \"h\"; };\n};\n" ONE_SUB(""), 2,
+		    "broker.url must be a string or a list of strings");
+	len += (size_t)snprintf(text + len, sizeof(text) - len, "broker: {\n  url = [");
+	for (int i = 0; i < NODES_MAX + 1; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s\"amqp://h%d\"",
+					i ? ", " : "", i);
+	snprintf(text + len, sizeof(text) - len, "];\n};\n" ONE_SUB(""));
+	expect_fail(text, 2, "broker.url lists 17 URLs; at most 16");
 }
 
 static void broker_ca_file_must_be_readable_and_is_kept(void **state)
@@ -2112,6 +2187,8 @@ int main(void)
 	    cmocka_unit_test(integer_literals_that_libconfig_would_truncate_are_rejected),
 	    cmocka_unit_test(broker_url_needs_amqp_scheme_and_is_never_repeated),
 	    cmocka_unit_test(broker_url_that_amqp_cannot_parse_is_an_error_on_its_line),
+	    cmocka_unit_test(broker_url_list_keeps_every_url_in_file_order),
+	    cmocka_unit_test(broker_url_list_errors_name_the_element_and_its_line),
 	    cmocka_unit_test(broker_ca_file_must_be_readable_and_is_kept),
 	    cmocka_unit_test(broker_management_url_must_be_http_and_is_kept),
 	    cmocka_unit_test(exchange_and_prefix_charset_is_enforced),

@@ -113,6 +113,29 @@ static void url_parse_leaves_the_callers_string_alone(void **state)
 	url_amqp_clear(&u);
 }
 
+/* How logs name a node: host:port and nothing of the credentials. */
+static void url_node_is_host_and_port_without_credentials(void **state)
+{
+	static const struct {
+		const char *url, *node;
+	} cases[] = {
+	    {"amqp://guest:s3cret@mq1.example:5673/%2f", "mq1.example:5673"},
+	    {"amqps://u:p%40w@10.0.0.7/vh", "10.0.0.7:5671"},
+	    {"amqp://h", "h:5672"},
+	    {"amqp://u:pw@[::1]:5752/v", "[::1]:5752"},
+	    {"amqp://u:pa/ss@h:5672/v", "(invalid URL)"},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		url_amqp_node(cases[i].url, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].node);
+		assert_null(strstr(buf, "s3cret"));
+		assert_null(strstr(buf, "p%40w"));
+	}
+}
+
 static void url_clear_wipes_the_password_buffer_before_freeing_it(void **state)
 {
 	struct url_amqp u;
@@ -225,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(url_parses_valid_urls_with_defaults_and_decoded_vhost),
 	    cmocka_unit_test(url_refuses_what_is_not_an_amqp_url_and_leaves_it_clear),
 	    cmocka_unit_test(url_parse_leaves_the_callers_string_alone),
+	    cmocka_unit_test(url_node_is_host_and_port_without_credentials),
 	    cmocka_unit_test(url_clear_wipes_the_password_buffer_before_freeing_it),
 	    cmocka_unit_test(listen_parses_ipv4_ipv6_and_localhost),
 	    cmocka_unit_test(listen_refuses_bad_hosts_ports_and_garbage),
