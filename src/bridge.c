@@ -218,6 +218,8 @@ static int open_publisher(struct bridge *br)
 		rc = brk_channel_open(br->pub, PUB_CH, err, sizeof(err));
 	if (rc == 0)
 		rc = brk_confirm_select(br->pub, PUB_CH, err, sizeof(err));
+	if (rc == 0)
+		rc = history_open_channel(br, err, sizeof(err));
 	if (rc == 0) {
 		br->pub_failures = 0;
 		nodes_connected(&br->pub_nodes);
@@ -246,6 +248,7 @@ static void drop_publisher(struct bridge *br)
 		 LOG_I("copies_held",
 		       (long long)(br->dlv.count[DLV_CONFIRMING] + br->dlv.count[DLV_HELD])));
 	relay_hold_unconfirmed(br);
+	history_pub_lost(br);
 	brk_close(br->pub);
 	br->pub = NULL;
 	br->pub_broken = false;
@@ -326,6 +329,7 @@ void bridge_drop_session(struct bridge *br)
 	log_copies_handed_back(br);
 	dlv_hand_back_all(&br->dlv);
 	dlv_reap(&br->dlv);
+	history_pub_lost(br);
 	brk_close(br->pub);
 	br->pub = NULL;
 	br->pub_broken = false;
@@ -383,8 +387,10 @@ static bool step_stop(struct bridge *br)
 	}
 	if (!br->stopping)
 		return false;
-	return !br->brk || dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br) ||
-	       clk_mono_ms() > br->stop_deadline_ms;
+	if (!br->brk || clk_mono_ms() > br->stop_deadline_ms)
+		return true;
+	/* The records of the last attempts get their chance too (bounded). */
+	return (dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br)) && history_settled(br);
 }
 
 /* Acts on SIGHUP: stage a valid config, apply it once nothing is in flight. */
@@ -443,10 +449,14 @@ static void on_broker_event(struct bridge *br, struct brk_event *ev, bool publis
 	case BRK_CONFIRM:
 		if (publisher && ev->channel == PUB_CH)
 			relay_on_confirm(br, ev);
+		else if (publisher && ev->channel == HIST_CH)
+			history_on_confirm(br, ev);
 		break;
 	case BRK_RETURN:
 		if (publisher && ev->channel == PUB_CH)
 			relay_on_return(br, ev);
+		else if (publisher && ev->channel == HIST_CH)
+			history_on_return(br);
 		break;
 	case BRK_BLOCKED:
 		/* The consuming connection never publishes: the broker keeps
@@ -569,7 +579,7 @@ int bridge_run(struct cfg **cfgp)
 	    (uint32_t)getpid() * 2654435761u ^ (uint32_t)time(NULL) ^ (uint32_t)clk_mono_ms();
 	br.disp = disp_new();
 	prom_init(&br.prom, HSB_VERSION);
-	if (!br.disp || bridge_bind_config(&br, *cfgp) != 0) {
+	if (!br.disp || history_start(&br) != 0 || bridge_bind_config(&br, *cfgp) != 0) {
 		rc = EX_TEMPFAIL; /* out of memory */
 		goto out;
 	}
@@ -592,6 +602,7 @@ int bridge_run(struct cfg **cfgp)
 		disp_collect(br.disp, relay_on_http_done, &br);
 		breakers_step(&br);
 		relay_publish_held(&br);
+		history_publish(&br);
 		relay_flush_acks(&br);
 		dlv_reap(&br.dlv);
 		if (step_recover(&br))
@@ -608,6 +619,7 @@ out:
 	cfg_free(br.retired);
 	disp_free(br.disp);
 	figures_stop(&br);
+	history_stop(&br);
 	prom_free(&br.prom);
 	ntf_close(&br.ntf);
 	relay_unbind_subs(br.subs, br.cfg ? br.cfg->n_subs : 0);

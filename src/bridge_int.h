@@ -27,6 +27,10 @@
  * confirm mode. */
 #define CTL_CH 1
 #define PUB_CH 1
+/* The publishing connection's second confirm channel: history records
+ * (bridge_history.c), apart from the copies, so that a record refused or
+ * unconfirmed never holds a copy, nor a copy a record. */
+#define HIST_CH 2
 
 /* A subscription at run time; deliveries borrow it. */
 struct dlv_sub {
@@ -72,6 +76,7 @@ struct bridge {
 	struct prom prom;      /* the figures /metrics shows */
 	struct metrics *http;  /* the metrics.listen listener; NULL: none */
 	struct ntf ntf; /* systemd's NOTIFY_SOCKET (bridge_notify.c) */
+	struct hist_pub *hist; /* attempt records waiting for pub (bridge_history.c) */
 };
 
 /* The session is unusable from here on: the loop drops it and reconnects. */
@@ -172,6 +177,32 @@ void figures_reconnected(struct bridge *br);
  * notify.h) before the loop waits; returns max_ms, or less when something
  * falls due sooner. */
 int bridge_notify(struct bridge *br, int max_ms);
+
+/* bridge_history.c: every attempt recorded in <prefix>.attempts, off the
+ * delivery path: queued (bounded), published once per turn on HIST_CH,
+ * dropped and counted when that cannot be done. */
+int history_start(struct bridge *br) __attribute__((warn_unused_result));
+void history_stop(struct bridge *br);
+/* One record of d's attempt, when history is enabled. Never waits. */
+void history_record(struct bridge *br, const struct delivery *d, const struct disp_result *res,
+		    const char *outcome, const char *next, const char *error);
+/* One record of d parked before any attempt (attempt 0): its message_id
+ * (mid, may be NULL) and why. */
+void history_invalid(struct bridge *br, const struct delivery *d, const char *mid,
+		     const char *why);
+/* Opens HIST_CH on a new pub in confirm mode (nothing when disabled). */
+int history_open_channel(struct bridge *br, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* pub is gone: its unconfirmed records are counted as dropped. */
+void history_pub_lost(struct bridge *br);
+void history_on_confirm(struct bridge *br, const struct brk_event *ev);
+void history_on_return(struct bridge *br);
+/* Publishes what waits (the loop's batch, once per turn). */
+void history_publish(struct bridge *br);
+/* Nothing waits to be published or confirmed (or it cannot be: pub is
+ * down or blocked), or SETTLE_GRACE_MS passed since it was first asked:
+ * a reload or SIGTERM may close pub. */
+bool history_settled(const struct bridge *br);
 
 /* bridge_reload.c: SIGHUP. */
 void reload_stage(struct bridge *br);

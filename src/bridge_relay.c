@@ -222,7 +222,7 @@ static const char *outcome_name(const struct delivery *d, enum pol_action a)
 
 /* One line per attempt (DESIGN section 7), written once the delivery has
  * moved on, so that the outcome is what happened. */
-static void log_attempt(const struct bridge *br, const struct delivery *d,
+static void log_attempt(struct bridge *br, const struct delivery *d,
 			const struct disp_result *res, const struct pol_decision *dec,
 			const char *error)
 {
@@ -247,6 +247,8 @@ static void log_attempt(const struct bridge *br, const struct delivery *d,
 		 LOG_S("counted", d->copy.spared && !handed_back ? "no" : NULL),
 		 LOG_S("error", error[0] ? error : NULL),
 		 LOG_S("response", act != POL_ACK && response[0] ? response : NULL));
+	history_record(br, d, res, outcome_name(d, act),
+		       act == POL_RETRY && !handed_back ? next : NULL, error);
 }
 
 /* libcurl sends a POST again on a new connection when a reused one closed
@@ -452,6 +454,7 @@ static void park_invalid(struct bridge *br, struct delivery *d, const char *mid,
 	snprintf(d->copy.last_error, sizeof(d->copy.last_error), "%s", d->ev.reason);
 	park(br, d, reason);
 	figures_parked(d);
+	history_invalid(br, d, mid, d->ev.reason);
 }
 
 /* Validates and completes the envelope: a valid one is POSTed, an invalid

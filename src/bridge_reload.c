@@ -42,7 +42,7 @@ void reload_stage(struct bridge *br)
 bool reload_ready(const struct bridge *br)
 {
 	return br->staged && !(br->brk && brk_buffered(br->brk)) &&
-	       (dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br));
+	       (dlv_alive(&br->dlv) == 0 || bridge_only_stuck_copies(br)) && history_settled(br);
 }
 
 static bool has_pattern(const struct cfg_sub *s, const char *pattern)

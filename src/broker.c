@@ -400,13 +400,20 @@ int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
 int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
 		size_t errlen)
 {
+	return brk_consume_args(b, ch, queue, tag, NULL, 0, err, errlen);
+}
+
+int brk_consume_args(struct brk *b, uint16_t ch, const char *queue, const char *tag,
+		     amqp_table_entry_t *args, int n_args, char *err, size_t errlen)
+{
+	amqp_table_t table = {.num_entries = n_args, .entries = args};
 	char what[BRK_NAME_MAX + 32];
 
 	snprintf(what, sizeof(what), "basic.consume on %s", queue);
 	if (flush_before(b, ch, what, err, errlen) != 0)
 		return BRK_ERR_CONNECTION;
 	amqp_basic_consume(b->conn, ch, amqp_cstring_bytes(queue), amqp_cstring_bytes(tag), 0, 0, 0,
-			   amqp_empty_table);
+			   n_args ? table : amqp_empty_table);
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
 }
 

@@ -46,6 +46,7 @@ struct command {
 	bool json;	      /* takes --json (anywhere after the command) */
 	bool secrets;	      /* signs or seals: reads secret_file and secret_env */
 	bool no_config;	      /* reads no config at all */
+	bool own_options;     /* reads its own options (cli_args.argc/argv) */
 	int (*run)(struct cfg **cfgp, const struct cli_args *a);
 	const char *help; /* the usage line; each '\n' continues it, indented */
 };
@@ -169,6 +170,18 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 	print_breaker("breaker:  ", &cfg->breaker);
 	printf("metrics:  %s\n", cfg->metrics_listen ? cfg->metrics_listen
 						      : "no listener (metrics.listen is unset)");
+	if (cfg->history.enabled) {
+		char age[32], size[32];
+
+		topo_attempts_queue(cfg, name, sizeof(name));
+		cfg_format_age(cfg->history.max_age_s, age, sizeof(age));
+		cfg_format_bytes(cfg->history.max_bytes, size, sizeof(size));
+		printf("history:  every attempt in stream %s (kept %s, at most %s; %ld bytes of each "
+		       "answer)\n",
+		       name, age, size, cfg->history.response_bytes);
+	} else {
+		printf("history:  off (no attempt records; hsbridge logs reads what is stored)\n");
+	}
 	printf("log:      level %s\n", log_level_name(cfg->log_level));
 	printf("subscriptions: %zu\n", cfg->n_subs);
 	for (size_t i = 0; i < cfg->n_subs; i++) {
@@ -456,28 +469,33 @@ static int cmd_run(struct cfg **cfgp, const struct cli_args *a)
 }
 
 static const struct command commands[] = {
-    {"run", "", 0, 0, NULL, false, true, false, cmd_run, "the bridge, in the foreground (default)"},
-    {"check", "", 0, 0, NULL, false, true, false, cmd_check,
+    {"run", "", 0, 0, NULL, false, true, false, false, cmd_run, "the bridge, in the foreground (default)"},
+    {"check", "", 0, 0, NULL, false, true, false, false, cmd_check,
      "validate the config and print what the bridge would do"},
-    {"topology", "", 0, 0, NULL, false, false, false, cmd_topology,
+    {"topology", "", 0, 0, NULL, false, false, false, false, cmd_topology,
      "declare exchanges, queues and bindings, then exit"},
-    {"status", "[--json]", 0, 0, NULL, true, false, false, cli_cmd_status,
+    {"status", "[--json]", 0, 0, NULL, true, false, false, false, cli_cmd_status,
      "per subscription: ready and parked messages, consumers;\n"
      "messages waiting in the retry queues; --json: the same\n"
      "figures as one JSON document"},
-    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, false, cmd_publish,
+    {"publish", "TYPE [JSON]", 1, 2, NULL, false, false, false, false, cmd_publish,
      "publish an event as a service would (JSON from the\n"
      "argument or standard input)"},
-    {"test-event", "SUB", 1, 1, NULL, false, true, false, cli_cmd_test_event,
+    {"test-event", "SUB", 1, 1, NULL, false, true, false, false, cli_cmd_test_event,
      "POST a signed webhook.test event to SUB now; print the\n"
      "status, time and response body"},
-    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, false, cli_cmd_replay,
+    {"logs", "SUB [OPTIONS]", 1, 1, NULL, false, false, false, true, cli_cmd_logs,
+     "SUB's attempts from the history stream <prefix>.attempts:\n"
+     "--since 1h|7d|2024-02-27T10:00:00Z (default 1h), --failed,\n"
+     "--event ID, --delivery UUID, --limit N (the last N),\n"
+     "--follow (keep tailing), --json (the raw records)"},
+    {"replay", "SUB [--limit N]", 1, 1, "--limit", false, true, false, false, cli_cmd_replay,
      "move parked messages back into SUB's queue, attempts\n"
      "reset"},
-    {"keygen", "", 0, 0, NULL, false, false, true, cli_cmd_keygen,
+    {"keygen", "", 0, 0, NULL, false, false, true, false, cli_cmd_keygen,
      "print a new Ed25519 signing key (whsk_, for signing_key)\n"
      "and its public key (whpk_), one a line; reads no config"},
-    {"pubkey", "SUB", 1, 1, NULL, false, true, false, cli_cmd_pubkey,
+    {"pubkey", "SUB", 1, 1, NULL, false, true, false, false, cli_cmd_pubkey,
      "print the public key (whpk_) of SUB's signing_key, to hand\n"
      "to its integrator; then those of previous_signing_keys"},
 };
@@ -504,8 +522,8 @@ static void usage(FILE *to)
 		fputc('\n', to);
 	}
 	fputs("\nThe config is FILE, else $HSBRIDGE_CONFIG, else etc/hsbridge.conf if it exists\n"
-	      "(a source tree), else " INSTALLED_CONFIG ". status, topology and publish\n"
-	      "read no secret_file or secret_env. -V, --version: the version.\n",
+	      "(a source tree), else " INSTALLED_CONFIG ". status, topology, publish and\n"
+	      "logs read no secret_file or secret_env. -V, --version: the version.\n",
 	      to);
 }
 
@@ -615,7 +633,12 @@ int cli_main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (parse_operands(c, argc - optind, argv + optind, &args, &why) != 0) {
+	if (c->own_options) {
+		memset(&args, 0, sizeof(args));
+		args.limit = -1;
+		args.argc = argc - optind;
+		args.argv = argv + optind;
+	} else if (parse_operands(c, argc - optind, argv + optind, &args, &why) != 0) {
 		fprintf(stderr, "hsbridge: %s: %s (usage: %s%s%s)\n", c->name, why, c->name,
 			c->operands[0] ? " " : "", c->operands);
 		usage(stderr);

@@ -17,6 +17,10 @@ struct cli_args {
 	const char *operand[CLI_MAX_OPERANDS];
 	long limit;
 	bool json; /* --json */
+	/* Everything after the command, for a command that reads its own
+	 * options (logs). */
+	int argc;
+	char **argv;
 };
 
 /* The subscription called name, or NULL after saying so on stderr. */
@@ -36,6 +40,9 @@ int cli_await_confirm(struct brk *b, bool *returned, char *err, size_t errlen);
 int cli_cmd_status(struct cfg **cfgp, const struct cli_args *a);
 /* test-event SUB (cli_test_event.c). Returns a sysexits code. */
 int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a);
+/* logs SUB [--since T] [--failed] [--event ID] [--delivery UUID] [--limit N]
+ * [--follow] [--json] (cli_logs.c). Returns a sysexits code. */
+int cli_cmd_logs(struct cfg **cfgp, const struct cli_args *a);
 /* replay SUB [--limit N] (cli_replay.c). Returns a sysexits code. */
 int cli_cmd_replay(struct cfg **cfgp, const struct cli_args *a);
 

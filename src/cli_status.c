@@ -106,9 +106,12 @@ static bool configured_queue(const struct st_report *r, const char *name)
 static bool orphan(const struct st_report *r, const struct mgmt_queue *m)
 {
 	size_t plen = strlen(r->cfg->prefix);
+	char attempts[BRK_NAME_MAX];
 
+	/* The history stream is the bridge's own, declared or not. */
+	topo_attempts_queue(r->cfg, attempts, sizeof(attempts));
 	return strncmp(m->name, r->cfg->prefix, plen) == 0 && m->name[plen] == '.' &&
-	       !configured_queue(r, m->name);
+	       strcmp(m->name, attempts) != 0 && !configured_queue(r, m->name);
 }
 
 /* ------------------------------------------------------------------ text */

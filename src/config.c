@@ -34,8 +34,8 @@
 static const char *const default_delays[] = {"1m", "5m", "30m", "1h"};
 
 /* The keys each group may hold; anything else is a typo and an error. */
-static const char *const top_keys[] = {"broker", "delivery",	   "breaker", "metrics",
-				       "log",	 "subscriptions", NULL};
+static const char *const top_keys[] = {"broker", "delivery", "breaker",	    "metrics",
+				       "history", "log",      "subscriptions", NULL};
 static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
 					  "ca_file", "management_url", NULL};
 static const char *const delivery_keys[] = {
@@ -476,7 +476,7 @@ int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *err
 				.err = err,
 				.errlen = err ? errlen : 0,
 				.no_secrets = (flags & CFG_NO_SECRETS) != 0};
-	const config_setting_t *root, *broker, *delivery, *breaker, *metrics, *logg;
+	const config_setting_t *root, *broker, *delivery, *breaker, *metrics, *history, *logg;
 	char *text = NULL;
 	size_t len = 0;
 	config_t lc;
@@ -516,11 +516,12 @@ int cfg_load_flags(const char *path, unsigned flags, struct cfg **out, char *err
 	    cfg_get_group(&ld, root, "delivery", &delivery) != 0 ||
 	    cfg_get_group(&ld, root, "breaker", &breaker) != 0 ||
 	    cfg_get_group(&ld, root, "metrics", &metrics) != 0 ||
+	    cfg_get_group(&ld, root, "history", &history) != 0 ||
 	    cfg_get_group(&ld, root, "log", &logg) != 0)
 		goto out;
 	if (load_broker(&ld, broker) != 0 || load_delivery(&ld, delivery) != 0 ||
 	    load_breaker(&ld, breaker) != 0 || load_metrics(&ld, metrics) != 0 ||
-	    load_log(&ld, logg) != 0 ||
+	    cfg_load_history(&ld, history) != 0 || load_log(&ld, logg) != 0 ||
 	    cfg_load_subs(&ld, root) != 0)
 		goto out;
 	*out = ld.cfg;

@@ -140,6 +140,11 @@ void cfg_breaker_defaults(struct breaker_conf *out);
  * "" for the top-level group. Returns 0 or -1. */
 int cfg_load_breaker(struct cfg_loader *ld, const config_setting_t *g, struct breaker_conf *inout);
 
+/* ---- the history group (config_history.c) -------------------------------- */
+
+/* The `history` group g (NULL: absent: the defaults, enabled). */
+int cfg_load_history(struct cfg_loader *ld, const config_setting_t *g);
+
 /* ---- characters --------------------------------------------------------- */
 
 static inline bool is_digit(char c)

@@ -131,6 +131,12 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 	if (!valid_sub_name(name))
 		return cfg_fail(ld, at, "name \"%s\" must match [a-z0-9][a-z0-9_-]{0,63}",
 				cfg_echo(name, buf));
+	/* <prefix>.attempts is the history stream (issue 11), kept apart even
+	 * with history off, so that turning it on cannot collide. */
+	if (strcmp(name, "attempts") == 0)
+		return cfg_fail(ld, at,
+				"name \"attempts\" is reserved: %s.attempts is the history stream",
+				cfg->prefix);
 	cfg_set_where(ld, "subscription \"%s\": ", name);
 	for (i = 0; i < index; i++) {
 		if (strcmp(cfg->subs[i].name, name) == 0)

@@ -277,6 +277,24 @@ static void render_broker(struct out *o, const struct prom *p)
 	put(o, "hsbridge_broker_reconnects_total %llu\n", (unsigned long long)p->reconnects);
 }
 
+static void render_history(struct out *o, const struct prom *p)
+{
+	static const char *const drops[PROM_HIST_N_DROPS] = {"buffer_full", "refused",
+							     "unroutable", "unconfirmed"};
+
+	family(o, "hsbridge_history_written_total", "counter",
+	       "Attempt records the broker confirmed into the history stream.");
+	put(o, "hsbridge_history_written_total %llu\n", (unsigned long long)p->history_written);
+	family(o, "hsbridge_history_dropped_total", "counter",
+	       "Attempt records dropped (deliveries never wait for them), by reason.");
+	for (int k = 0; k < PROM_HIST_N_DROPS; k++)
+		put(o, "hsbridge_history_dropped_total{reason=\"%s\"} %llu\n", drops[k],
+		    (unsigned long long)p->history_dropped[k]);
+	family(o, "hsbridge_history_buffered", "gauge",
+	       "Attempt records waiting to be published or confirmed (bounded).");
+	put(o, "hsbridge_history_buffered %ld\n", p->history_buffered);
+}
+
 static void render_outcomes(struct out *o, const struct prom *p)
 {
 	char l[PROM_NAME_MAX * 2 + 1];
@@ -370,6 +388,7 @@ int prom_render(const struct prom *p, char **out, size_t *len)
 	struct out o = {0};
 
 	render_broker(&o, p);
+	render_history(&o, p);
 	render_outcomes(&o, p);
 	render_attempts(&o, p);
 	render_state(&o, p);

@@ -22,6 +22,37 @@ void topo_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_
 	snprintf(buf, len, "%s.retry.%s", cfg->prefix, label);
 }
 
+void topo_attempts_queue(const struct cfg *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.attempts", cfg->prefix);
+}
+
+#define STREAM_SEGMENT_DEFAULT 500000000LL
+
+long long topo_attempts_segment_bytes(const struct cfg *cfg)
+{
+	long long seg = cfg->history.max_bytes / 4;
+
+	return seg < STREAM_SEGMENT_DEFAULT ? seg : STREAM_SEGMENT_DEFAULT;
+}
+
+/* The history stream: every attempt, retained by age and size. */
+static int declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+			    size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	char age[32];
+	amqp_table_entry_t args[4];
+
+	cfg_format_age(cfg->history.max_age_s, age, sizeof(age));
+	args[0] = brk_entry_str("x-queue-type", "stream");
+	args[1] = brk_entry_str("x-max-age", age);
+	args[2] = brk_entry_i64("x-max-length-bytes", cfg->history.max_bytes);
+	args[3] = brk_entry_i64("x-stream-max-segment-size-bytes", topo_attempts_segment_bytes(cfg));
+	topo_attempts_queue(cfg, name, sizeof(name));
+	return brk_declare_queue(b, ch, name, args, 4, err, errlen);
+}
+
 /* A fanout exchange and a quorum queue of the same name per delay: a copy
  * waits there for the delay, then dead-letters back by its routing key. */
 static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size_t i, char *err,
@@ -139,6 +170,8 @@ int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, s
 		rc = declare_retry(b, ch, cfg, i, err, errlen);
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
 		rc = declare_sub_queues(b, ch, cfg, &cfg->subs[i], err, errlen);
+	if (rc == 0 && cfg->history.enabled)
+		rc = declare_attempts(b, ch, cfg, err, errlen);
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
 		rc = bind_sub(b, ch, cfg, &cfg->subs[i], err, errlen);
 	return rc;

@@ -97,6 +97,10 @@ int brk_confirm_select(struct brk *b, uint16_t ch, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 int brk_consume(struct brk *b, uint16_t ch, const char *queue, const char *tag, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
+/* brk_consume with consumer arguments (a stream's x-stream-offset). */
+int brk_consume_args(struct brk *b, uint16_t ch, const char *queue, const char *tag,
+		     amqp_table_entry_t *args, int n_args, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 /* Sends basic.cancel without waiting for cancel-ok (brk_next skips it):
  * deliveries already on their way may still arrive. 0 or
  * BRK_ERR_CONNECTION. */

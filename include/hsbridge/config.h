@@ -45,6 +45,15 @@ struct cfg_sub {
 	int line;	   /* where the subscription starts in the file */
 };
 
+/* history (issue 11): every attempt recorded in the stream queue
+ * <prefix>.attempts, declared with the topology when enabled. */
+struct cfg_history {
+	bool enabled;
+	long long max_age_s; /* x-max-age: records older than this are dropped */
+	long long max_bytes; /* x-max-length-bytes: the stream's size bound */
+	long response_bytes; /* of the endpoint's answer in a record; 0: none */
+};
+
 struct cfg {
 	char *path;
 	/* broker */
@@ -70,6 +79,7 @@ struct cfg {
 	/* metrics: "host:port" of the HTTP listener (url_listen_parse); NULL:
 	 * none (the key absent or "") */
 	char *metrics_listen;
+	struct cfg_history history;
 	/* log */
 	enum log_level log_level;
 	struct cfg_sub *subs;
@@ -102,6 +112,11 @@ int cfg_parse_duration(const char *s, long *ms) __attribute__((warn_unused_resul
  * divides it (3600000 -> "1h", 90000 -> "90s", 200 -> "200ms"). */
 void cfg_format_duration(long ms, char *buf, size_t len);
 
+/* A retention age in RabbitMQ's x-max-age form, the largest unit that
+ * divides it: 604800 -> "7D", 7200 -> "2h", 90 -> "90s". */
+void cfg_format_age(long long seconds, char *buf, size_t len);
+/* A byte count with the largest binary unit that divides it: "1GiB". */
+void cfg_format_bytes(long long bytes, char *buf, size_t len);
 /* Why a custom header name or value cannot be sent (a phrase to follow
  * "the name"/"the value", never repeating it), or NULL when it can. Names
  * are HTTP tokens of at most 64 characters and none of the bridge's own

@@ -77,6 +77,15 @@ struct prom_sub {
 	enum prom_breaker breaker;
 };
 
+/* Why an attempt record did not reach the history stream (issue 11). */
+enum prom_hist_drop {
+	PROM_HIST_BUFFER_FULL, /* the bounded buffer was full (the copies connection down, an alarm) */
+	PROM_HIST_REFUSED,     /* the broker nacked it */
+	PROM_HIST_UNROUTABLE,  /* no stream took it (deleted): returned */
+	PROM_HIST_UNCONFIRMED, /* the copies connection was lost before its confirm */
+	PROM_HIST_N_DROPS,
+};
+
 struct prom {
 	struct prom_sub **subs; /* in config order; each its own allocation */
 	size_t n_subs;
@@ -84,6 +93,11 @@ struct prom {
 	bool connected, copies_connected; /* gauges, set just before a scrape */
 	bool ready;
 	uint64_t reconnects;
+	/* history records: confirmed into the stream, dropped by reason, and
+	 * (a gauge) waiting to be published or confirmed */
+	uint64_t history_written;
+	uint64_t history_dropped[PROM_HIST_N_DROPS];
+	long history_buffered;
 };
 
 /* An empty store (no subscription) for a build of version (borrowed). */

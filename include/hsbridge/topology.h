@@ -14,9 +14,16 @@
 void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
 void topo_parked_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len);
 void topo_retry_name(const struct cfg *cfg, size_t delay_index, char *buf, size_t len);
+/* "<prefix>.attempts": the history stream (issue 11). */
+void topo_attempts_queue(const struct cfg *cfg, char *buf, size_t len);
+/* The stream's segment size: a quarter of history.max_bytes, at most
+ * RabbitMQ's default (500 MB), so that retention, which drops whole
+ * segments, keeps between 3/4 of max_bytes and max_bytes. */
+long long topo_attempts_segment_bytes(const struct cfg *cfg);
 
 /* Declares, idempotently, everything of DESIGN section 1 on channel ch:
- * exchanges, then every queue, then the bindings of active subscriptions
+ * exchanges, then every queue (the history stream too, when history is
+ * enabled), then the bindings of active subscriptions
  * (an inactive one's patterns are unbound). A queue that exists with other
  * arguments yields BRK_ERR_CHANNEL and an err naming the queue, the
  * argument and the way out, before anything is bound. */

@@ -31,8 +31,9 @@ SCALING = [
     (1, 64 * KIB, 128, 5000), (1, 512 * KIB, 128, 1000),
     (1, KIB, 16, 20000), (1, KIB, 512, 20000),
 ]
+# "history dropped": with history on, every attempt's record must reach the stream.
 BRIDGE_FAILURES = ('"outcome":"retry"', '"outcome":"parked"', '"outcome":"handed_back"',
-                   '"level":"error"')
+                   '"level":"error"', '"msg":"history dropped"')
 
 
 class BenchError(Exception):
@@ -257,7 +258,9 @@ class Bench:
                                text=True)
             if r.returncode != 0:
                 raise BenchError("rabbitmqctl list_queues: " + r.stderr.strip()[-500:])
-            counts = dict(line.split() for line in r.stdout.splitlines() if line.strip())
+            # the history stream keeps its records: they are not left work
+            counts = dict(line.split() for line in r.stdout.splitlines()
+                          if line.strip() and not line.split()[0].endswith(".attempts"))
             left = sum(map(int, counts.values()))
             if left == 0 or time.monotonic() > deadline:
                 if left:
@@ -273,6 +276,8 @@ class Bench:
         with os.fdopen(fd, "w") as f:
             f.write('broker: { url = "%s"; };\n' % self.url(vhost))
             f.write("delivery: { max_in_flight = %d; };\n" % mif)
+            f.write("history: { enabled = %s; };\n"
+                    % ("true" if self.args.history == "on" else "false"))
             f.write('log: { level = "%s"; };\nsubscriptions = (\n' % self.args.log_level)
             f.write(",\n".join(
                 '  { name = "b%d"; url = "%s"; events = ["%s"]; secret = "%s"; }'
@@ -513,6 +518,8 @@ def parse_args(argv):
     p.add_argument("--row", type=int, action="append", choices=range(1, len(SCALING) + 1),
                    help="scaling: only this row (1 to %d, in the table's order)" % len(SCALING))
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
+    p.add_argument("--history", default="on", choices=("on", "off"),
+                   help="history.enabled: every attempt recorded in hsbridge.attempts (default on)")
     p.add_argument("--timeout", type=float, default=600, help="throughput drain, seconds")
     p.add_argument("--row-timeout", type=float, default=120,
                    help="scaling: seconds before a row is given up (the table says so)")

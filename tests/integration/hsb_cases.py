@@ -195,7 +195,7 @@ class BrokerCase(Base):
     def broker_url(self):
         return "amqp://guest:guest@127.0.0.1:%d/%s" % (Env.amqp_port, self.vhost)
 
-    def config(self, subs, delivery=None, broker=None, breaker=None, metrics=None):
+    def config(self, subs, delivery=None, broker=None, breaker=None, metrics=None, history=None):
         b = {"url": self.broker_url}
         b.update(broker or {})
         for s in subs:
@@ -204,7 +204,7 @@ class BrokerCase(Base):
                     self.secrets.append(s[k])
             self.secrets.extend(s.get("previous_secrets", []))
         return self.write_conf(render_config(b, subs, delivery=delivery, breaker=breaker,
-                                             metrics=metrics))
+                                             metrics=metrics, history=history))
 
     def sub(self, name, events=("#",), url=None, **kw):
         d = {"name": name,
@@ -309,7 +309,7 @@ class BridgeCase(BrokerCase):
         return self.sub(name, events, url=self.rx.url("/" + name), **kw)
 
     def start_bridge(self, subs, delivery=None, broker=None, name="bridge", breaker=None,
-                     metrics=None):
+                     metrics=None, history=None):
         """Write the config and start `hsbridge run`; wait for "ready". A bridge
         this test started before is stopped first (table-driven tests)."""
         if self.bridge is not None:
@@ -317,7 +317,8 @@ class BridgeCase(BrokerCase):
             self.old_bridges.append(self.bridge)
         d = {"timeout_ms": 3000, "retry_delays": list(DELAYS)}
         d.update(delivery or {})
-        conf = self.config(subs, delivery=d, broker=broker, breaker=breaker, metrics=metrics)
+        conf = self.config(subs, delivery=d, broker=broker, breaker=breaker, metrics=metrics,
+                           history=history)
         self.bridge = BridgeProc(conf, self.tmp, name=name).start()
         self.bridge.wait_ready()
         return self.bridge

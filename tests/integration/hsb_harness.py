@@ -671,7 +671,8 @@ def lc(v):
     raise TypeError("no libconfig rendering for %r" % (v,))
 
 
-def render_config(broker, subscriptions, delivery=None, log=None, breaker=None, metrics=None):
+def render_config(broker, subscriptions, delivery=None, log=None, breaker=None, metrics=None,
+                  history=None):
     """broker/delivery/log: dicts of scalars/arrays; subscriptions: list of dicts.
     One setting per line (line numbers are predictable)."""
     out = []
@@ -689,6 +690,8 @@ def render_config(broker, subscriptions, delivery=None, log=None, breaker=None, 
         group("breaker", breaker)
     if metrics:
         group("metrics", metrics)
+    if history:
+        group("history", history)
     group("log", log or {"level": "info"})
     out.append("subscriptions = (")
     for i, s in enumerate(subscriptions):

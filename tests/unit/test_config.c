@@ -2103,6 +2103,55 @@ static void metrics_errors_name_file_and_line(void **state)
 	}
 }
 
+/* history (issue 11): on by default, 7 days and 1 GiB, 256 bytes of an
+ * answer; each key read and bounded, with its line. */
+static void history_defaults_overrides_and_errors(void **state)
+{
+	struct cfg *cfg;
+	char buf[32];
+
+	(void)state;
+	cfg = load_ok(ONE_SUB(""));
+	assert_true(cfg->history.enabled);
+	assert_int_equal(cfg->history.max_age_s, 7 * 86400);
+	assert_int_equal(cfg->history.max_bytes, 1LL << 30);
+	assert_int_equal(cfg->history.response_bytes, 256);
+	cfg_free(cfg);
+	cfg = load_ok("history: { enabled = false; max_age = \"36h\"; max_bytes = 2097152; "
+		      "response_bytes = 0; };\n" ONE_SUB(""));
+	assert_false(cfg->history.enabled);
+	assert_int_equal(cfg->history.max_age_s, 36 * 3600);
+	assert_int_equal(cfg->history.max_bytes, 2 << 20);
+	assert_int_equal(cfg->history.response_bytes, 0);
+	cfg_free(cfg);
+	cfg = load_ok("history: { max_age = \"90s\"; max_bytes = \"3MiB\"; };\n" ONE_SUB(""));
+	assert_int_equal(cfg->history.max_age_s, 90);
+	assert_int_equal(cfg->history.max_bytes, 3 << 20);
+	cfg_free(cfg);
+	expect_fail("\nhistory: {\n max_age = \"1w\"; };\n" ONE_SUB(""), 3, "history.max_age");
+	expect_fail("history: { max_bytes = \"1GB\"; };\n" ONE_SUB(""), 1, "history.max_bytes");
+	expect_fail("history: { max_bytes = 1048575; };\n" ONE_SUB(""), 1, "from 1MiB to 1TiB");
+	expect_fail("history: { response_bytes = 4097; };\n" ONE_SUB(""), 1,
+		    "history.response_bytes must be an integer between 0 and 4096");
+	expect_fail("history: { enabled = 1; };\n" ONE_SUB(""), 1, "history.enabled must be true");
+	expect_fail("history: { on = true; };\n" ONE_SUB(""), 1, "unknown key \"history.on\"");
+	expect_fail("subscriptions = ( { name = \"attempts\"; url = \"https://e.com/h\"; events = "
+		    "[\"#\"]; secret = \"x\"; } );\n",
+		    1, "name \"attempts\" is reserved: hsbridge.attempts is the history stream");
+	cfg_format_age(604800, buf, sizeof(buf));
+	assert_string_equal(buf, "7D");
+	cfg_format_age(7200, buf, sizeof(buf));
+	assert_string_equal(buf, "2h");
+	cfg_format_age(90, buf, sizeof(buf));
+	assert_string_equal(buf, "90s");
+	cfg_format_bytes(1LL << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "1GiB");
+	cfg_format_bytes(3 << 20, buf, sizeof(buf));
+	assert_string_equal(buf, "3MiB");
+	cfg_format_bytes(1000, buf, sizeof(buf));
+	assert_string_equal(buf, "1000B");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2184,6 +2233,7 @@ int main(void)
 	    cmocka_unit_test(invalid_durations_are_rejected),
 	    cmocka_unit_test(durations_format_with_the_largest_exact_unit),
 	    cmocka_unit_test(format_and_parse_round_trip),
+	    cmocka_unit_test(history_defaults_overrides_and_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -415,7 +415,30 @@ static void every_family_is_announced_once_with_help_and_type(void **state)
 			assert_string_equal(name, prev_help);
 		}
 	}
-	assert_int_equal(families, 13);
+	assert_int_equal(families, 16); /* 13, and the three of history (issue 11) */
+	free(t);
+	prom_free(&p);
+}
+
+/* The history figures (issue 11): written, dropped by reason (each shown
+ * from the start), buffered. */
+static void history_figures_are_rendered(void **state)
+{
+	struct prom p;
+	char *t;
+
+	(void)state;
+	prom_init(&p, "x");
+	p.history_written = 7;
+	p.history_dropped[PROM_HIST_UNROUTABLE] = 2;
+	p.history_buffered = 3;
+	t = render(&p);
+	assert_non_null(strstr(t, "\nhsbridge_history_written_total 7\n"));
+	assert_non_null(strstr(t, "\nhsbridge_history_dropped_total{reason=\"buffer_full\"} 0\n"));
+	assert_non_null(strstr(t, "\nhsbridge_history_dropped_total{reason=\"refused\"} 0\n"));
+	assert_non_null(strstr(t, "\nhsbridge_history_dropped_total{reason=\"unroutable\"} 2\n"));
+	assert_non_null(strstr(t, "\nhsbridge_history_dropped_total{reason=\"unconfirmed\"} 0\n"));
+	assert_non_null(strstr(t, "\nhsbridge_history_buffered 3\n"));
 	free(t);
 	prom_free(&p);
 }
@@ -459,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(label_values_are_escaped),
 	    cmocka_unit_test(names_and_version_are_escaped_in_the_exposition),
 	    cmocka_unit_test(every_family_is_announced_once_with_help_and_type),
+	    cmocka_unit_test(history_figures_are_rendered),
 	    cmocka_unit_test(large_exposition_grows_its_buffer),
 	};
 
