@@ -295,10 +295,11 @@ fail:
 	log_line(LOGL_ERROR, "broker", LOG_S("node", node), LOG_S("error", err));
 	if (br->brk)
 		bridge_drop_session(br);
-	if (rc == BRK_ERR_CHANNEL)
-		return EX_CONFIG;
+	/* A refused declare (a queue with other arguments) ends a first start
+	 * with EX_CONFIG; after a reconnect the loop tries again, and the next
+	 * try waits like any other failed one. */
 	br->reconnect_at_ms = next_try_ms(&br->nodes, &br->failures);
-	return EX_UNAVAILABLE;
+	return rc == BRK_ERR_CHANNEL ? EX_CONFIG : EX_UNAVAILABLE;
 }
 
 /* Forgets everything tied to the connections: what is not acked goes back

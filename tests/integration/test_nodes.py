@@ -11,6 +11,7 @@ Node-wide outages (rabbitmqctl stop_app) are in test_node_loss.py.
 Shared fixtures: hsb_cases.py.
 """
 
+import datetime
 import json
 import os
 import socket
@@ -245,6 +246,25 @@ class AtLeastOnceTests(BridgeCase):
         args = self.mgmt.queue(self.vhost, "hsbridge.a")["arguments"]
         self.assertEqual(args.get("x-dead-letter-strategy"), "at-least-once")
         self.assertEqual(args.get("x-overflow"), "reject-publish")
+
+    def test_a_queue_the_broker_refuses_after_a_reconnect_is_retried_with_backoff(self):
+        # An operator swaps hsbridge.a for a classic queue under a running
+        # bridge: each try then ends in PRECONDITION_FAILED. The bridge keeps
+        # trying (a fix on the broker's side lets it in again), but with its
+        # backoff, never in a tight connect/declare loop.
+        self.start_bridge([self.hook("a", ["document.*"])])
+        self.mgmt.delete_queue(self.vhost, "hsbridge.a")
+        self.mgmt.declare_queue(self.vhost, "hsbridge.a", arguments={"x-queue-type": "classic"})
+        tries = self.bridge.wait_log("reconnecting", n=4, timeout=30,
+                                     what="four reconnect tries")
+        stamps = [datetime.datetime.strptime(o["ts"], "%Y-%m-%dT%H:%M:%S.%fZ") for _, o in tries]
+        gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+        # the first backoff waits at least half of BRK_BACKOFF_MIN_MS (500)
+        self.assertTrue(all(g >= 0.2 for g in gaps), gaps)
+        self.mgmt.delete_queue(self.vhost, "hsbridge.a")
+        self.bridge.wait_log("ready", after=tries[-1][0], timeout=T_DELIVER)
+        eid, _, _ = self.publish_event("document.uploaded")
+        self.wait_logged(1, event=eid, outcome="delivered")
 
     def test_a_poison_message_waits_for_its_missing_parked_queue(self):
         conf = self.config([self.sub("a", ["document.*"])], delivery={"delivery_limit": 1})
