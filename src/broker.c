@@ -11,6 +11,7 @@
 #include <amqp_tcp_socket.h>
 
 #include "hsbridge/broker_tls.h"
+#include "hsbridge/redact.h"
 #include "hsbridge/url.h"
 #include "hsbridge/wire.h"
 
@@ -165,25 +166,13 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Every occurrence of secret in buf becomes "***": the broker's words are
- * echoed, and they must never carry the password. */
-static void redact(char *buf, const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	char *p;
-
-	while (n && (p = strstr(buf, secret)) != NULL) {
-		memmove(p + 3, p + n, strlen(p + n) + 1);
-		memcpy(p, "***", 3);
-	}
-}
-
 /* Why the login failed, in the broker's own words when it gave them
  * (ACCESS_REFUSED: user or password; NOT_ALLOWED: the vhost). */
 static void login_error(amqp_rpc_reply_t r, const struct amqp_connection_info *ci,
 			const char *where, char *err, size_t errlen)
 {
 	char text[BRK_ERR_MAX];
+	char shown[BRK_ERR_MAX];
 	const char *hint = "";
 
 	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
@@ -195,8 +184,8 @@ static void login_error(amqp_rpc_reply_t r, const struct amqp_connection_info *c
 			hint = " (check the user and password of broker.url)";
 		else if (c->reply_code == AMQP_NOT_ALLOWED)
 			hint = " (check the vhost of broker.url, and that the user may use it)";
-		redact(text, ci->password);
-		set_err(err, errlen, "the broker at %s refused the login: %s%s", where, text, hint);
+		set_err(err, errlen, "the broker at %s refused the login: %s%s", where,
+			redact_secret(text, ci->password, shown, sizeof(shown)), hint);
 		return;
 	}
 	if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)

@@ -229,3 +229,42 @@ size_t redact_controls(const char *in, size_t len, char *out, size_t outlen)
 	}
 	return i;
 }
+
+/* Appends n bytes of s to out at *at, as far as they fit with the NUL;
+ * false when they did not all fit. */
+static bool put_some(char *out, size_t len, size_t *at, const char *s, size_t n, bool whole)
+{
+	size_t room = len - 1 - *at;
+
+	if (n > room) {
+		if (!whole) {
+			memcpy(out + *at, s, room);
+			*at += room;
+		}
+		return false;
+	}
+	memcpy(out + *at, s, n);
+	*at += n;
+	return true;
+}
+
+char *redact_secret(const char *text, const char *secret, char *out, size_t len)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	size_t at = 0;
+	const char *p = text;
+	const char *hit;
+
+	if (len == 0)
+		return out;
+	while (n > 0 && (hit = strstr(p, secret)) != NULL) {
+		if (!put_some(out, len, &at, p, (size_t)(hit - p), false) ||
+		    !put_some(out, len, &at, "***", 3, true))
+			goto done;
+		p = hit + n;
+	}
+	(void)put_some(out, len, &at, p, strlen(p), false);
+done:
+	out[at] = '\0';
+	return out;
+}

@@ -1,6 +1,6 @@
 /* redact: what the bridge may show of text it did not write. URLs lose
  * their credentials, foreign text its terminal control sequences. A leaf:
- * pure functions of libc only, used by cli, mgmt and dispatch. */
+ * pure functions of libc only, used by cli, mgmt, dispatch and broker. */
 #ifndef HSBRIDGE_REDACT_H
 #define HSBRIDGE_REDACT_H
 
@@ -30,4 +30,9 @@ char *redact_urls_in(const char *text, char *out, size_t len);
  * written (len when all of them fitted). */
 size_t redact_controls(const char *in, size_t len, char *out, size_t outlen);
 
+/* text with every occurrence of secret replaced by "***", scanning on past
+ * each replacement (a secret inside "***" cannot match again). Always
+ * NUL-terminates out (len > 0); a result longer than out is cut, never in
+ * the middle of a "***". An empty or NULL secret copies text. Returns out. */
+char *redact_secret(const char *text, const char *secret, char *out, size_t len);
 #endif

@@ -144,6 +144,16 @@ class ConnectTests(BridgeCase):
         self.assertIn(vhost, no_vhost)
         self.assertNotIn("socket error", wrong_pw + no_vhost)
 
+    def test_a_password_found_in_the_redaction_mark_itself_is_redacted_once(self):
+        # A password of "*" is part of "***": redacting it used to loop for
+        # ever, writing past its buffer (the bridge died with SIGSEGV).
+        user = "star-" + rand_alnum(6).lower()
+        self.mgmt.req("PUT", "/users/" + user, {"password": "*", "tags": ""})
+        self.addCleanup(self.mgmt.req, "DELETE", "/users/" + user)
+        err = self.login_error(self.url(user=user, password="%2A", vhost="no%2Asuch"))
+        self.assertIn("NOT_ALLOWED", err)
+        self.assertIn("no***such", err)
+
     def test_silent_host_fails_within_the_connect_bound(self):
         silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.addCleanup(silent.close)

@@ -189,6 +189,52 @@ static void redact_controls_never_splits_at_the_end_of_out(void **state)
 	assert_int_equal(redact_controls("abc", 3, NULL, 0), 0);
 }
 
+/* Passwords that are part of "***" (issue 10 attack review: "*" looped
+ * for ever and overflowed), shorter than "***", repeated, and outputs cut
+ * at every length: never the secret, never a partial "***", always a NUL. */
+static void redact_secret_replaces_every_occurrence_once(void **state)
+{
+	static const struct {
+		const char *text, *secret, *want;
+	} cases[] = {
+	    {"user * refused", "*", "user *** refused"},
+	    {"** and *", "**", "*** and *"},
+	    {"***", "*", "*********"},
+	    {"abcabc", "abc", "******"},
+	    {"xax", "x", "***a***"},
+	    {"no match", "zz", "no match"},
+	    {"keep", "", "keep"},
+	    {"keep", NULL, "keep"},
+	    {"", "s3cret", ""},
+	    {"login s3cret failed s3cret", "s3cret", "login *** failed ***"},
+	};
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_string_equal(redact_secret(cases[i].text, cases[i].secret, out, sizeof(out)),
+				    cases[i].want);
+	}
+	for (size_t len = 1; len <= 24; len++) {
+		char cut[24];
+		size_t n;
+
+		redact_secret("pw pw: the pw was pw", "pw", cut, len);
+		n = strlen(cut);
+		assert_true(n < len);
+		assert_null(strstr(cut, "pw"));
+		/* a "***" is whole or absent: stars come in threes */
+		for (size_t j = 0, run = 0; j <= n; j++) {
+			if (cut[j] == '*') {
+				run++;
+			} else {
+				assert_int_equal(run % 3, 0);
+				run = 0;
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +244,7 @@ int main(void)
 	    cmocka_unit_test(redact_urls_in_withholds_words_too_long_to_check),
 	    cmocka_unit_test(redact_controls_escapes_what_a_terminal_acts_on),
 	    cmocka_unit_test(redact_controls_never_splits_at_the_end_of_out),
+	    cmocka_unit_test(redact_secret_replaces_every_occurrence_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
