@@ -233,6 +233,19 @@ static int load_broker_urls(struct cfg_loader *ld, const config_setting_t *s)
 			return cfg_fail(ld, at, "%s must be a string", label);
 		if (check_broker_url(ld, at, label, config_setting_get_string(e)) != 0)
 			return -1;
+		/* Failing over from a TLS node to a plain one would send the
+		 * password and the events in cleartext. */
+		if (i > 0 && starts_with(cfg->broker_urls[i], "amqps://") !=
+				 starts_with(cfg->broker_urls[0], "amqps://"))
+			return cfg_fail(ld, at,
+					"%s: a list mixes amqp:// and amqps:// URLs; a failover "
+					"would then send the password and the events without TLS",
+					label);
+		for (int j = 0; j < i; j++) {
+			if (strcmp(cfg->broker_urls[j], cfg->broker_urls[i]) == 0)
+				return cfg_fail(ld, at, "%s is the same URL as element %d", label,
+						j + 1);
+		}
 	}
 	return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hsbridge/url.h"
+
 void topo_sub_queue(const struct cfg *cfg, const char *sub, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s.%s", cfg->prefix, sub);
@@ -82,15 +84,37 @@ static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size
  * 0.1") instead of the generic advice, which would not help here (a policy
  * cannot make declared arguments equal). err holds brk_declare_queue's
  * message, with the broker's text in it. */
-static void explain_migration(const char *queue, char *err, size_t errlen)
+/* rabbitmqctl's "-p VHOST " for a queue outside the default vhost: without
+ * it, delete_queue acts on "/", where a queue of the same name may be in
+ * use. The vhost is single-quoted for a shell. */
+static void vhost_option(const struct cfg *cfg, char *buf, size_t len)
+{
+	struct url_amqp u;
+	size_t at;
+
+	buf[0] = '\0';
+	if (url_amqp_parse(cfg->broker_urls[0], &u) != 0)
+		return;
+	if (u.ci.vhost && strcmp(u.ci.vhost, "/") != 0) {
+		at = (size_t)snprintf(buf, len, "-p '");
+		for (const char *c = u.ci.vhost; *c && at + 6 < len; c++)
+			at += (size_t)snprintf(buf + at, len - at, *c == '\'' ? "'\\''" : "%c", *c);
+		snprintf(buf + at, len - at, "' ");
+	}
+	url_amqp_clear(&u);
+}
+
+static void explain_migration(const struct cfg *cfg, const char *queue, char *err, size_t errlen)
 {
 	static const char *const added[] = {"'x-dead-letter-strategy'", "'x-overflow'"};
 	const char *arg = NULL;
+	char vhost[BRK_NAME_MAX + 16];
 
 	for (size_t i = 0; i < sizeof(added) / sizeof(added[0]) && !arg; i++)
 		arg = strstr(err, added[i]) ? added[i] : NULL;
 	if (!arg)
 		return;
+	vhost_option(cfg, vhost, sizeof(vhost));
 	snprintf(
 	    err, errlen,
 	    "queue %s was declared by hsbridge 0.1 (inequivalent arg %s): this version "
@@ -98,9 +122,9 @@ static void explain_migration(const char *queue, char *err, size_t errlen)
 	    "x-overflow reject-publish, so that a message dead-lettered at the delivery limit "
 	    "is never dropped, and a queue's arguments cannot change; move it: stop publishing "
 	    "its events, let hsbridge 0.1 drain it (Ready and Unacked 0), delete it "
-	    "(rabbitmqctl delete_queue %s, or the UI), then start this bridge, which declares "
+	    "(rabbitmqctl delete_queue %s%s, or the UI), then start this bridge, which declares "
 	    "it again (README: Upgrading from 0.1)",
-	    queue, arg, queue);
+	    queue, arg, vhost, queue);
 }
 
 /* A subscription's parked queue and its queue, which dead-letters into the
@@ -140,7 +164,7 @@ static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 	if (rc == 0) {
 		rc = brk_declare_queue(b, ch, name, args, 6, err, errlen);
 		if (rc == BRK_ERR_CHANNEL)
-			explain_migration(name, err, errlen);
+			explain_migration(cfg, name, err, errlen);
 	}
 	return rc;
 }

@@ -156,7 +156,7 @@ class ScrapeTests(MetricsCase):
         self.assertEqual(self.v(m, "hsbridge_broker_connected", connection="consuming"), 1)
         self.assertEqual(self.v(m, "hsbridge_broker_connected", connection="copies"), 1)
         self.assertEqual(self.v(m, "hsbridge_ready"), 1)
-        self.assertEqual(self.v(m, "hsbridge_build_info", version="0.1.0"), 1)
+        self.assertEqual(self.v(m, "hsbridge_build_info", version="0.2.0"), 1)
         # sub names only: no URL, no credential, no secret
         for leak in ("pa55word", "scraper", "127.0.0.1", "http", "amqp", "guest") + tuple(
                 s["secret"] for s in subs):

@@ -208,6 +208,10 @@ class NodeListTests(BridgeCase):
             ('broker: {\n  url = [\n    "amqp://h1",\n    "https://u:%s@h2/"];\n};\n' % pw, 4,
              "broker.url element 2 must start with amqp:// or amqps://"),
             ('broker: {\n  url = [];\n};\n', 2, "broker.url must list at least one URL"),
+            ('broker: {\n  url = [\n    "amqps://u:%s@h1/",\n    "amqp://u:%s@h2/"];\n};\n'
+             % (pw, pw), 4, "broker.url element 2: a list mixes amqp:// and amqps:// URLs"),
+            ('broker: {\n  url = [\n    "amqp://u:%s@h1/",\n    "amqp://u:%s@h1/"];\n};\n'
+             % (pw, pw), 4, "broker.url element 2 is the same URL as element 1"),
             ('broker: {\n  url = { host = "h1"; };\n};\n', 2,
              "broker.url must be a string or a list of strings"),
         ]
@@ -235,7 +239,9 @@ class AtLeastOnceTests(BridgeCase):
             text = self.error_text(cp.stderr)
             for part in ("queue hsbridge.a was declared by hsbridge 0.1",
                          "x-dead-letter-strategy", "x-overflow reject-publish",
-                         "stop publishing", "drain", "rabbitmqctl delete_queue hsbridge.a",
+                         "stop publishing", "drain",
+                         # the test's own vhost: without -p, rabbitmqctl acts on "/"
+                         "rabbitmqctl delete_queue -p '%s' hsbridge.a" % self.vhost,
                          "Upgrading from 0.1"):
                 self.assertIn(part, text, cmd)
         self.assertEqual(self.mgmt.queue(self.vhost, "hsbridge.a")["arguments"], self.OLD_ARGS,

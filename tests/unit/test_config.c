@@ -765,9 +765,9 @@ static void broker_url_that_amqp_cannot_parse_is_an_error_on_its_line(void **sta
 static void broker_url_list_keeps_every_url_in_file_order(void **state)
 {
 	static const char *const forms[] = {
-	    "broker: { url = [\"amqp://h1:5672/%2f\", \"amqp://h2:5673/v\", \"amqps://h3\"]; };\n",
+	    "broker: { url = [\"amqp://h1:5672/%2f\", \"amqp://h2:5673/v\", \"amqp://h3\"]; };\n",
 	    "broker: {\n url = (\n  \"amqp://h1:5672/%2f\",\n  \"amqp://h2:5673/v\",\n"
-	    "  \"amqps://h3\"\n );\n};\n",
+	    "  \"amqp://h3\"\n );\n};\n",
 	};
 	char text[512];
 
@@ -780,7 +780,7 @@ static void broker_url_list_keeps_every_url_in_file_order(void **state)
 		assert_int_equal(cfg->n_broker_urls, 3);
 		assert_string_equal(cfg->broker_urls[0], "amqp://h1:5672/%2f");
 		assert_string_equal(cfg->broker_urls[1], "amqp://h2:5673/v");
-		assert_string_equal(cfg->broker_urls[2], "amqps://h3");
+		assert_string_equal(cfg->broker_urls[2], "amqp://h3");
 		cfg_free(cfg);
 	}
 	{
