@@ -123,21 +123,25 @@ static bool orphan(const struct st_report *r, const struct mgmt_queue *m)
 static void print_queue(const char *label, const struct st_queue *q, bool consumers, long limit)
 {
 	if (!q->exists)
-		printf("  %-8s %s: missing (run hsbridge topology)\n", label, q->name);
+		printf("  %-8s %s: missing (run hsbridge topology)", label, q->name);
 	else if (consumers && q->m)
-		printf("  %-8s %s: %u ready, %lld unacked, %u consumers\n", label, q->name,
-		       q->ready, q->m->unacked, q->consumers);
+		printf("  %-8s %s: %u ready, %lld unacked, %u consumers", label, q->name, q->ready,
+		       q->m->unacked, q->consumers);
 	else if (consumers)
-		printf("  %-8s %s: %u ready, %u consumers\n", label, q->name, q->ready,
-		       q->consumers);
+		printf("  %-8s %s: %u ready, %u consumers", label, q->name, q->ready, q->consumers);
 	else if (limit > 0 && q->ready >= (unsigned long)limit)
 		printf("  %-8s %s: %u (limit %ld reached: new parked copies wait, their "
-		       "originals stay unacked in the queue above)\n",
+		       "originals stay unacked in the queue above)",
 		       label, q->name, q->ready, limit);
 	else if (limit > 0)
-		printf("  %-8s %s: %u (limit %ld)\n", label, q->name, q->ready, limit);
+		printf("  %-8s %s: %u (limit %ld)", label, q->name, q->ready, limit);
 	else
-		printf("  %-8s %s: %u\n", label, q->name, q->ready);
+		printf("  %-8s %s: %u", label, q->name, q->ready);
+	/* Dead letters its target has not confirmed yet (a missing or full
+	 * target, a lost node): in the queue, but not Ready. */
+	if (q->exists && q->m && q->m->dlx > 0)
+		printf(", %lld being dead-lettered", q->m->dlx);
+	putchar('\n');
 }
 
 static void print_text(const struct st_report *r)
@@ -219,8 +223,9 @@ static void gen_key_bool(yajl_gen g, const char *key, bool value)
 }
 
 /* [key:] {"name", "exists", then "ready", "unacked", "consumers" for a
- * subscription queue, "messages" (and for a parked queue "limit",
- * "limit_reached") for the others}: null for what is not known. */
+ * subscription queue, "messages" for the others, "dead_lettering" (taken
+ * by dead-lettering, not yet confirmed), and for a parked queue "limit",
+ * "limit_reached"}: null for what is not known. */
 static void gen_queue(yajl_gen g, const char *key, const struct st_queue *q, bool consumers,
 		      bool parked, long limit)
 {
@@ -234,6 +239,7 @@ static void gen_queue(yajl_gen g, const char *key, const struct st_queue *q, boo
 		gen_key_int(g, "unacked", q->m != NULL, q->m ? q->m->unacked : 0);
 		gen_key_int(g, "consumers", q->exists, q->consumers);
 	}
+	gen_key_int(g, "dead_lettering", q->exists && q->m != NULL, q->m ? q->m->dlx : 0);
 	if (parked) {
 		gen_key_int(g, "limit", limit > 0, limit);
 		gen_key_bool(g, "limit_reached",

@@ -106,6 +106,9 @@ static int parse_queues(const char *json, struct mgmt_queue **out, size_t *n, ch
 		q[count].ready = num(item, "messages_ready");
 		q[count].unacked = num(item, "messages_unacknowledged");
 		q[count].consumers = num(item, "consumers");
+		q[count].dlx = num(item, "messages_dlx");
+		if (q[count].dlx < 0)
+			q[count].dlx = 0;
 		count++;
 	}
 	*out = q;
@@ -144,7 +147,7 @@ int mgmt_list_queues(const struct cfg *cfg, const char *broker_url, struct mgmt_
 	if (!vhost)
 		goto out;
 	snprintf(url, sizeof(url),
-		 "%s/api/queues/%s?columns=name,messages_ready,messages_unacknowledged,consumers",
+		 "%s/api/queues/%s?columns=name,messages_ready,messages_unacknowledged,consumers,messages_dlx",
 		 base, vhost);
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -12,6 +12,8 @@ struct mgmt_queue {
 	long long ready;
 	long long unacked;
 	long long consumers;
+	long long dlx; /* quorum queues: taken by at-least-once dead-lettering, not yet
+			  confirmed by the target ("messages, 0 ready"); 0 if not said */
 };
 
 /* The API's base URL: broker.management_url, else http://<host>:15672

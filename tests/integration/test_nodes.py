@@ -273,7 +273,8 @@ class AtLeastOnceTests(BridgeCase):
         self.wait_logged(1, event=eid, outcome="delivered")
 
     def test_a_poison_message_waits_for_its_missing_parked_queue(self):
-        conf = self.config([self.sub("a", ["document.*"])], delivery={"delivery_limit": 1})
+        conf = self.config([self.sub("a", ["document.*"])], delivery={"delivery_limit": 1},
+                           broker={"management_url": "http://127.0.0.1:%d" % Env.mgmt_port})
         cp = self.cli(conf, "topology")
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.mgmt.delete_queue(self.vhost, "hsbridge.a.parked")
@@ -290,6 +291,14 @@ class AtLeastOnceTests(BridgeCase):
                    .get("messages_dlx") == 1, 30,
                    "the dead-lettered event kept in hsbridge.a (messages_dlx 1)",
                    detail=lambda: self._qstate("hsbridge.a"))
+        # status shows it: not Ready, not Unacked, yet in the queue
+        cp = self.cli(conf, "status")
+        self.assertIn("hsbridge.a: 0 ready, 0 unacked, 0 consumers, 1 being dead-lettered",
+                      cp.stdout, cp.stdout + cp.stderr)
+        cp = self.cli(conf, "status", "--json")
+        sub = json.loads(cp.stdout)["subscriptions"][0]
+        self.assertEqual(sub["queue"]["dead_lettering"], 1, sub)
+        self.assertEqual(sub["parked"]["exists"], False, sub)
         cp = self.cli(conf, "topology")
         self.assertEqual(cp.returncode, 0, cp.stderr)
         # RabbitMQ tries a dead letter with no queue again after
