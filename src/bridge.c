@@ -261,6 +261,21 @@ static void drop_publisher(struct bridge *br)
 	br->pub_reconnect_at_ms = backoff_until(br->pub_failures++);
 }
 
+/* The history stream after the topology: one the broker refuses (other
+ * retention) is warned about, and deliveries go on; the records still go
+ * to it as it is. Only a connection's failure is returned. */
+static int declare_history(struct bridge *br, char *err, size_t errlen)
+{
+	int rc = topo_declare_attempts(br->brk, CTL_CH, br->cfg, err, errlen);
+
+	if (rc != BRK_ERR_CHANNEL)
+		return rc;
+	log_line(LOGL_WARN, "history", LOG_S("outcome", "stream kept as declared"),
+		 LOG_S("error", err));
+	err[0] = '\0';
+	return 0;
+}
+
 int bridge_open_session(struct bridge *br)
 {
 	const struct cfg *cfg = br->cfg;
@@ -279,6 +294,8 @@ int bridge_open_session(struct bridge *br)
 	rc = brk_channel_open(br->brk, CTL_CH, err, sizeof(err));
 	if (rc == 0)
 		rc = topo_declare(br->brk, CTL_CH, cfg, err, sizeof(err));
+	if (rc == 0)
+		rc = declare_history(br, err, sizeof(err));
 	if (rc == 0) {
 		/* The copies go to the node the consuming connection is on. */
 		nodes_start_at(&br->pub_nodes, nodes_current(&br->nodes));
@@ -357,7 +374,8 @@ static void redeclare_topology(struct bridge *br)
 	char err[BRK_ERR_MAX];
 
 	br->redeclare = false;
-	if (topo_declare(br->brk, CTL_CH, br->cfg, err, sizeof(err)) != 0) {
+	if (topo_declare(br->brk, CTL_CH, br->cfg, err, sizeof(err)) != 0 ||
+	    declare_history(br, err, sizeof(err)) != 0) {
 		log_line(LOGL_ERROR, "topology", LOG_S("error", err));
 		bridge_mark_broken(br, "declaring the topology again failed");
 	} else {

@@ -260,6 +260,14 @@ static int cmd_topology(struct cfg **cfgp, const struct cli_args *a)
 	if (rc != EX_OK)
 		return rc;
 	rc = topo_declare(b, 1, cfg, err, sizeof(err));
+	if (rc == 0) {
+		rc = topo_declare_attempts(b, 1, cfg, err, sizeof(err));
+		/* The history never stops deliveries: said, not fatal. */
+		if (rc == BRK_ERR_CHANNEL) {
+			fprintf(stderr, "hsbridge: warning: %s\n", err);
+			rc = 0;
+		}
+	}
 	brk_close(b);
 	if (rc != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);

@@ -194,9 +194,32 @@ int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, s
 		rc = declare_retry(b, ch, cfg, i, err, errlen);
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
 		rc = declare_sub_queues(b, ch, cfg, &cfg->subs[i], err, errlen);
-	if (rc == 0 && cfg->history.enabled)
-		rc = declare_attempts(b, ch, cfg, err, errlen);
 	for (size_t i = 0; rc == 0 && i < cfg->n_subs; i++)
 		rc = bind_sub(b, ch, cfg, &cfg->subs[i], err, errlen);
+	return rc;
+}
+
+int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+			  size_t errlen)
+{
+	char name[BRK_NAME_MAX];
+	char why[BRK_ERR_MAX];
+	int rc;
+
+	if (!cfg->history.enabled)
+		return 0;
+	rc = declare_attempts(b, ch, cfg, why, sizeof(why));
+	if (rc != BRK_ERR_CHANNEL) {
+		if (rc != 0)
+			snprintf(err, errlen, "%s", why);
+		return rc;
+	}
+	topo_attempts_queue(cfg, name, sizeof(name));
+	snprintf(err, errlen,
+		 "%s; records still go to the stream %s as it was declared, with its "
+		 "retention; to change that retention, set a policy (README: Retention) and "
+		 "keep history's settings in the config as they were, or delete the stream "
+		 "(its records go with it) and run hsbridge topology",
+		 why, name);
 	return rc;
 }

@@ -22,12 +22,20 @@ void topo_attempts_queue(const struct cfg *cfg, char *buf, size_t len);
 long long topo_attempts_segment_bytes(const struct cfg *cfg);
 
 /* Declares, idempotently, everything of DESIGN section 1 on channel ch:
- * exchanges, then every queue (the history stream too, when history is
- * enabled), then the bindings of active subscriptions
+ * exchanges, then every queue (not the history stream: see below), then
+ * the bindings of active subscriptions
  * (an inactive one's patterns are unbound). A queue that exists with other
  * arguments yields BRK_ERR_CHANNEL and an err naming the queue, the
  * argument and the way out, before anything is bound. */
 int topo_declare(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Declares the history stream, when history is enabled, after topo_declare.
+ * A stream that exists with other retention yields BRK_ERR_CHANNEL (the
+ * channel usable again) and an err that says records still go to it and
+ * how to change its retention: the caller warns and goes on, since the
+ * history must never stop deliveries. Other errors are the connection's. */
+int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
+			  size_t errlen) __attribute__((warn_unused_result));
 
 #endif

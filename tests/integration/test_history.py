@@ -156,6 +156,23 @@ class LifecycleTests(HistoryCase):
         self.assertTrue(got[0]["error"])
 
 
+    def test_a_changed_retention_warns_and_deliveries_and_records_go_on(self):
+        # issue 11 review: with max_age changed in the config, run exited 78
+        # and no subscription got anything, for the sake of the history
+        self.start_bridge([self.hook("clinic")])
+        self.bridge.stop()
+        self.old_bridges.append(self.bridge)
+        self.bridge = None
+        self.start_bridge([self.hook("clinic")], history={"max_age": "3d"})
+        line = self.bridge.wait_log("history", outcome="stream kept as declared")[0][1]
+        self.assertIn("inequivalent arg 'x-max-age'", line["error"])
+        eid, _, _ = self.publish_event("document.uploaded")
+        self.wait_logged(1, event=eid, outcome="delivered")
+        got = self.wait_records("clinic", 1, "--event", eid)
+        self.assertEqual(got[0]["outcome"], "delivered")
+        self.assertEqual(self.mgmt.queue(self.vhost, STREAM)["arguments"]["x-max-age"], "7D")
+
+
 class ManyBridgesTests(HistoryCase):
     def test_two_bridges_write_into_one_stream_and_logs_shows_both(self):
         s = self.hook("shared", max_in_flight=1)
@@ -265,15 +282,17 @@ class RetentionTests(BrokerCase):
         cp = self.cli(conf, "check")
         self.assertIn("history:  every attempt in stream hsbridge.attempts (kept 36h, at most "
                       "64MiB; 256 bytes of each answer)", cp.stdout)
-        # a changed retention names the queue and the argument (78)
+        # a changed retention names the queue and the argument, as a warning:
+        # the history never stops the topology (or deliveries)
         for lines, arg in (('  max_age = "12h";\n  max_bytes = "64MiB";', "x-max-age"),
                            ('  max_age = "36h";\n  max_bytes = "128MiB";',
                             "x-max-length-bytes")):
             cp = self.cli(self.conf_with(lines), "topology")
-            self.assertEqual(cp.returncode, 78, cp.stderr)
-            self.assertIn("queue hsbridge.attempts already exists with other arguments",
-                          cp.stderr)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertIn("hsbridge: warning: queue hsbridge.attempts already exists with "
+                          "other arguments", cp.stderr)
             self.assertIn("inequivalent arg '%s'" % arg, cp.stderr)
+            self.assertIn("records still go to the stream hsbridge.attempts", cp.stderr)
         # the defaults: 7 days, 1 GiB
         self.mgmt.delete_queue(self.vhost, STREAM)
         self.assertEqual(self.cli(self.conf_with(""), "topology").returncode, 0)
