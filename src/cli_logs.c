@@ -26,6 +26,10 @@
 
 #define IDLE_END_MS 1000
 #define PREFETCH 1000
+#define LIMIT_MAX 1000000
+/* How far ahead of this host a bridge's clock may be: a record stamped
+ * later than start + this was written after `logs` started. */
+#define CLOCK_MARGIN_S 2
 #define DEFAULT_SINCE "1h"
 #define USAGE                                                                                      \
 	"logs SUB [--since 1h|2024-02-27T10:00:00Z] [--failed] [--event ID] [--delivery UUID] "    \
@@ -97,8 +101,9 @@ static int parse_opts(const struct cli_args *a, struct logs_opts *o)
 			 (o->delivery = value_of(a->argc, a->argv, &i)))
 			continue;
 		else if (strcmp(arg, "--limit") == 0) {
-			if (parse_limit(value_of(a->argc, a->argv, &i), &o->limit) != 0)
-				return usage_error("--limit takes a whole number, 0 or more", NULL);
+			if (parse_limit(value_of(a->argc, a->argv, &i), &o->limit) != 0 ||
+			    o->limit > LIMIT_MAX)
+				return usage_error("--limit takes a whole number, 0 to 1000000", NULL);
 		} else if (arg[0] == '-')
 			return usage_error("unknown option, or an option without its value", arg);
 		else if (!o->sub)
@@ -110,7 +115,7 @@ static int parse_opts(const struct cli_args *a, struct logs_opts *o)
 		return usage_error("missing operand", NULL);
 	if (!since || hist_parse_since(since, clk_wall_s(), &o->since_s) != 0)
 		return usage_error("--since takes an age (30s, 15m, 1h, 7d) or a UTC time "
-				   "(2024-02-27T10:00:00Z)",
+				   "from 1970 on (2024-02-27T10:00:00Z)",
 				   since);
 	t = (time_t)o->since_s;
 	gmtime_r(&t, &tm);
@@ -150,8 +155,9 @@ static char *render(const struct logs_opts *o, const amqp_message_t *m)
 		return NULL;
 	v = malloc(sizeof(*v));
 	if (!v || hist_parse(m->body.bytes, m->body.len, v) != 0 ||
-	    strcmp(v->ts, o->since_ts) < 0 || (o->event && strcmp(v->event, o->event) != 0) ||
-	    (o->delivery && strcmp(v->delivery, o->delivery) != 0))
+	    strcmp(v->ts, o->since_ts) < 0 ||
+	    (o->event && !hist_field_is(m->body.bytes, m->body.len, "event", o->event)) ||
+	    (o->delivery && !hist_field_is(m->body.bytes, m->body.len, "delivery", o->delivery)))
 		goto out;
 	if (o->json) {
 		/* The record as stored: valid JSON (it parsed), one line. */
@@ -236,11 +242,22 @@ static int start(struct brk *b, const struct cfg *cfg, const struct logs_opts *o
 	return EX_OK;
 }
 
-/* Reads until the stored records are in (IDLE_END_MS without one), then
- * prints what --limit kept; with --follow, goes on printing as they come. */
+/* Whether a record was written after `logs` started (its AMQP timestamp,
+ * whole seconds, past start_s and a margin for the bridges' clocks): the
+ * stored records are all in then, however busy the stream is. */
+static bool written_after(const amqp_message_t *m, long long start_s)
+{
+	return (m->properties._flags & AMQP_BASIC_TIMESTAMP_FLAG) &&
+	       (long long)m->properties.timestamp > start_s + CLOCK_MARGIN_S;
+}
+
+/* Reads until the stored records are in (a record written after the start,
+ * or IDLE_END_MS without one), then prints what --limit kept; with
+ * --follow, goes on printing as they come. */
 static int read_records(struct brk *b, const struct logs_opts *o, struct ring *r)
 {
 	long long idle_since = clk_mono_ms();
+	long long start_s = clk_wall_s();
 	bool caught_up = false;
 	struct brk_event ev;
 	char err[BRK_ERR_MAX];
@@ -253,6 +270,16 @@ static int read_records(struct brk *b, const struct logs_opts *o, struct ring *r
 		}
 		if (ev.kind == BRK_DELIVERY) {
 			char *line = render(o, &ev.message);
+
+			if (!caught_up && written_after(&ev.message, start_s)) {
+				caught_up = true;
+				ring_flush(r);
+				if (!o->follow) {
+					free(line);
+					brk_event_clear(&ev);
+					return EX_OK;
+				}
+			}
 
 			idle_since = clk_mono_ms();
 			if (brk_ack(b, ev.channel, ev.delivery_tag) != 0) {
@@ -311,8 +338,13 @@ int cli_cmd_logs(struct cfg **cfgp, const struct cli_args *a)
 		hist_table_header(head, sizeof(head));
 		emit(head);
 	}
-	if (rc == EX_OK)
+	if (rc == EX_OK) {
 		rc = read_records(b, &o, &r);
+		/* RabbitMQ 3.10 keeps counting a stream consumer whose connection
+		 * closed without a basic.cancel. */
+		if (rc == EX_OK && brk_cancel(b, 1, "hsbridge-logs") != 0)
+			fprintf(stderr, "hsbridge: note: the read was not cancelled cleanly\n");
+	}
 	for (size_t i = 0; i < r.n; i++)
 		free(r.lines[(r.head + i) % r.cap]);
 	free(r.lines);

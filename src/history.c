@@ -321,8 +321,9 @@ int hist_parse(const char *json, size_t len, struct hist_view *v)
 	return 0;
 }
 
-/* "2024-02-27T10:00:00Z", "2024-02-27T10:00:00", "2024-02-27T10:00Z",
- * "2024-02-27T10:00", "2024-02-27": UTC. */
+/* "2024-02-27T10:00:00Z" (or with milliseconds, "…:00.250Z"),
+ * "2024-02-27T10:00:00", "2024-02-27T10:00Z", "2024-02-27T10:00",
+ * "2024-02-27": UTC, from 1970 on. */
 static int parse_time(const char *text, long long *out_s)
 {
 	static const char *const forms[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
@@ -333,10 +334,15 @@ static int parse_time(const char *text, long long *out_s)
 
 		memset(&tm, 0, sizeof(tm));
 		end = strptime(text, forms[i], &tm);
+		/* The table's own times carry milliseconds: they paste back. */
+		if (end && i == 0 && end[0] == '.' && end[1] >= '0' && end[1] <= '9')
+			for (end++; *end >= '0' && *end <= '9'; end++)
+				;
 		if (!end || !(end[0] == '\0' || (end[0] == 'Z' && end[1] == '\0')))
 			continue;
 		*out_s = (long long)timegm(&tm);
-		return 0;
+		/* Before 1970 the stream's timestamp offset cannot say it. */
+		return *out_s >= 0 ? 0 : -1;
 	}
 	return -1;
 }
@@ -388,4 +394,25 @@ void hist_table_row(const struct hist_view *v, char *buf, size_t len)
 	snprintf(ms, sizeof(ms), "%ld", v->ms);
 	snprintf(buf, len, TABLE_FMT, v->ts, v->event, v->type, attempt, status, ms, v->outcome,
 		 v->next[0] ? v->next : "-");
+}
+
+bool hist_field_is(const char *json, size_t len, const char *key, const char *want)
+{
+	const char *path[] = {key, NULL};
+	char *text = malloc(len + 1);
+	yajl_val root;
+	const char *got = NULL;
+	bool same;
+
+	if (!text)
+		return false;
+	memcpy(text, json, len);
+	text[len] = '\0';
+	root = yajl_tree_parse(text, NULL, 0);
+	free(text);
+	if (root)
+		got = YAJL_GET_STRING(yajl_tree_get(root, path, yajl_t_string));
+	same = got != NULL && strcmp(got, want) == 0;
+	yajl_tree_free(root);
+	return same;
 }

@@ -94,6 +94,10 @@ struct hist_view {
 int hist_parse(const char *json, size_t len, struct hist_view *v)
     __attribute__((warn_unused_result));
 
+/* Whether the record's string field key is exactly want, as stored (the
+ * view's copies are escaped and cut for display: no use for matching). */
+bool hist_field_is(const char *json, size_t len, const char *key, const char *want);
+
 /* --since: "1h", "30m", "45s", "7d" before now_s, or an ISO-8601 UTC time
  * "2024-02-27T10:00:00Z" (seconds and the Z optional: "2024-02-27T10:00"
  * is UTC too). 0 with *out_s (unix seconds), or -1. */

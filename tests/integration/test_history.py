@@ -17,7 +17,7 @@ sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from hsb_cases import BridgeCase, BrokerCase, T_DELIVER, self_sub  # noqa: E402
-from hsb_harness import Env, R, clean_env, wait_until  # noqa: E402
+from hsb_harness import Env, R, clean_env, rand_alnum, wait_until  # noqa: E402
 
 STREAM = "hsbridge.attempts"
 SHORT = ["200ms", "300ms"]          # 3 attempts, then parked
@@ -171,6 +171,53 @@ class LifecycleTests(HistoryCase):
         got = self.wait_records("clinic", 1, "--event", eid)
         self.assertEqual(got[0]["outcome"], "delivered")
         self.assertEqual(self.mgmt.queue(self.vhost, STREAM)["arguments"]["x-max-age"], "7D")
+
+
+    def test_an_echoed_header_value_is_not_kept_in_the_record(self):
+        # issue 11 attack review: an endpoint echoing the request put the
+        # subscription's Authorization value into the stream
+        token = "Bearer tok-" + rand_alnum(16)
+        self.secrets.append(token)
+        self.rx.script("/clinic", [R(200, body=("you sent Authorization: %s, X-Team: cardio"
+                                                % token))])
+        self.start_bridge([self.hook("clinic", headers={"Authorization": token,
+                                                        "X-Team": "cardio"})])
+        eid, _, _ = self.publish_event("document.uploaded")
+        got = self.wait_records("clinic", 1, "--event", eid)
+        self.assertEqual(got[0]["response"], "you sent Authorization: %s, X-Team: %s"
+                         % ("*" * len(token), "*" * len("cardio")))
+
+    def test_logs_ends_on_a_busy_stream(self):
+        # issue 11 attack review: the end was 1 s without any record, so
+        # with attempts of other subscriptions arriving it never came
+        self.start_bridge([self.hook("clinic")])
+        eid, _, _ = self.publish_event("document.uploaded")
+        self.wait_records("clinic", 1, "--event", eid)
+        stop = threading.Event()
+
+        def noise():
+            n = 0
+            while not stop.is_set():
+                n += 1
+                rec = {"ts": "2030-01-01T00:00:00.000Z", "sub": "noise", "event": "evt_n%d" % n,
+                       "attempt": 1, "status": 200, "outcome": "delivered"}
+                self.publish(STREAM, rec, exchange="", timestamp=int(time.time()),
+                             headers={"sub": "noise", "outcome": "delivered"})
+                stop.wait(0.05)
+        t = threading.Thread(target=noise, daemon=True)
+        t.start()
+        self.addCleanup(t.join)
+        self.addCleanup(stop.set)
+        stop.wait(1.5)
+        cp = self.cli(self.bridge.conf, "logs", "clinic", "--limit", "5")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn(eid, cp.stdout)
+        self.assertTrue(t.is_alive(), "the stream must still be busy when logs ends")
+        # a limit beyond what a ring should hold is a usage error, not an
+        # allocation (it was exit 75 and nothing said)
+        cp = self.cli(self.bridge.conf, "logs", "clinic", "--limit", "100000000000")
+        self.assertEqual(cp.returncode, 64, cp.stderr)
+        self.assertIn("--limit takes a whole number, 0 to 1000000", cp.stderr)
 
 
 class ManyBridgesTests(HistoryCase):

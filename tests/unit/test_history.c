@@ -181,6 +181,15 @@ static void since_takes_ages_and_utc_times(void **state)
 	    {"2024-02-27T10:00:00", 0, 1709028000},
 	    {"2024-02-27T10:00", 0, 1709028000},
 	    {"2024-02-27", 0, 1708992000},
+	    /* the table's times, with milliseconds, paste back */
+	    {"2024-02-27T10:00:00.500Z", 0, 1709028000},
+	    {"2024-02-27T10:00:00.5", 0, 1709028000},
+	    {"2024-02-27T10:00:00.Z", -1, 0},
+	    {"2024-02-27T10:00:00.5x", -1, 0},
+	    {"1970-01-01T00:00:00Z", 0, 0},
+	    /* before 1970 the stream's timestamp offset cannot say it */
+	    {"1969-12-31T23:59:59Z", -1, 0},
+	    {"1900-01-01", -1, 0},
 	    {"", -1, 0},
 	    {"h", -1, 0},
 	    {"1", -1, 0},
@@ -223,6 +232,28 @@ static void table_row_has_the_columns(void **state)
 	assert_int_equal(strstr(head, "NEXT") - head, strrchr(row, '-') - row);
 }
 
+/* --event and --delivery match the stored value, not the display copy
+ * (escaped, cut at 127 bytes). */
+static void field_is_matches_the_stored_string(void **state)
+{
+	char id[300];
+	char json[400];
+
+	(void)state;
+	memset(id, 'L', sizeof(id) - 1);
+	memcpy(id, "evt_", 4);
+	id[255] = '\0';
+	snprintf(json, sizeof(json), "{\"event\":\"%s\",\"n\":1}", id);
+	assert_true(hist_field_is(json, strlen(json), "event", id));
+	id[200] = '\0';
+	assert_false(hist_field_is(json, strlen(json), "event", id));
+	snprintf(json, sizeof(json), "{\"event\":\"evt_\\u0085x\"}");
+	assert_true(hist_field_is(json, strlen(json), "event", "evt_\xc2\x85x"));
+	assert_false(hist_field_is(json, strlen(json), "n", "1"));
+	assert_false(hist_field_is(json, strlen(json), "missing", ""));
+	assert_false(hist_field_is("not json", 8, "event", "x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +263,7 @@ int main(void)
 	    cmocka_unit_test(queue_is_bounded_by_records_and_bytes_and_fifo),
 	    cmocka_unit_test(a_record_reads_back_safe_for_a_terminal),
 	    cmocka_unit_test(since_takes_ages_and_utc_times),
+	    cmocka_unit_test(field_is_matches_the_stored_string),
 	    cmocka_unit_test(table_row_has_the_columns),
 	};
 
