@@ -61,12 +61,23 @@ static void put_escaped(struct jbuf *b, const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+		/* C1 controls (U+0080 to U+009F, 0xC2 0x80-0x9F in valid UTF-8)
+		 * act on terminals like ESC: escaped, as DEL is, so that `logs
+		 * --json` shows an endpoint's answer without a terminal acting on it. */
+		bool c1 = c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+			  (unsigned char)s[i + 1] <= 0x9f;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f && !c1)
 			continue;
 		put(b, s + run, i - run);
 		run = i + 1;
-		if (c == '"' || c == '\\') {
+		if (c1) {
+			c = (unsigned char)s[++i];
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			run = i + 1;
+			put(b, esc, 6);
+		} else if (c == '"' || c == '\\') {
 			esc[1] = (char)c;
 			put(b, esc, 2);
 		} else if (c == '\n' || c == '\r' || c == '\t') {

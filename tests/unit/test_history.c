@@ -77,7 +77,8 @@ static void absent_fields_are_null(void **state)
 }
 
 /* The answer is cut at response_bytes; a sequence cut in half, and bytes
- * that are not UTF-8, become U+FFFD; controls are escaped; 0 is null. */
+ * that are not UTF-8, become U+FFFD; controls (C0, DEL, C1) are escaped;
+ * 0 is null. */
 static void response_is_cut_and_always_valid_utf8(void **state)
 {
 	static const struct {
@@ -89,7 +90,11 @@ static void response_is_cut_and_always_valid_utf8(void **state)
 	    {"abcd\xc3\xa9 and more", 6, "\"response\":\"abcd\xc3\xa9\""},
 	    {"\xff\xfeok", 256, "\"response\":\"\xef\xbf\xbd\xef\xbf\xbdok\""},
 	    {"a\x1b[31mb\n", 256, "\"response\":\"a\\u001b[31mb\\n\""},
-	    {"q\"b\\s\x7f\x01\t\r", 256, "\"response\":\"q\\\"b\\\\s\x7f\\u0001\\t\\r\""},
+	    {"q\"b\\s\x7f\x01\t\r", 256, "\"response\":\"q\\\"b\\\\s\\u007f\\u0001\\t\\r\""},
+	    /* C1 controls (an 8-bit CSI, NEL) escaped; the next character, and
+	     * U+00A0 (0xC2 0xA0, past C1), pass */
+	    {"a\xc2\x9b" "31mb\xc2\x85" "c\xc2\xa0", 256,
+	     "\"response\":\"a\\u009b31mb\\u0085c\xc2\xa0\""},
 	    {"anything", 0, "\"response\":null"},
 	};
 
