@@ -31,10 +31,10 @@ void cli_print_sub_egress(const struct cfg_sub *s)
 	else
 		printf("  rate:     no limit (max_per_second unset)\n");
 	if (e->allow_private_addresses)
-		printf("  guard:    off (allow_private_addresses = true: loopback, private, "
-		       "link-local and metadata addresses are reachable)\n");
+		printf("  guard:    off (allow_private_addresses = true: any address, "
+		       "internal ones too)\n");
 	else
-		printf("  guard:    on (only public addresses%s)\n",
+		printf("  guard:    on (public addresses only%s)\n",
 		       e->proxy ? "; through a proxy, only an IP or localhost host is judged"
 				: "");
 }
