@@ -88,17 +88,18 @@ static int proxy_shown(struct cfg_loader *ld, const config_setting_t *at, const 
 	if (!h)
 		return cfg_oom(ld);
 	/* Never repeat the URL: it may hold the proxy's password. */
-	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
 		rc = cfg_fail(ld, at, "proxy is not a valid URL (scheme://host:port)");
 		goto out;
 	}
-	if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-		rc = cfg_fail(ld, at, "proxy has no port and its scheme no default one");
-		goto out;
-	}
-	snprintf(buf, sizeof(buf), "%s://%s:%s", scheme, host, port);
+	/* Without a port libcurl goes to 1080 (443 for an https proxy), not
+	 * to the scheme's usual port: show where it really goes. */
+	if (curl_url_get(h, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	snprintf(buf, sizeof(buf), "%s://%s:%s", scheme, host,
+		 port ? port : strcmp(scheme, "https") == 0 ? "443" : "1080");
 	rc = cfg_dup(ld, &e->proxy_shown, buf);
 out:
 	curl_free(scheme);

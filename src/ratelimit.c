@@ -20,13 +20,13 @@ void rl_init(struct rl_bucket *b, long rate, long burst, long long now_ms)
 static void refill(struct rl_bucket *b, long long now_ms)
 {
 	long long full = (long long)b->burst * 1000;
-	long long elapsed = now_ms - b->last_ms;
+	long long elapsed;
 
-	if (elapsed <= 0)
+	if (now_ms <= b->last_ms)
 		return; /* the same millisecond, or a clock that went back */
-	b->last_ms = now_ms;
-	if (elapsed > full)
+	if (__builtin_sub_overflow(now_ms, b->last_ms, &elapsed) || elapsed > full)
 		elapsed = full; /* rate >= 1: full ms refill the whole bucket */
+	b->last_ms = now_ms;
 	b->milli += elapsed * b->rate;
 	if (b->milli > full)
 		b->milli = full;
