@@ -330,9 +330,10 @@ static void xfer_setopts_egress(struct xfer *x, const struct disp_egress *e)
 		curl_easy_setopt(x->easy, CURLOPT_PROXY, e->proxy);
 		curl_easy_setopt(x->easy, CURLOPT_NOPROXY, "");
 	}
-	/* "env": a proxy only if the environment names one for this URL. The
-	 * guard then leaves the connection be, as for any proxy. */
-	x->proxied = e->proxy != NULL;
+	/* "env": a proxy only if the environment names one for this URL, which
+	 * the bridge does not know: the guard judges every connection, the
+	 * proxy's too (failing closed: a direct one is never let through). */
+	x->proxied = e->proxy != NULL && strcmp(e->proxy, DISP_PROXY_ENV) != 0;
 	x->guard = e->guard;
 	if (e->ca_file)
 		curl_easy_setopt(x->easy, CURLOPT_CAINFO, e->ca_file);
@@ -358,7 +359,7 @@ bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, s
 
 	if (len)
 		why[0] = '\0';
-	if (!e || !e->guard || !e->proxy)
+	if (!e || !e->guard || !e->proxy || strcmp(e->proxy, DISP_PROXY_ENV) == 0)
 		return true;
 	h = curl_url();
 	if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&

@@ -27,7 +27,8 @@ struct disp_egress {
 	 * one a reused connection is connected to, before each request. With
 	 * a proxy, the connection goes to the proxy, which the operator chose:
 	 * only an endpoint host that is an IP address or localhost is judged,
-	 * and the proxy must keep the rest out (README). */
+	 * and the proxy must keep the rest out (README). With DISP_PROXY_ENV
+	 * every connection is judged, the proxy's included. */
 	bool guard;
 };
 #define DISP_PROXY_ENV "env"

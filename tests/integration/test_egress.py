@@ -221,6 +221,24 @@ class GuardTests(EgressCase):
         self.assertEqual(self.rx.all(), [])
 
 
+    def test_proxy_env_judges_every_connection(self):
+        # proxy = "env" and no proxy in the environment: the request goes
+        # directly, and is judged like any direct one. The host's own name
+        # (Debian's /etc/hosts: 127.0.1.1, here 127.0.0.1) is neither an IP
+        # address nor localhost: only the connection's address shows it.
+        host = socket.gethostname()
+        addrs = {a[4][0] for a in socket.getaddrinfo(host, None, socket.AF_INET)}
+        self.assertTrue(addrs and all(a.startswith("127.") for a in addrs),
+                        "this test needs the host name to resolve to loopback: %r" % addrs)
+        s = self.sub("v", ["document.*"], url=self.rx.url("/v").replace("127.0.0.1", host),
+                     proxy="env", allow_private_addresses=False)
+        self.run_bridge([s])
+        self.publish_event("document.uploaded")
+        h = self.parked("v")[0]["properties"]["headers"]
+        self.assertEqual(h.get("hsbridge-parked-reason"), "address_not_allowed")
+        self.assertEqual(self.rx.all(), [])
+
+
 class MtlsTests(CertsCase, EgressCase):
 
     def encrypted_key(self, password):
