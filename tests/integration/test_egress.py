@@ -172,9 +172,14 @@ class GuardTests(EgressCase):
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(16)
         url = "http://localhost:%d/g" % lsock.getsockname()[1]
-        self.run_bridge([self.sub("g", ["document.*"], url=url)],
-                        delivery={"allow_private_addresses": False},
-                        breaker={"failures": 1})
+        conf = self.run_bridge([self.sub("g", ["document.*"], url=url)],
+                               delivery={"allow_private_addresses": False},
+                               breaker={"failures": 1})
+        # The dashboard's test event goes the same way.
+        cp = self.cli(conf, "test-event", "g")
+        self.assertEqual(cp.returncode, 75, cp.stdout + cp.stderr)
+        self.assertIn("status:   no response (%s: " % REFUSED, cp.stdout)
+        self.assertIn("  guard:    on (public addresses only)\n", self.cli(conf, "check").stdout)
         ids = [self.publish_event("document.uploaded")[0] for _ in range(2)]
         for m in self.parked("g", 2):
             h = m["properties"].get("headers") or {}
