@@ -568,6 +568,7 @@ static void step_wait(struct bridge *br)
 	if (br->cfg->heartbeat_s > 0 && br->cfg->heartbeat_s * 500 < ms)
 		ms = br->cfg->heartbeat_s * 500;
 	ms = relay_held_wait_ms(br, ms);
+	ms = relay_rate_wait_ms(br, ms);
 	ms = breakers_wait_ms(br, ms);
 	if (br->pub) {
 		wfd[nfd].fd = brk_fd(br->pub);
@@ -620,6 +621,7 @@ int bridge_run(struct cfg **cfgp)
 		step_pump_broker(&br);
 		disp_collect(br.disp, relay_on_http_done, &br);
 		breakers_step(&br);
+		relay_post_waiting(&br);
 		relay_publish_held(&br);
 		history_publish(&br);
 		relay_flush_acks(&br);

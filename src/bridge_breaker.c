@@ -18,7 +18,7 @@
 
 int breakers_consume(struct bridge *br, struct dlv_sub *s, char *err, size_t errlen)
 {
-	int prefetch = breaker_prefetch(&s->breaker, s->cfg->max_in_flight);
+	int prefetch = breaker_prefetch(&s->breaker, relay_prefetch(s));
 	char cooldown[32];
 	int rc;
 
@@ -75,7 +75,7 @@ static void log_change(const struct dlv_sub *s, enum breaker_state was,
 		snprintf(reason, sizeof(reason), "the probe was delivered (%s)", what);
 		log_line(LOGL_INFO, "breaker", LOG_S("state", "closed"), LOG_S("sub", s->cfg->name),
 			 LOG_S("reason", reason), LOG_I("failures", 0),
-			 LOG_I("max_in_flight", s->cfg->max_in_flight));
+			 LOG_I("max_in_flight", relay_prefetch(s)));
 		return;
 	}
 	if (was == BREAKER_HALF_OPEN)
@@ -104,7 +104,9 @@ bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp
 	enum breaker_verdict v;
 	enum breaker_change change;
 
-	if (!res) {
+	/* No answer to judge: the session ended, or the guard refused the
+	 * address (a config matter, not the endpoint's health). */
+	if (!res || res->address_refused) {
 		if (d->probe)
 			breaker_probe_lost(&s->breaker);
 		return false;
@@ -119,7 +121,10 @@ bool breakers_on_answer(struct bridge *br, struct delivery *d, const struct disp
 	}
 	if (change != BREAKER_SAME)
 		log_change(s, was, res);
-	return breaker_spares(&s->cfg->breaker, v, up_before, &s->breaker, last);
+	/* A 429 without Retry-After says "slow down", not "this event is
+	 * bad": with a breaker to pace the endpoint, it counts there only. */
+	return breaker_spares(&s->cfg->breaker, v, up_before, &s->breaker, last) ||
+	       (s->cfg->breaker.enabled && pol_throttled(res->status, res->retry_after_ms));
 }
 
 /* Nothing of s is in flight: the probe will be the only delivery. */
@@ -163,7 +168,7 @@ void breakers_step(struct bridge *br)
 			continue;
 		if (breaker_due(&s->breaker, now) && drained(br, s))
 			half_open(s);
-		if (breaker_prefetch(&s->breaker, s->cfg->max_in_flight) == s->prefetch)
+		if (breaker_prefetch(&s->breaker, relay_prefetch(s)) == s->prefetch)
 			continue;
 		/* A new prefetch applies to a new consumer only: cancel, then
 		 * consume again (the broker takes the two in order). */

@@ -16,6 +16,7 @@
 #include "hsbridge/nodes.h"
 #include "hsbridge/policy.h"
 #include "hsbridge/prom.h"
+#include "hsbridge/ratelimit.h"
 #include "hsbridge/notify.h"
 #include "hsbridge/webhook.h"
 
@@ -42,6 +43,12 @@ struct dlv_sub {
 	/* Its figures for /metrics: kept across reloads that keep its name. */
 	struct prom_sub *prom;
 	struct wh_sub *wh; /* what its requests share (keys), made when it is bound */
+	struct disp_egress egress; /* how its requests leave (cfg->egress), when bound */
+	/* max_per_second: a delivery whose envelope is checked waits RECEIVED
+	 * for a token. The consumer's prefetch is cut to the burst
+	 * (relay_prefetch), so at most one burst waits in memory: the rest
+	 * stays Ready in the queue. */
+	struct rl_bucket bucket;
 	char queue[BRK_NAME_MAX];
 	char parked[BRK_NAME_MAX];
 };
@@ -109,6 +116,14 @@ int relay_bind_subs(struct dlv_sub *subs, size_t n) __attribute__((warn_unused_r
 /* Frees what relay_bind_subs made (subs may be NULL). */
 void relay_unbind_subs(struct dlv_sub *subs, size_t n);
 void relay_on_delivery(struct bridge *br, struct brk_event *ev);
+/* The prefetch of s's consumer while its breaker is closed: max_in_flight,
+ * or the burst of max_per_second when that is smaller. */
+int relay_prefetch(const struct dlv_sub *s);
+/* POSTs the deliveries waiting RECEIVED for a token, oldest first, as far
+ * as each subscription's bucket allows. */
+void relay_post_waiting(struct bridge *br);
+/* How long the loop may wait before a waiting delivery gets its token. */
+int relay_rate_wait_ms(const struct bridge *br, int max_ms);
 void relay_on_http_done(void *user, const struct disp_result *res, void *arg);
 void relay_on_confirm(struct bridge *br, const struct brk_event *ev);
 void relay_on_return(struct bridge *br, const struct brk_event *ev);

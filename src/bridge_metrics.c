@@ -13,7 +13,8 @@
  * (delivery_limit is the broker's dead-lettering: not the bridge's.) */
 static const enum pol_reason own_reasons[] = {POL_REASON_RETRIES_EXHAUSTED, POL_REASON_GONE,
 					      POL_REASON_INVALID_PAYLOAD,
-					      POL_REASON_PAYLOAD_TOO_LARGE};
+					      POL_REASON_PAYLOAD_TOO_LARGE,
+					      POL_REASON_ADDRESS_NOT_ALLOWED};
 
 static const char *not_ready(void *arg)
 {

@@ -275,8 +275,9 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	size_t n_delays = br->cfg->n_delays;
 	struct pol_decision dec;
 	char error[CURL_ERROR_SIZE + 32];
-	/* Not counted: the endpoint has not shown it is up (breaker_spares).
-	 * The event takes the retry path with its count unchanged. */
+	/* Not counted: the endpoint has not shown it is up (breaker_spares),
+	 * or it throttles (pol_throttled). The event takes the retry path
+	 * with its count unchanged. */
 	bool spared = breakers_on_answer(br, d, res, d->attempt > n_delays);
 
 	if (!res) {
@@ -286,6 +287,12 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	dec = pol_decide(res->status, res->retry_after_ms,
 			 spared && d->attempt > n_delays ? (unsigned)n_delays : d->attempt,
 			 br->cfg->retry_delays_ms, n_delays);
+	/* The guard refused the address: another attempt would go to the same
+	 * place. Nothing was sent. */
+	if (res->address_refused) {
+		dec.action = POL_PARK;
+		dec.reason = POL_REASON_ADDRESS_NOT_ALLOWED;
+	}
 	/* A 2xx is a delivery even when the transfer failed after it (a body
 	 * cut short): the failure is only logged. */
 	if (res->status == 0 || (res->status >= 200 && res->status <= 299))
@@ -310,9 +317,34 @@ void relay_on_http_done(void *user, const struct disp_result *res, void *arg)
 	log_attempt(br, d, res, &dec, error);
 }
 
+/* What dispatch needs of a subscription's egress keys (borrowed from its
+ * cfg, which outlives it), and a full bucket. */
+static void bind_egress(struct dlv_sub *s)
+{
+	const struct cfg_egress *e = &s->cfg->egress;
+
+	memset(&s->egress, 0, sizeof(s->egress));
+	s->egress.proxy = e->proxy; /* CFG_PROXY_ENV is DISP_PROXY_ENV */
+	s->egress.ca_file = e->tls_ca_file;
+	s->egress.client_cert = e->tls_client_cert;
+	s->egress.client_key = e->tls_client_key;
+	s->egress.key_password = e->tls_client_key_password;
+	s->egress.guard = !e->allow_private_addresses;
+	/* The burst: one second's worth. */
+	rl_init(&s->bucket, e->max_per_second, e->max_per_second, clk_mono_ms());
+}
+
+int relay_prefetch(const struct dlv_sub *s)
+{
+	long rate = s->cfg->egress.max_per_second;
+
+	return rate > 0 && rate < s->cfg->max_in_flight ? (int)rate : s->cfg->max_in_flight;
+}
+
 int relay_bind_subs(struct dlv_sub *subs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		bind_egress(&subs[i]);
 		subs[i].wh = wh_sub_new(subs[i].cfg);
 		if (!subs[i].wh) {
 			relay_unbind_subs(subs, i);
@@ -334,6 +366,7 @@ void relay_unbind_subs(struct dlv_sub *subs, size_t n)
 static void start_attempt(struct bridge *br, struct delivery *d)
 {
 	struct disp_request req;
+	struct disp_result res = {.status = 0, .retry_after_ms = -1};
 
 	req.url = d->sub->cfg->url;
 	req.body = d->ev.body;
@@ -342,16 +375,60 @@ static void start_attempt(struct bridge *br, struct delivery *d)
 					 d->ev.len, clk_wall_s());
 	req.free_headers = wh_headers_free;
 	req.timeout_ms = d->sub->cfg->timeout_ms;
+	req.egress = &d->sub->egress;
 	req.user = d;
 	breakers_on_post(d);
 	dlv_move(&br->dlv, d, DLV_POSTING);
+	if (!disp_url_allowed(req.egress, req.url, res.error, sizeof(res.error))) {
+		res.address_refused = true;
+		wh_headers_free(req.headers);
+		relay_on_http_done(d, &res, br);
+		return;
+	}
 	/* dispatch frees the headers even when it fails */
 	if (!req.headers || disp_submit(br->disp, &req) != 0) {
-		struct disp_result res = {.status = 0, .retry_after_ms = -1};
-
 		snprintf(res.error, sizeof(res.error), "could not start the request");
 		relay_on_http_done(d, &res, br);
 	}
+}
+
+/* A checked envelope goes out now, or waits RECEIVED for its token. */
+static void post_or_wait(struct bridge *br, struct delivery *d)
+{
+	if (rl_take(&d->sub->bucket, clk_mono_ms()))
+		start_attempt(br, d);
+}
+
+void relay_post_waiting(struct bridge *br)
+{
+	struct delivery *d = br->dlv.head[DLV_RECEIVED];
+	struct delivery *prev;
+	long long now = clk_mono_ms();
+
+	if (!br->brk || br->broken)
+		return;
+	/* New deliveries are linked at the head: the oldest is the last. */
+	while (d && d->next)
+		d = d->next;
+	for (; d && !br->broken; d = prev) {
+		prev = d->prev;
+		if (d->ev.body && rl_take(&d->sub->bucket, now))
+			start_attempt(br, d);
+	}
+}
+
+int relay_rate_wait_ms(const struct bridge *br, int max_ms)
+{
+	long long now = clk_mono_ms();
+	int ms = max_ms;
+
+	for (struct delivery *d = br->dlv.head[DLV_RECEIVED]; d; d = d->next) {
+		long left = d->ev.body ? rl_wait_ms(&d->sub->bucket, now) : max_ms;
+
+		if (left < ms)
+			ms = (int)left;
+	}
+	return ms;
 }
 
 static struct dlv_sub *sub_by_channel(struct bridge *br, uint16_t ch)
@@ -504,7 +581,7 @@ static void prepare(struct bridge *br, struct delivery *d)
 	d->msg.body = amqp_empty_bytes;
 	d->attempt = attempts + 1;
 	ev_delivery_id(d->sub->cfg->name, d->ev.id, d->id);
-	start_attempt(br, d);
+	post_or_wait(br, d);
 }
 
 void relay_on_delivery(struct bridge *br, struct brk_event *ev)

@@ -207,6 +207,7 @@ static int cmd_check(struct cfg **cfgp, const struct cli_args *a)
 		       s->timeout_ms);
 		printf("  secrets:  1 current, %zu previous\n", s->n_previous);
 		cli_print_sub_extras(s);
+		cli_print_sub_egress(s);
 		print_breaker("  breaker:  ", &s->breaker);
 	}
 	return EX_OK;

@@ -55,5 +55,7 @@ int cli_cmd_pubkey(struct cfg **cfgp, const struct cli_args *a);
 /* check's lines about a subscription's v1a signing and custom headers:
  * public keys and header names, never a secret or a header value. */
 void cli_print_sub_extras(const struct cfg_sub *s);
+/* cli_egress.c: check's lines on certificates, proxy, rate and guard. */
+void cli_print_sub_egress(const struct cfg_sub *s);
 
 #endif

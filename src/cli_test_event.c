@@ -124,6 +124,18 @@ out:
 	free(json);
 }
 
+/* The subscription's egress keys, as the bridge sends with them. */
+static void egress_of(const struct cfg_sub *s, struct disp_egress *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->proxy = s->egress.proxy;
+	e->ca_file = s->egress.tls_ca_file;
+	e->client_cert = s->egress.tls_client_cert;
+	e->client_key = s->egress.tls_client_key;
+	e->key_password = s->egress.tls_client_key_password;
+	e->guard = !s->egress.allow_private_addresses;
+}
+
 static const char test_event_fmt[] =
     "{\"id\":\"%s\",\"type\":\"webhook.test\",\"created_at\":\"%s\",\"data\":"
     "{\"object\":{\"subscription\":\"%s\",\"message\":\"This is a test event from "
@@ -138,6 +150,7 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 	struct disp *d = NULL;
 	struct wh_sub *wh = NULL;
 	struct disp_request req;
+	struct disp_egress egress;
 	struct test_result t;
 	char id[40], created[32], delivery[37];
 	char *body = NULL;
@@ -169,9 +182,15 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 			 : NULL;
 	req.free_headers = wh_headers_free;
 	req.timeout_ms = s->timeout_ms;
+	egress_of(s, &egress);
+	req.egress = &egress;
 	req.user = &t;
-	if (!req.headers || disp_submit(d, &req) != 0)
+	if (!disp_url_allowed(&egress, s->url, t.error, sizeof(t.error))) {
+		wh_headers_free(req.headers);
+		t.done = true;
+	} else if (!req.headers || disp_submit(d, &req) != 0) {
 		goto out;
+	}
 	while (!t.done) {
 		disp_wait(d, NULL, 0, 100);
 		disp_collect(d, on_test_done, NULL);

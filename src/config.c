@@ -38,10 +38,22 @@ static const char *const top_keys[] = {"broker", "delivery", "breaker",	    "met
 				       "history", "log",      "subscriptions", NULL};
 static const char *const broker_keys[] = {"url",     "exchange",       "prefix", "heartbeat_s",
 					  "ca_file", "management_url", NULL};
-static const char *const delivery_keys[] = {
-    "timeout_ms",     "retry_delays",	"max_in_flight",
-    "max_body_bytes", "delivery_limit", "parked_max_length",
-    NULL};
+/* ... and the egress keys of config_egress.c, as in a subscription. */
+static const char *const delivery_keys[] = {"timeout_ms",
+					    "retry_delays",
+					    "max_in_flight",
+					    "max_body_bytes",
+					    "delivery_limit",
+					    "parked_max_length",
+					    "proxy",
+					    "tls_ca_file",
+					    "tls_client_cert",
+					    "tls_client_key",
+					    "tls_client_key_password_file",
+					    "tls_client_key_password_env",
+					    "allow_private_addresses",
+					    "max_per_second",
+					    NULL};
 static const char *const log_keys[] = {"level", NULL};
 static const char *const metrics_keys[] = {"listen", NULL};
 
@@ -98,8 +110,10 @@ void cfg_free(struct cfg *cfg)
 		scrub_free(sub->signing_key);
 		free_strv(sub->previous_signing_keys, sub->n_previous_signing, true);
 		cfg_free_headers(sub);
+		cfg_egress_free(&sub->egress);
 	}
 	free(cfg->subs);
+	cfg_egress_free(&cfg->egress);
 	free_strv(cfg->warnings, cfg->n_warnings, false);
 	free(cfg->path);
 	/* The broker urls carry the broker password. */
@@ -378,7 +392,8 @@ static int load_delivery(struct cfg_loader *ld, const config_setting_t *g)
 		    cfg_get_int(ld, g, &cfg_int_keys[I_INFLIGHT], &inflight) != 0 ||
 		    cfg_get_int(ld, g, &cfg_int_keys[I_BODY], &body) != 0 ||
 		    cfg_get_int(ld, g, &cfg_int_keys[I_LIMIT], &limit) != 0 ||
-		    cfg_get_int(ld, g, &cfg_int_keys[I_PARKED], &parked) != 0)
+		    cfg_get_int(ld, g, &cfg_int_keys[I_PARKED], &parked) != 0 ||
+		    cfg_load_egress(ld, g, &cfg->egress) != 0)
 			return -1;
 		delays = config_setting_get_member(g, "retry_delays");
 	}

@@ -25,7 +25,7 @@ struct int_key {
 	long long def;
 };
 
-enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT, I_PARKED, I_FAILURES };
+enum { I_HEARTBEAT, I_TIMEOUT, I_INFLIGHT, I_BODY, I_LIMIT, I_PARKED, I_FAILURES, I_RATE };
 
 extern const struct int_key cfg_int_keys[];
 
@@ -104,6 +104,10 @@ int cfg_load_secret_from(struct cfg_loader *ld, const config_setting_t *g, const
 			 const char *inline_what, char **out, const config_setting_t **at);
 int cfg_load_secret(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
 int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct cfg_sub *sub);
+/* file relative to the config file's directory (absolute: as it is), so
+ * the daemon's working directory does not matter. Caller frees; NULL when
+ * out of memory. */
+char *cfg_resolve_path(const char *config_path, const char *file);
 /* Whether a file of this mode can be read by others than its owner. */
 bool cfg_mode_exposed(unsigned mode);
 /* "0644": the permission bits of mode, for a message. Returns buf. */
@@ -126,6 +130,18 @@ void cfg_free_headers(struct cfg_sub *sub);
 /* Clears the inline header values and signing keys in libconfig's tree
  * (cfg_scrub_tree's part for them). */
 void cfg_scrub_sub_extras(const config_setting_t *sub);
+
+/* ---- egress: certificates, proxy, rate, guard (config_egress.c) -------- */
+
+/* Each egress key present in g (NULL: none) replaces its value in *inout;
+ * a client certificate and key are then checked together (readable PEM,
+ * the key opens with its password and belongs to the certificate). ld->where
+ * names the group. Returns 0 or -1. */
+int cfg_load_egress(struct cfg_loader *ld, const config_setting_t *g, struct cfg_egress *inout);
+/* A deep copy of src (a subscription starts from the delivery group's). */
+int cfg_egress_copy(struct cfg_loader *ld, struct cfg_egress *dst, const struct cfg_egress *src);
+/* Frees the strings, the password wiped. */
+void cfg_egress_free(struct cfg_egress *e);
 
 /* ---- subscriptions (config_sub.c) --------------------------------------- */
 

@@ -18,6 +18,8 @@ const struct int_key cfg_int_keys[] = {
     [I_PARKED] = {"parked_max_length", 0, 1000000000, 0},
     /* breaker.failures: endpoint failures in a row that open the breaker */
     [I_FAILURES] = {"failures", 1, 1000000, 10},
+    /* 0: no limit; the ceiling is ratelimit.h's RL_MAX */
+    [I_RATE] = {"max_per_second", 0, 1000000, 0},
 };
 
 /* "<path>:<line>: <where><message>", or "<path>: …" when no line applies. */
@@ -136,7 +138,7 @@ int cfg_check_keys(struct cfg_loader *ld, const config_setting_t *group, const c
 		   const char *section)
 {
 	int n = config_setting_length(group);
-	char list[256];
+	char list[640];
 	size_t used = 0;
 	int i;
 	size_t k;

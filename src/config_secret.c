@@ -20,7 +20,7 @@
 
 /* secret_file relative to the config file's directory, so the daemon's
  * working directory does not matter. Caller frees. */
-static char *resolve_path(const char *config_path, const char *file)
+char *cfg_resolve_path(const char *config_path, const char *file)
 {
 	const char *slash = strrchr(config_path, '/');
 	size_t dirlen, need;
@@ -102,7 +102,7 @@ static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, c
 	int r;
 
 	*out = NULL;
-	path = resolve_path(ld->path, file);
+	path = cfg_resolve_path(ld->path, file);
 	if (!path) {
 		rc = cfg_oom(ld);
 		goto out;

@@ -25,6 +25,15 @@ static const char *const sub_keys[] = {"name",
 				       "timeout_ms",
 				       "parked_max_length",
 				       "breaker",
+				       /* the egress keys (config_egress.c) */
+				       "proxy",
+				       "tls_ca_file",
+				       "tls_client_cert",
+				       "tls_client_key",
+				       "tls_client_key_password_file",
+				       "tls_client_key_password_env",
+				       "allow_private_addresses",
+				       "max_per_second",
 				       NULL};
 
 static bool valid_sub_name(const char *s)
@@ -163,6 +172,9 @@ static int load_sub(struct cfg_loader *ld, const config_setting_t *g, size_t ind
 	sub->timeout_ms = (long)timeout;
 	sub->parked_max_length = (long)parked;
 	sub->breaker = cfg->breaker;
+	if (cfg_egress_copy(ld, &sub->egress, &cfg->egress) != 0 ||
+	    cfg_load_egress(ld, g, &sub->egress) != 0)
+		return -1;
 	cfg_set_where(ld, "subscription \"%s\": ", name);
 	if (cfg_get_group(ld, g, "breaker", &at) != 0)
 		return -1;

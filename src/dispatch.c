@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "hsbridge/clock.h"
+#include "hsbridge/netguard.h"
 #include "hsbridge/redact.h"
 
 struct xfer {
@@ -30,6 +32,9 @@ struct xfer {
 	bool in_headers;    /* past a status line, before the blank line that ends it */
 	bool informational; /* the response being read is a 1xx: another one follows */
 	bool headers_done;  /* the final response's headers ended: trailers are not read */
+	bool guard;	    /* refuse connections to what is not a public address */
+	bool proxied;	    /* connections go to a proxy: the guard leaves them be */
+	char refused[96];   /* the guard refused an address: which, and why; else "" */
 	struct xfer *prev, *next; /* running; idle ones chain through next */
 };
 
@@ -129,6 +134,9 @@ static struct xfer *xfer_take(struct disp *d)
 	x->in_headers = false;
 	x->informational = false;
 	x->headers_done = false;
+	x->guard = false;
+	x->proxied = false;
+	x->refused[0] = '\0';
 	x->errbuf[0] = '\0';
 	x->body_len = 0;
 	return x;
@@ -266,13 +274,116 @@ static int on_request(void *userp, char *primary_ip, char *local_ip, int primary
 		      int local_port)
 {
 	struct xfer *x = userp;
+	enum ng_class c;
 
-	(void)primary_ip;
 	(void)local_ip;
 	(void)primary_port;
 	(void)local_port;
+	/* A connection another transfer opened (the cache is the multi
+	 * handle's, shared by every subscription) never went through this
+	 * transfer's open-socket check: judge the address it is connected to. */
+	if (x->guard && !x->proxied) {
+		c = ng_classify_text(primary_ip);
+		if (c != NG_PUBLIC) {
+			snprintf(x->refused, sizeof(x->refused), "%.46s is %s", primary_ip,
+				 ng_class_name(c));
+			return CURL_PREREQFUNC_ABORT;
+		}
+	}
 	x->requests++;
 	return CURL_PREREQFUNC_OK;
+}
+
+/* Opens each connection's socket, once libcurl has the address: the guard
+ * judges the address really connected to, whatever DNS said earlier. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer *x = userp;
+	enum ng_class c;
+	char ip[64] = "?";
+
+	if (x->guard && !x->proxied && purpose == CURLSOCKTYPE_IPCXN) {
+		c = ng_classify_sockaddr(&a->addr, a->addrlen);
+		if (c != NG_PUBLIC) {
+			ng_format_sockaddr(&a->addr, a->addrlen, ip, sizeof(ip));
+			snprintf(x->refused, sizeof(x->refused), "%.46s is %s", ip,
+				 ng_class_name(c));
+			return CURL_SOCKET_BAD;
+		}
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Where a request leaves through: client certificate, CA, proxy, guard.
+ * Without a proxy, CURLOPT_PROXY "" turns off libcurl's reading of
+ * http_proxy, https_proxy, all_proxy and no_proxy (and its getenv calls on
+ * every request); with one, CURLOPT_NOPROXY "" keeps no_proxy out too. */
+static void xfer_setopts_egress(struct xfer *x, const struct disp_egress *e)
+{
+	static const struct disp_egress none;
+
+	if (!e)
+		e = &none;
+	if (!e->proxy) {
+		curl_easy_setopt(x->easy, CURLOPT_PROXY, "");
+	} else if (strcmp(e->proxy, DISP_PROXY_ENV) != 0) {
+		curl_easy_setopt(x->easy, CURLOPT_PROXY, e->proxy);
+		curl_easy_setopt(x->easy, CURLOPT_NOPROXY, "");
+	}
+	/* "env": a proxy only if the environment names one for this URL, which
+	 * the bridge does not know: the guard judges every connection, the
+	 * proxy's too (failing closed: a direct one is never let through). */
+	x->proxied = e->proxy != NULL && strcmp(e->proxy, DISP_PROXY_ENV) != 0;
+	x->guard = e->guard;
+	if (e->ca_file)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, e->ca_file);
+	if (e->client_cert && e->client_key) {
+		curl_easy_setopt(x->easy, CURLOPT_SSLCERT, e->client_cert);
+		curl_easy_setopt(x->easy, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(x->easy, CURLOPT_SSLKEY, e->client_key);
+		curl_easy_setopt(x->easy, CURLOPT_SSLKEYTYPE, "PEM");
+		if (e->key_password)
+			curl_easy_setopt(x->easy, CURLOPT_KEYPASSWD, e->key_password);
+	}
+	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, x);
+}
+
+bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, size_t len)
+{
+	CURLU *h;
+	char *host = NULL;
+	char text[64];
+	size_t n;
+	enum ng_class c = NG_PUBLIC;
+
+	if (len)
+		why[0] = '\0';
+	if (!e || !e->guard || !e->proxy || strcmp(e->proxy, DISP_PROXY_ENV) == 0)
+		return true;
+	h = curl_url();
+	if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		n = strlen(host);
+		/* [::1] -> ::1 */
+		if (n >= 2 && host[0] == '[' && n - 2 < sizeof(text)) {
+			memcpy(text, host + 1, n - 2);
+			text[n - 2] = '\0';
+		} else {
+			snprintf(text, sizeof(text), "%s", host);
+		}
+		c = ng_classify_text(text);
+		if (c == NG_UNKNOWN)
+			c = ng_is_localhost_name(text) ? NG_LOOPBACK : NG_PUBLIC;
+		if (c != NG_PUBLIC)
+			snprintf(why, len,
+				 "endpoint address not allowed: %.46s is %s "
+				 "(allow_private_addresses is false)",
+				 text, ng_class_name(c));
+	}
+	curl_free(host);
+	curl_url_cleanup(h);
+	return c == NG_PUBLIC;
 }
 
 /* Every option a request needs, set on every request: a reused handle was
@@ -306,6 +417,7 @@ static void xfer_setopts(struct xfer *x, const struct disp_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION, on_request);
 	curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	xfer_setopts_egress(x, req->egress);
 }
 
 int disp_submit(struct disp *d, const struct disp_request *req)
@@ -364,8 +476,13 @@ static void finish(struct disp *d, CURL *easy, CURLcode code, disp_done_fn fn, v
 		if (x->has_retry_after)
 			res.retry_after_ms = x->retry_after_s * 1000;
 	}
-	/* curl's detail may repeat parts of the URL: no credentials. */
-	if (code != CURLE_OK)
+	if (code != CURLE_OK && res.status == 0 && x->refused[0]) {
+		res.address_refused = true;
+		snprintf(res.error, sizeof(res.error),
+			 "endpoint address not allowed: %s (allow_private_addresses is false)",
+			 x->refused);
+	} else if (code != CURLE_OK)
+		/* curl's detail may repeat parts of the URL: no credentials. */
 		redact_urls_in(x->errbuf[0] ? x->errbuf : curl_easy_strerror(code), res.error,
 			       sizeof(res.error));
 	res.body = x->body;

@@ -49,6 +49,11 @@ struct pol_decision pol_decide(int status, long retry_after_ms, unsigned attempt
 	return d;
 }
 
+bool pol_throttled(int status, long retry_after_ms)
+{
+	return status == 429 && retry_after_ms < 0;
+}
+
 const char *pol_reason_name(enum pol_reason reason)
 {
 	switch (reason) {
@@ -62,6 +67,8 @@ const char *pol_reason_name(enum pol_reason reason)
 		return "payload_too_large";
 	case POL_REASON_DELIVERY_LIMIT:
 		return "delivery_limit";
+	case POL_REASON_ADDRESS_NOT_ALLOWED:
+		return "address_not_allowed";
 	case POL_REASON_NONE:
 		break;
 	}

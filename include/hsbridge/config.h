@@ -19,6 +19,25 @@ struct cfg_header {
 	enum cfg_header_source source;
 };
 
+/* How a subscription's requests leave (issue 12): client certificate, CA,
+ * proxy, rate limit, private-address guard. The delivery group holds the
+ * defaults; a subscription's own keys replace them one by one. */
+struct cfg_egress {
+	/* proxy: NULL: none, whatever the environment says; CFG_PROXY_ENV:
+	 * libcurl's http_proxy, https_proxy, all_proxy, no_proxy; else a URL
+	 * (it may hold a password: never print it, see proxy_shown) */
+	char *proxy;
+	char *proxy_shown;	 /* scheme://host:port of proxy, no credentials */
+	char *tls_ca_file;	 /* PEM bundle for https endpoints; NULL: the system's */
+	char *tls_client_cert;	 /* PEM; with tls_client_key, or neither */
+	char *tls_client_key;	 /* PEM, maybe encrypted */
+	char *tls_client_key_password; /* from _env or _file; NULL: none or not read */
+	char *tls_client_subject; /* the certificate's subject (RFC 2253), for check */
+	bool allow_private_addresses; /* false: the guard refuses them (netguard.h) */
+	long max_per_second;	      /* 0: no limit */
+};
+#define CFG_PROXY_ENV "env"
+
 struct cfg_sub {
 	char *name;    /* [a-z0-9][a-z0-9_-]{0,63} */
 	char *url;     /* http:// or https:// */
@@ -42,6 +61,8 @@ struct cfg_sub {
 	long parked_max_length;
 	/* resolved: its own `breaker` keys, else the global group's */
 	struct breaker_conf breaker;
+	/* resolved: its own keys, else delivery's */
+	struct cfg_egress egress;
 	int line;	   /* where the subscription starts in the file */
 };
 
@@ -74,6 +95,7 @@ struct cfg {
 	size_t max_body_bytes;
 	int delivery_limit;
 	long parked_max_length; /* 0: no limit */
+	struct cfg_egress egress; /* the defaults of every subscription */
 	/* breaker: the defaults every subscription starts from */
 	struct breaker_conf breaker;
 	/* metrics: "host:port" of the HTTP listener (url_listen_parse); NULL:

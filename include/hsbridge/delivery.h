@@ -31,7 +31,8 @@
 #include "hsbridge/event.h"
 
 enum dlv_state {
-	DLV_RECEIVED, /* taken from the queue, its envelope not yet checked */
+	DLV_RECEIVED, /* taken from the queue: its envelope not yet checked, or
+			 checked and waiting for a max_per_second token */
 	DLV_POSTING,  /* the webhook request is in flight */
 	DLV_HELD,     /* a copy waits to be published: backoff after a refusal, or a broker alarm */
 	DLV_CONFIRMING,	 /* the copy is published; the original is acked on the broker's confirm */

@@ -3,6 +3,7 @@
 #ifndef HSBRIDGE_DISPATCH_H
 #define HSBRIDGE_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
@@ -10,6 +11,27 @@
 #define DISP_BODY_MAX 4096
 
 struct disp;
+
+/* How a request leaves: all borrowed, NULL fields (or no struct) meaning
+ * the defaults: no client certificate, the system's CAs, no proxy (the
+ * environment's http_proxy and the like are ignored), no address guard. */
+struct disp_egress {
+	const char *proxy;	  /* a proxy URL; DISP_PROXY_ENV: the environment's */
+	const char *ca_file;	  /* PEM bundle that verifies the endpoint */
+	const char *client_cert;  /* PEM, with client_key */
+	const char *client_key;	  /* PEM */
+	const char *key_password; /* of client_key */
+	/* Refuse what is not a public address (netguard.h): checked on the
+	 * address each connection is opened to (the open-socket callback,
+	 * after DNS: a name that re-resolves cannot get around it) and on the
+	 * one a reused connection is connected to, before each request. With
+	 * a proxy, the connection goes to the proxy, which the operator chose:
+	 * only an endpoint host that is an IP address or localhost is judged,
+	 * and the proxy must keep the rest out (README). With DISP_PROXY_ENV
+	 * every connection is judged, the proxy's included. */
+	bool guard;
+};
+#define DISP_PROXY_ENV "env"
 
 struct disp_request {
 	const char *url;
@@ -19,6 +41,7 @@ struct disp_request {
 	/* How dispatch frees headers; NULL: curl_slist_free_all. */
 	void (*free_headers)(struct curl_slist *headers);
 	long timeout_ms;
+	const struct disp_egress *egress; /* NULL: the defaults */
 	void *user; /* handed back with the result */
 };
 
@@ -33,6 +56,8 @@ struct disp_result {
 	 * on a new connection after a reused one closed without an answer
 	 * (the endpoint may have seen each of them). 0 if it never went out. */
 	unsigned requests;
+	/* The guard refused the address (error says which): nothing was sent. */
+	bool address_refused;
 	const char
 	    *body; /* first DISP_BODY_MAX bytes of the response body, borrowed for the callback */
 	size_t body_len;
@@ -55,6 +80,13 @@ size_t disp_idle(const struct disp *d);
 
 /* Starts a POST. Returns 0, or -1 when it could not be started. */
 int disp_submit(struct disp *d, const struct disp_request *req) __attribute__((warn_unused_result));
+
+/* With a proxy, the guard cannot see where the proxy connects: an endpoint
+ * whose URL host is an IP address that is not public, or localhost, is
+ * refused before the request starts. false, with why ("endpoint address
+ * not allowed: ..."), when e refuses url; true otherwise (no guard, no
+ * proxy: the connection itself is judged). */
+bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, size_t len);
 
 /* Waits up to timeout_ms for network activity on the transfers or on the
  * extra descriptors (their revents are filled in). Returns 0 or -1. */

@@ -3,6 +3,7 @@
 #ifndef HSBRIDGE_POLICY_H
 #define HSBRIDGE_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum pol_action {
@@ -18,6 +19,7 @@ enum pol_reason {
 	POL_REASON_INVALID_PAYLOAD,
 	POL_REASON_PAYLOAD_TOO_LARGE,
 	POL_REASON_DELIVERY_LIMIT,
+	POL_REASON_ADDRESS_NOT_ALLOWED, /* the private-address guard refused it */
 };
 
 struct pol_decision {
@@ -32,6 +34,11 @@ struct pol_decision {
  * n_delays >= 1. Retry-After counts only with 429 and 503. */
 struct pol_decision pol_decide(int status, long retry_after_ms, unsigned attempt,
 			       const long *delays, size_t n_delays);
+
+/* A 429 without (a usable) Retry-After: the endpoint throttles without
+ * saying for how long. With the breaker on, such an attempt counts toward
+ * the breaker but not against the event's schedule (bridge_breaker.c). */
+bool pol_throttled(int status, long retry_after_ms);
 
 /* "retries_exhausted", "gone", …; NULL for POL_REASON_NONE. */
 const char *pol_reason_name(enum pol_reason reason);

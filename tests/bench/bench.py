@@ -275,7 +275,9 @@ class Bench:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write('broker: { url = "%s"; };\n' % self.url(vhost))
-            f.write("delivery: { max_in_flight = %d; };\n" % mif)
+            # nginx is on loopback, which the address guard refuses by default.
+            f.write("delivery: { max_in_flight = %d; allow_private_addresses = true; };\n"
+                    % mif)
             f.write("history: { enabled = %s; };\n"
                     % ("true" if self.args.history == "on" else "false"))
             f.write('log: { level = "%s"; };\nsubscriptions = (\n' % self.args.log_level)

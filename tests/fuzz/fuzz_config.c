@@ -156,6 +156,20 @@ static void check_extras(const struct cfg_sub *s)
 		FUZZ_CHECK(sig_ed25519_seed(s->previous_signing_keys[j], seed) == SIG_KEY_OK);
 }
 
+/* Issue 12: what check may print of the egress keys holds no credentials;
+ * a client certificate comes with its key and its subject; the rate is in
+ * the bucket's bounds. */
+static void check_egress(const struct cfg_egress *e)
+{
+	FUZZ_CHECK((e->proxy == NULL) == (e->proxy_shown == NULL));
+	if (e->proxy_shown)
+		FUZZ_CHECK(strchr(e->proxy_shown, '@') == NULL); /* no user:password@ */
+	FUZZ_CHECK((e->tls_client_cert == NULL) == (e->tls_client_key == NULL));
+	if (e->tls_client_cert)
+		FUZZ_CHECK(e->tls_client_subject != NULL);
+	FUZZ_CHECK(e->max_per_second >= 0 && e->max_per_second <= 1000000);
+}
+
 static void check_loaded(const struct cfg *c)
 {
 	FUZZ_CHECK(c->n_broker_urls >= 1 && c->n_broker_urls <= NODES_MAX);
@@ -167,6 +181,7 @@ static void check_loaded(const struct cfg *c)
 		FUZZ_CHECK(c->retry_delays_ms[i] > 0);
 	FUZZ_CHECK(c->timeout_ms > 0 && c->max_in_flight > 0 && c->max_body_bytes > 0);
 	check_breaker(&c->breaker);
+	check_egress(&c->egress);
 	for (size_t i = 0; i < c->n_subs; i++) {
 		const struct cfg_sub *s = &c->subs[i];
 
@@ -181,6 +196,7 @@ static void check_loaded(const struct cfg *c)
 		FUZZ_CHECK(s->timeout_ms > 0 && s->max_in_flight > 0);
 		check_breaker(&s->breaker);
 		check_extras(s);
+		check_egress(&s->egress);
 	}
 	for (size_t i = 0; i < c->n_warnings; i++)
 		FUZZ_CHECK(strstr(c->warnings[i], CANARY) == NULL);

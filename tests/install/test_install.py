@@ -314,7 +314,7 @@ class ManPageTests(Tmp):
 
 PROBE = "zz_probe"
 SUB = ('name = "a"; url = "http://127.0.0.1:9/"; events = ["webhook.test"]; '
-       'secret = "s";')
+       'secret = "s"; allow_private_addresses = true;')
 
 
 def allowed_keys(binary, tmp, text):

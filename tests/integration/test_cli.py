@@ -25,7 +25,7 @@ CONF_DELIVERY_TYPO = """\
 broker: {
   url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
 };
-delivery: {
+delivery: { allow_private_addresses = true;
   timeout_ms = 1000;
   retry_dleays = ["1s", "2s"];
 };
@@ -45,7 +45,7 @@ CONF_SUB_TYPO = """\
 broker: {
   url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
 };
-delivery: {
+delivery: { allow_private_addresses = true;
   timeout_ms = 1000;
 };
 subscriptions = (
@@ -64,7 +64,7 @@ CONF_SYNTAX = """\
 broker: {
   url = "amqp://guest:guest@127.0.0.1:%(port)d/%%2f";
 };
-delivery: {
+delivery: { allow_private_addresses = true;
   timeout_ms = = 1000;
 };
 subscriptions = (

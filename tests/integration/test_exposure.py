@@ -59,11 +59,13 @@ class ExposureTests(BridgeCase):
     def test_management_api_of_an_amqps_broker_defaults_to_https(self):
         conf = self.write_conf(
             'broker: { url = "amqps://guest:guest@mq.example:5671/%2f"; };\n'
+            'delivery: { allow_private_addresses = true; };\n'
             'subscriptions = ();\n')
         cp = self.cli(conf, "check")
         self.assertEqual(cp.returncode, 0, cp.stderr)
         self.assertIn("management API (status only): https://mq.example:15671\n", cp.stdout)
         conf = self.write_conf('broker: { url = "amqp://u:p@mq.example/%2f"; };\n'
+                               'delivery: { allow_private_addresses = true; };\n'
                                'subscriptions = ();\n')
         self.assertIn("management API (status only): http://mq.example:15672\n",
                       self.cli(conf, "check").stdout)

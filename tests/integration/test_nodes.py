@@ -199,7 +199,7 @@ class NodeListTests(BridgeCase):
         pw = "pw-" + rand_alnum(16)
         self.secrets.append(pw)
         sub = 'subscriptions = ( { name = "a"; url = "http://127.0.0.1:9/a"; ' \
-              'events = ["#"]; secret = "%s"; } );\n' % rand_alnum(24)
+              'allow_private_addresses = true; events = ["#"]; secret = "%s"; } );\n' % rand_alnum(24)
         cases = [
             ('broker: {\n  url = (\n    "amqp://h1",\n    5672,\n    "amqp://h3");\n};\n', 4,
              "broker.url element 2 must be a string"),

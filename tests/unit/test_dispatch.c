@@ -246,6 +246,7 @@ static int submit(struct disp *d, struct server *sv, const char *path, const cha
 	req.headers = h;
 	req.free_headers = NULL; /* curl_slist_free_all */
 	req.timeout_ms = timeout_ms;
+	req.egress = NULL;
 	req.user = o;
 	return disp_submit(d, &req);
 }

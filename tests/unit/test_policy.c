@@ -262,6 +262,22 @@ static void reason_names(void **state)
 	assert_string_equal(pol_reason_name(POL_REASON_INVALID_PAYLOAD), "invalid_payload");
 	assert_string_equal(pol_reason_name(POL_REASON_PAYLOAD_TOO_LARGE), "payload_too_large");
 	assert_string_equal(pol_reason_name(POL_REASON_DELIVERY_LIMIT), "delivery_limit");
+	assert_string_equal(pol_reason_name(POL_REASON_ADDRESS_NOT_ALLOWED), "address_not_allowed");
+}
+
+/* A 429 that does not say how long to wait: the breaker's business, not
+ * the event's. Retry-After 0 is a value; a 503 is an endpoint failure. */
+static void throttled_is_429_without_retry_after(void **state)
+{
+	(void)state;
+	assert_true(pol_throttled(429, -1));
+	assert_false(pol_throttled(429, 0));
+	assert_false(pol_throttled(429, 30000));
+	assert_false(pol_throttled(503, -1));
+	assert_false(pol_throttled(428, -1));
+	assert_false(pol_throttled(430, -1));
+	assert_false(pol_throttled(0, -1));
+	assert_false(pol_throttled(200, -1));
 }
 
 int main(void)
@@ -279,6 +295,7 @@ int main(void)
 	    cmocka_unit_test(retry_after_with_repeated_delays_takes_first),
 	    cmocka_unit_test(retry_after_with_single_delay),
 	    cmocka_unit_test(reason_names),
+	    cmocka_unit_test(throttled_is_429_without_retry_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
