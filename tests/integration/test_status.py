@@ -259,7 +259,7 @@ class StatusJsonTests(BridgeCase):
         raw, doc = self.status_json(conf)
         self.assertEqual(doc["subscriptions"][0]["queue"],
                          {"name": "hsbridge.a", "exists": False, "ready": None,
-                          "unacked": None, "consumers": None})
+                          "unacked": None, "consumers": None, "dead_lettering": None})
         self.assertIsNone(doc["orphans"], "orphans are unknown without the management API")
         self.assertFalse(doc["management"]["answered"])
         self.assertTrue(doc["management"]["error"])
