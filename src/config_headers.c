@@ -41,6 +41,7 @@ static bool is_tchar(unsigned char c)
 const char *cfg_header_name_problem(const char *name)
 {
 	size_t len = strlen(name);
+	char folded[HEADER_NAME_MAX + 1];
 
 	if (len == 0)
 		return "is empty";
@@ -50,14 +51,21 @@ const char *cfg_header_name_problem(const char *name)
 		if (!is_tchar((unsigned char)name[i]))
 			return "is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)";
 	}
+	/* Compared with '_' as '-': CGI-style receivers (WSGI, PHP, Rack) map
+	 * both to the same variable, so webhook_signature would stand in for
+	 * webhook-signature there. */
+	for (size_t i = 0; i < len; i++)
+		folded[i] = name[i] == '_' ? '-' : name[i];
+	folded[len] = '\0';
 	for (size_t i = 0; reserved_names[i]; i++) {
-		if (strcasecmp(name, reserved_names[i]) == 0)
-			return "is a header the bridge sets itself or one for a hop, not the endpoint";
+		if (strcasecmp(folded, reserved_names[i]) == 0)
+			return "is a header the bridge sets itself or one for a hop, not the endpoint "
+			       "('_' counts as '-')";
 	}
 	for (size_t i = 0; reserved_prefixes[i]; i++) {
-		if (strncasecmp(name, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
+		if (strncasecmp(folded, reserved_prefixes[i], strlen(reserved_prefixes[i])) == 0)
 			return "starts like the bridge's own headers (webhook-, X-HealthSync-) or a "
-			       "proxy's (Proxy-)";
+			       "proxy's (Proxy-), '_' counting as '-'";
 	}
 	return NULL;
 }

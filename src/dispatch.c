@@ -359,7 +359,9 @@ bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, s
 
 	if (len)
 		why[0] = '\0';
-	if (!e || !e->guard || !e->proxy || strcmp(e->proxy, DISP_PROXY_ENV) == 0)
+	/* proxy = "env" too: the environment's proxy may be on a public
+	 * address that the connection check lets through. */
+	if (!e || !e->guard || !e->proxy)
 		return true;
 	h = curl_url();
 	if (h && curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
@@ -372,6 +374,10 @@ bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, s
 		} else {
 			snprintf(text, sizeof(text), "%s", host);
 		}
+		/* "127.0.0.1." is 127.0.0.1 to many resolvers */
+		n = strlen(text);
+		if (n > 1 && text[n - 1] == '.')
+			text[n - 1] = '\0';
 		c = ng_classify_text(text);
 		if (c == NG_UNKNOWN)
 			c = ng_is_localhost_name(text) ? NG_LOOPBACK : NG_PUBLIC;

@@ -81,9 +81,10 @@ size_t disp_idle(const struct disp *d);
 /* Starts a POST. Returns 0, or -1 when it could not be started. */
 int disp_submit(struct disp *d, const struct disp_request *req) __attribute__((warn_unused_result));
 
-/* With a proxy, the guard cannot see where the proxy connects: an endpoint
- * whose URL host is an IP address that is not public, or localhost, is
- * refused before the request starts. false, with why ("endpoint address
+/* With a proxy (an explicit one, or proxy = "env": the environment's may be
+ * on a public address), the guard cannot see where the proxy connects: an
+ * endpoint whose URL host is an IP address that is not public (a trailing
+ * dot ignored), or localhost, is refused before the request starts. false, with why ("endpoint address
  * not allowed: ..."), when e refuses url; true otherwise (no guard, no
  * proxy: the connection itself is judged). */
 bool disp_url_allowed(const struct disp_egress *e, const char *url, char *why, size_t len);

@@ -376,6 +376,42 @@ static void pool_keeps_at_most_idle_max_handles(void **state)
 	server_stop(&sv);
 }
 
+/* Through a proxy the guard judges the endpoint's literal host before the
+ * request: an explicit proxy and the environment's alike (issue 12 attack
+ * review: with proxy = "env" a proxy on a public address carried requests
+ * to 127.0.0.1), a trailing dot not hiding it. */
+static void url_host_is_judged_through_any_proxy(void **state)
+{
+	static const struct {
+		const char *proxy;
+		const char *url;
+		bool ok;
+	} cases[] = {
+	    {DISP_PROXY_ENV, "http://127.0.0.1:8900/x", false},
+	    {DISP_PROXY_ENV, "http://169.254.169.254/latest", false},
+	    {DISP_PROXY_ENV, "http://localhost/x", false},
+	    {DISP_PROXY_ENV, "http://[::1]/x", false},
+	    {DISP_PROXY_ENV, "https://hooks.example.com/x", true},
+	    {"http://proxy.example:3128", "http://127.0.0.1./x", false},
+	    {"http://proxy.example:3128", "http://10.1.2.3/x", false},
+	    {"http://proxy.example:3128", "http://8.8.8.8/x", true},
+	    {NULL, "http://127.0.0.1/x", true}, /* no proxy: the connection is judged */
+	};
+	char why[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct disp_egress e = {.proxy = cases[i].proxy, .guard = true};
+		bool ok = disp_url_allowed(&e, cases[i].url, why, sizeof(why));
+
+		if (ok != cases[i].ok)
+			fail_msg("case %zu (%s via %s): %s", i, cases[i].url,
+				 cases[i].proxy ? cases[i].proxy : "no proxy", ok ? "allowed" : why);
+		if (!ok)
+			assert_non_null(strstr(why, "endpoint address not allowed"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +419,7 @@ int main(void)
 	    cmocka_unit_test(reused_handle_carries_nothing_of_the_previous_request),
 	    cmocka_unit_test(reused_handle_takes_the_new_requests_timeout),
 	    cmocka_unit_test(pool_keeps_at_most_idle_max_handles),
+	    cmocka_unit_test(url_host_is_judged_through_any_proxy),
 	};
 	int rc;
 
