@@ -140,7 +140,9 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 		set_err(err, errlen, "cannot connect to the broker at %s: %s", where,
 			status == AMQP_STATUS_SOCKET_ERROR ? "refused or unreachable"
 			: status == AMQP_STATUS_TIMEOUT
-			    ? "no TCP connection within the connect timeout"
+			    ? (ci->ssl ? "no TCP connection and TLS handshake within the connect "
+					 "timeout (does it speak TLS on that port?)"
+				       : "no TCP connection within the connect timeout")
 			    : amqp_error_string2(status));
 		return BRK_ERR_CONNECTION;
 	}
