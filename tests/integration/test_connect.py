@@ -166,6 +166,16 @@ class ConnectTests(BridgeCase):
         self.assertLess(took, CONNECT_BOUND + SLACK, line)
         self.assertIn("handshake", line.get("error", ""))
 
+    def test_silent_tls_host_is_named_as_a_tls_handshake_that_did_not_come(self):
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)     # accepts TCP; no TLS ever
+        self.run_bridge(self.url(silent.getsockname()[1]).replace("amqp://", "amqps://", 1))
+        line = self.wait_log("broker", n=1, timeout=CONNECT_BOUND + SLACK)[0][1]
+        self.assertIn("no TCP connection and TLS handshake within the connect timeout",
+                      line.get("error", ""))
+
     def test_sigterm_during_a_partition_exits_within_bound(self):
         p = self.proxy().start()
         timeout_ms = 1000
