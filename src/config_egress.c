@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -227,6 +228,24 @@ static EVP_PKEY *read_key(const char *path, const char *password)
  * opens (with the password, never shown) and belongs to it. Under
  * CFG_NO_SECRETS the key is not read (an operator running status may not
  * be allowed to). at: where to report. */
+/* An unencrypted client key that group or others can read is as good as
+ * theirs: warned like a readable secret file. */
+static int warn_if_key_exposed(struct cfg_loader *ld, const config_setting_t *at,
+			       const struct cfg_egress *e)
+{
+	struct stat st;
+	char shown[ECHO_MAX + 4];
+	char mode[8];
+
+	if (e->tls_client_key_password || stat(e->tls_client_key, &st) != 0 ||
+	    !cfg_mode_exposed(st.st_mode))
+		return 0;
+	return cfg_add_warning(ld, at,
+			       "tls_client_key %s is not encrypted and readable by group or "
+			       "others (mode %s); chmod 600 it",
+			       cfg_echo(e->tls_client_key, shown), cfg_mode_text(st.st_mode, mode));
+}
+
 static int check_client_pair(struct cfg_loader *ld, const config_setting_t *at,
 			     struct cfg_egress *e)
 {
@@ -269,7 +288,7 @@ static int check_client_pair(struct cfg_loader *ld, const config_setting_t *at,
 			      e->tls_client_subject);
 		goto out;
 	}
-	rc = 0;
+	rc = warn_if_key_exposed(ld, at, e);
 out:
 	/* What OpenSSL queued about a failed read is not ours to leave behind. */
 	ERR_clear_error();

@@ -281,6 +281,21 @@ class MtlsTests(CertsCase, EgressCase):
         self.assertIn("mTLS:     off (no tls_client_cert)", cp.stdout)
         self.assert_no_secret(cp.stdout, cp.stderr, self.bridge.stderr_text())
 
+    def test_an_unencrypted_key_others_can_read_is_warned_about(self):
+        key = os.path.join(self.tmp, "open-client.key")
+        shutil.copyfile(self.pem("client.key"), key)
+        for mode, warned in ((0o644, True), (0o600, False)):
+            os.chmod(key, mode)
+            conf = self.config([self.sub("a", ["document.*"],
+                                         tls_client_cert=self.pem("client.pem"),
+                                         tls_client_key=key)])
+            cp = subprocess.run([Env.bin, "-c", conf, "check"], capture_output=True, text=True,
+                                env=clean_env())
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertEqual("tls_client_key %s is not encrypted and readable by group or "
+                             "others (mode 0644); chmod 600 it" % key in cp.stdout + cp.stderr,
+                             warned, cp.stdout + cp.stderr)
+
     def test_a_wrong_key_or_password_is_a_config_error_on_its_line(self):
         pw = "pw-" + rand_alnum(20)
         self.secrets.append(pw)
