@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -233,17 +232,10 @@ static EVP_PKEY *read_key(const char *path, const char *password)
 static int warn_if_key_exposed(struct cfg_loader *ld, const config_setting_t *at,
 			       const struct cfg_egress *e)
 {
-	struct stat st;
-	char shown[ECHO_MAX + 4];
-	char mode[8];
-
-	if (e->tls_client_key_password || stat(e->tls_client_key, &st) != 0 ||
-	    !cfg_mode_exposed(st.st_mode))
+	if (e->tls_client_key_password)
 		return 0;
-	return cfg_add_warning(ld, at,
-			       "tls_client_key %s is not encrypted and readable by group or "
-			       "others (mode %s); chmod 600 it",
-			       cfg_echo(e->tls_client_key, shown), cfg_mode_text(st.st_mode, mode));
+	return cfg_warn_if_file_exposed(ld, at, "tls_client_key", "not encrypted and ",
+					e->tls_client_key);
 }
 
 static int check_client_pair(struct cfg_loader *ld, const config_setting_t *at,

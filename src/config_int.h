@@ -110,6 +110,12 @@ int cfg_load_previous(struct cfg_loader *ld, const config_setting_t *g, struct c
 char *cfg_resolve_path(const char *config_path, const char *file);
 /* Whether a file of this mode can be read by others than its owner. */
 bool cfg_mode_exposed(unsigned mode);
+/* A file holding a secret that group or others can read: a warning "WHAT
+ * PATH is HOWreadable by group or others (mode 0644); chmod 600 it" (the
+ * file was read, so the name is a file's, not a pasted secret). 0, or -1
+ * when the warning cannot be kept. */
+int cfg_warn_if_file_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *what,
+			     const char *how, const char *path);
 /* "0644": the permission bits of mode, for a message. Returns buf. */
 const char *cfg_mode_text(unsigned mode, char buf[8]);
 /* Clears the secret strings inside libconfig's tree before it is destroyed. */

@@ -53,10 +53,8 @@ const char *cfg_mode_text(unsigned mode, char buf[8])
 	return buf;
 }
 
-/* A secret file that group or others can read: a warning naming the file
- * (it was read, so the name is a file's, not a pasted secret). */
-static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *key,
-			   const char *path)
+int cfg_warn_if_file_exposed(struct cfg_loader *ld, const config_setting_t *at, const char *what,
+			     const char *how, const char *path)
 {
 	struct stat st;
 	char shown[ECHO_MAX + 4];
@@ -65,9 +63,8 @@ static int warn_if_exposed(struct cfg_loader *ld, const config_setting_t *at, co
 	if (stat(path, &st) != 0 || !cfg_mode_exposed(st.st_mode))
 		return 0;
 	return cfg_add_warning(ld, at,
-			       "%s_file %s is readable by group or others (mode %s); "
-			       "chmod 600 it",
-			       key, cfg_echo(path, shown), cfg_mode_text(st.st_mode, mode));
+			       "%s %s is %sreadable by group or others (mode %s); chmod 600 it",
+			       what, cfg_echo(path, shown), how, cfg_mode_text(st.st_mode, mode));
 }
 
 /* Secrets written in a config file that group or others can read (a
@@ -133,7 +130,14 @@ static int read_secret_file(struct cfg_loader *ld, const config_setting_t *at, c
 		goto out;
 	}
 	*out = strdup(buf);
-	rc = *out ? warn_if_exposed(ld, at, key, path) : cfg_oom(ld);
+	if (*out) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s_file", key);
+		rc = cfg_warn_if_file_exposed(ld, at, what, "", path);
+	} else {
+		rc = cfg_oom(ld);
+	}
 out:
 	if (buf) {
 		OPENSSL_cleanse(buf, len);
