@@ -172,7 +172,11 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 	r.outcome = outcome;
 	r.next = next;
 	r.error = error;
-	if (answer_len > 0 && br->cfg->history.response_bytes > 0) {
+	r.response = res->body;
+	r.response_len = res->body_len;
+	/* Copied to be scrubbed only when there are header values to look for. */
+	if (d->sub->cfg->n_headers > 0 && answer_len > 0 &&
+	    br->cfg->history.response_bytes > 0) {
 		memcpy(answer, res->body, answer_len);
 		scrub_headers(d->sub->cfg, answer, answer_len);
 		r.response = answer;
