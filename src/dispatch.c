@@ -145,6 +145,12 @@ static struct xfer *xfer_take(struct disp *d)
 void disp_set_idle_max(struct disp *d, size_t n)
 {
 	d->idle_max = n;
+	/* Keep as many idle connections as there can be transfers: libcurl's
+	 * default (4 x the handles added at the moment) shrinks whenever few
+	 * transfers run and closes connections that the next burst opens again
+	 * (about one new connection per 20 requests at 128 in flight). */
+	if (n > 0)
+		curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)n);
 	while (d->n_idle > n) {
 		struct xfer *x = d->idle;
 
