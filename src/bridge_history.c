@@ -333,6 +333,7 @@ void history_publish(struct bridge *br)
 	if (!br->cfg->history.enabled || !bridge_pub_ready(br) || br->broken)
 		return;
 	topo_attempts_queue(br->cfg, stream, sizeof(stream));
+	brk_batch_begin(br->pub);
 	while ((it = hist_queue_peek(&h->queue)) && h->next - h->lo < WINDOW) {
 		amqp_basic_properties_t p;
 		amqp_table_entry_t hdr[2];
@@ -340,11 +341,16 @@ void history_publish(struct bridge *br)
 		record_props(&p, hdr, it);
 		/* mandatory: a deleted stream returns the record (counted). */
 		if (brk_publish(br->pub, HIST_CH, "", stream, true, &p, it->json, it->len) != 0) {
+			brk_batch_drop(br->pub);
 			bridge_mark_pub_broken(br, "connection lost while publishing history");
 			return;
 		}
 		h->done[h->next++ % WINDOW] = false;
 		hist_queue_pop(&h->queue);
+	}
+	if (brk_batch_flush(br->pub) != 0) {
+		bridge_mark_pub_broken(br, "connection lost while publishing history");
+		return;
 	}
 	br->prom.history_buffered = (long)(h->queue.n + (h->next - h->lo));
 }

@@ -125,6 +125,7 @@ static int open_socket(struct brk *b, const struct amqp_connection_info *ci, con
 			return BRK_ERR_CONNECTION;
 	} else {
 		sock = amqp_tcp_socket_new(b->conn);
+		b->raw_writes = true;
 	}
 	if (!sock) {
 		set_err(err, errlen, "cannot create a socket for %s", where);
@@ -327,6 +328,7 @@ void brk_close(struct brk *b)
 		close_bounded(b);
 	amqp_destroy_connection(b->conn);
 	brk_acks_free(b);
+	free(b->out);
 	free(b);
 }
 
@@ -464,6 +466,17 @@ int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *ro
 	 * method frame leaves the connection out of step. */
 	if (wire_header_frame_size(props) > (size_t)b->frame_max)
 		return BRK_ERR_TOO_LARGE;
+	if (b->batching) {
+		int rc = brk_batch_add(b, ch, &m, props, body, len);
+
+		if (rc <= 0)
+			return rc;
+		/* Not encodable here (too large for the batch): sent alone,
+		 * after what the batch holds, keeping the order. */
+		if (brk_batch_flush(b) != 0)
+			return BRK_ERR_CONNECTION;
+		b->batching = true;
+	}
 	f.frame_type = AMQP_FRAME_HEADER;
 	f.channel = ch;
 	f.payload.properties.class_id = AMQP_BASIC_CLASS;

@@ -21,6 +21,14 @@ struct brk {
 	/* amqps: the first error of the certificate check (X509_V_ERR_*, 0:
 	 * none), recorded by broker_tls.c's verify callback. */
 	long tls_verify_err;
+	/* Plain TCP: the bridge may write whole frames to the socket itself
+	 * (rabbitmq-c's socket calls are not public, so not over TLS). */
+	bool raw_writes;
+	/* Between brk_batch_begin and brk_batch_flush: publishes encoded here,
+	 * written in one send. */
+	bool batching;
+	unsigned char *out;
+	size_t out_len, out_cap;
 };
 
 /* Reads the content that follows a basic.deliver, basic.get-ok or
@@ -48,5 +56,13 @@ void brk_acks_reset(struct brk *b, uint16_t ch);
 void brk_acks_free(struct brk *b);
 /* Sends the acks recorded on ch (brk_flush_acks, one channel). */
 int brk_flush_acks_on(struct brk *b, uint16_t ch) __attribute__((warn_unused_result));
+
+/* broker_batch.c. Encodes a publish into b's batch: 0, 1 when it does not
+ * belong in one (larger than the batch, or no memory: send it alone),
+ * BRK_ERR_TOO_LARGE or BRK_ERR_CONNECTION (a full batch could not be
+ * written). */
+int brk_batch_add(struct brk *b, uint16_t ch, const amqp_basic_publish_t *m,
+		  const amqp_basic_properties_t *props, const void *body, size_t len)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -4,6 +4,7 @@
 #include "hsbridge/wire.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Adds b to *a unless either is WIRE_UNENCODABLE or the sum would wrap. */
 static size_t add(size_t a, size_t b)
@@ -114,4 +115,97 @@ size_t wire_header_frame_size(const amqp_basic_properties_t *p)
 	if (f & AMQP_BASIC_CLUSTER_ID_FLAG)
 		n = add(n, shortstr(p->cluster_id));
 	return n;
+}
+
+static unsigned char *put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+	return p + 2;
+}
+
+static unsigned char *put32(unsigned char *p, uint32_t v)
+{
+	return put16(put16(p, (uint16_t)(v >> 16)), (uint16_t)v);
+}
+
+static unsigned char *put64(unsigned char *p, uint64_t v)
+{
+	return put32(put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+/* Frame header: kind, channel, payload size. */
+static unsigned char *frame_start(unsigned char *p, uint8_t kind, uint16_t ch, size_t size)
+{
+	*p = kind;
+	return put32(put16(p + 1, ch), (uint32_t)size);
+}
+
+static size_t method_frame_size(const amqp_basic_publish_t *m)
+{
+	/* method id, reserved short, two short strings, the bits */
+	return add(WIRE_FRAME_OVERHEAD + 4 + 2 + 1,
+		   add(shortstr(m->exchange), shortstr(m->routing_key)));
+}
+
+size_t wire_publish_size(size_t frame_max, const amqp_basic_publish_t *m,
+			 const amqp_basic_properties_t *p, size_t len)
+{
+	size_t chunk, frames;
+
+	if (frame_max <= WIRE_FRAME_OVERHEAD || frame_max > UINT32_MAX)
+		return WIRE_UNENCODABLE;
+	chunk = frame_max - WIRE_FRAME_OVERHEAD;
+	frames = len / chunk + (len % chunk != 0);
+	if (frames > (SIZE_MAX - len) / WIRE_FRAME_OVERHEAD)
+		return WIRE_UNENCODABLE;
+	return add(add(method_frame_size(m), wire_header_frame_size(p)),
+		   len + frames * WIRE_FRAME_OVERHEAD);
+}
+
+size_t wire_encode_publish(unsigned char *out, size_t cap, uint16_t ch, size_t frame_max,
+			   const amqp_basic_publish_t *m, const amqp_basic_properties_t *p,
+			   const void *body, size_t len)
+{
+	size_t need = wire_publish_size(frame_max, m, p, len);
+	size_t head = wire_header_frame_size(p);
+	unsigned char *at = out, *payload;
+	int n;
+
+	if (need == WIRE_UNENCODABLE || need > cap || head > frame_max ||
+	    method_frame_size(m) > frame_max)
+		return WIRE_UNENCODABLE;
+	/* The method: its id, then rabbitmq-c's encoding of its arguments. */
+	payload = at + 7;
+	n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, (void *)m,
+			       (amqp_bytes_t){.len = method_frame_size(m) - WIRE_FRAME_OVERHEAD - 4,
+					      .bytes = payload + 4});
+	if (n < 0)
+		return WIRE_UNENCODABLE;
+	put32(payload, AMQP_BASIC_PUBLISH_METHOD);
+	frame_start(at, AMQP_FRAME_METHOD, ch, 4 + (size_t)n);
+	at = payload + 4 + n;
+	*at++ = AMQP_FRAME_END;
+	/* The content header: class, weight, body size, then the flags and
+	 * properties as rabbitmq-c encodes them. */
+	payload = at + 7;
+	n = amqp_encode_properties(
+	    AMQP_BASIC_CLASS, (void *)p,
+	    (amqp_bytes_t){.len = head - WIRE_FRAME_OVERHEAD - 12, .bytes = payload + 12});
+	if (n < 0)
+		return WIRE_UNENCODABLE;
+	put64(put16(put16(payload, AMQP_BASIC_CLASS), 0), (uint64_t)len);
+	frame_start(at, AMQP_FRAME_HEADER, ch, 12 + (size_t)n);
+	at = payload + 12 + n;
+	*at++ = AMQP_FRAME_END;
+	/* The body, in frames of at most frame_max. */
+	for (size_t off = 0, chunk = frame_max - WIRE_FRAME_OVERHEAD; off < len; off += chunk) {
+		size_t part = len - off < chunk ? len - off : chunk;
+
+		at = frame_start(at, AMQP_FRAME_BODY, ch, part);
+		memcpy(at, (const char *)body + off, part);
+		at += part;
+		*at++ = AMQP_FRAME_END;
+	}
+	return (size_t)(at - out);
 }

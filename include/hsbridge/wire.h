@@ -5,6 +5,7 @@
 #define HSBRIDGE_WIRE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <amqp.h>
 
@@ -23,5 +24,19 @@ size_t wire_table_size(const amqp_table_t *t);
 size_t wire_header_frame_size(const amqp_basic_properties_t *p);
 
 #define WIRE_UNENCODABLE ((size_t)-1)
+
+/* The bytes of a whole basic.publish (method frame, content header frame,
+ * body frames of at most frame_max bytes each), or WIRE_UNENCODABLE. */
+size_t wire_publish_size(size_t frame_max, const amqp_basic_publish_t *m,
+			 const amqp_basic_properties_t *p, size_t len);
+
+/* Encodes that publish on channel ch into out (cap bytes), frame for frame
+ * as rabbitmq-c would send it, so that several publishes can go out in one
+ * write. Returns the bytes written, or WIRE_UNENCODABLE when cap is too
+ * small, a frame would exceed frame_max or rabbitmq-c cannot encode the
+ * method or the properties. */
+size_t wire_encode_publish(unsigned char *out, size_t cap, uint16_t ch, size_t frame_max,
+			   const amqp_basic_publish_t *m, const amqp_basic_properties_t *p,
+			   const void *body, size_t len);
 
 #endif

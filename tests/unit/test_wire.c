@@ -181,6 +181,119 @@ static void what_rabbitmq_c_cannot_encode_is_unencodable(void **state)
 	assert_int_equal(wire_header_frame_size(&p), WIRE_UNENCODABLE);
 }
 
+/* Feeds bytes to rabbitmq-c's own frame decoder (amqp_handle_input) and
+ * returns the next whole frame; the decoder's view is what the broker
+ * would read. */
+static size_t next_frame(amqp_connection_state_t c, const unsigned char *at, size_t n,
+			 amqp_frame_t *f)
+{
+	size_t used = 0;
+
+	do {
+		int r = amqp_handle_input(
+		    c, (amqp_bytes_t){.len = n - used, .bytes = (void *)(at + used)}, f);
+
+		assert_true(r > 0);
+		used += (size_t)r;
+	} while (f->frame_type == 0 && used < n);
+	assert_int_not_equal(f->frame_type, 0);
+	return used;
+}
+
+static void a_publish_encodes_as_rabbitmq_c_decodes_it(void **state)
+{
+	static const size_t frame_max = 4096, chunk = 4096 - 8;
+	static const size_t lens[] = {0, 1, 4087, 4088, 4089, 3 * 4088 + 5};
+	static unsigned char body[3 * 4088 + 5], out[1 << 16];
+	amqp_table_entry_t hdr[2] = {
+	    {.key = amqp_cstring_bytes("sub"),
+	     .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("clinic")}},
+	    {.key = amqp_cstring_bytes("outcome"),
+	     .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes("parked")}},
+	};
+	amqp_basic_properties_t p = {
+	    ._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+		      AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_HEADERS_FLAG,
+	    .content_type = amqp_cstring_bytes("application/json"),
+	    .delivery_mode = 2,
+	    .timestamp = 1764666000,
+	    .headers = {.num_entries = 2, .entries = hdr},
+	};
+	amqp_basic_publish_t m = {.exchange = amqp_cstring_bytes("ex"),
+				  .routing_key = amqp_cstring_bytes("hsbridge.attempts"),
+				  .mandatory = 1};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (unsigned char)(i * 7 + 1);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t len = lens[k], at = 0, got = 0;
+		size_t n = wire_encode_publish(out, sizeof(out), 9, frame_max, &m, &p, body, len);
+		amqp_connection_state_t c = amqp_new_connection();
+		amqp_frame_t f;
+
+		assert_int_equal(n, wire_publish_size(frame_max, &m, &p, len));
+		/* one byte short of room: nothing */
+		assert_int_equal(wire_encode_publish(out, n - 1, 9, frame_max, &m, &p, body, len),
+				 WIRE_UNENCODABLE);
+		assert_int_equal(
+		    wire_encode_publish(out, sizeof(out), 9, frame_max, &m, &p, body, len), n);
+		at += next_frame(c, out + at, n - at, &f);
+		assert_int_equal(f.frame_type, AMQP_FRAME_METHOD);
+		assert_int_equal(f.channel, 9);
+		assert_int_equal(f.payload.method.id, AMQP_BASIC_PUBLISH_METHOD);
+		{
+			amqp_basic_publish_t *d = f.payload.method.decoded;
+
+			assert_memory_equal(d->exchange.bytes, "ex", 2);
+			assert_int_equal(d->routing_key.len, strlen("hsbridge.attempts"));
+			assert_true(d->mandatory);
+			assert_false(d->immediate);
+		}
+		at += next_frame(c, out + at, n - at, &f);
+		assert_int_equal(f.frame_type, AMQP_FRAME_HEADER);
+		assert_int_equal(f.channel, 9);
+		assert_int_equal(f.payload.properties.body_size, len);
+		{
+			amqp_basic_properties_t *d = f.payload.properties.decoded;
+
+			assert_int_equal(d->_flags, p._flags);
+			assert_int_equal(d->timestamp, p.timestamp);
+			assert_int_equal(d->delivery_mode, 2);
+			assert_int_equal(d->headers.num_entries, 2);
+			assert_memory_equal(d->headers.entries[1].value.value.bytes.bytes, "parked",
+					    6);
+		}
+		while (got < len) {
+			at += next_frame(c, out + at, n - at, &f);
+			assert_int_equal(f.frame_type, AMQP_FRAME_BODY);
+			assert_int_equal(f.channel, 9);
+			assert_true(f.payload.body_fragment.len <= chunk);
+			assert_true(f.payload.body_fragment.len == chunk ||
+				    got + f.payload.body_fragment.len == len);
+			assert_memory_equal(f.payload.body_fragment.bytes, body + got,
+					    f.payload.body_fragment.len);
+			got += f.payload.body_fragment.len;
+		}
+		assert_int_equal(at, n);
+		amqp_destroy_connection(c);
+	}
+	/* a header frame over frame_max, a name over 255 bytes: nothing */
+	assert_int_equal(wire_encode_publish(out, sizeof(out), 1, 64, &m, &p, body, 1),
+			 WIRE_UNENCODABLE);
+	{
+		char long_name[300];
+
+		memset(long_name, 'x', sizeof(long_name) - 1);
+		long_name[sizeof(long_name) - 1] = 0;
+		m.routing_key = amqp_cstring_bytes(long_name);
+		assert_int_equal(wire_publish_size(frame_max, &m, &p, 1), WIRE_UNENCODABLE);
+		assert_int_equal(
+		    wire_encode_publish(out, sizeof(out), 1, frame_max, &m, &p, body, 1),
+		    WIRE_UNENCODABLE);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +301,7 @@ int main(void)
 	    cmocka_unit_test(every_field_kind_nested_in_arrays_and_tables),
 	    cmocka_unit_test(a_large_header_is_counted_to_the_byte),
 	    cmocka_unit_test(what_rabbitmq_c_cannot_encode_is_unencodable),
+	    cmocka_unit_test(a_publish_encodes_as_rabbitmq_c_decodes_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
