@@ -446,13 +446,13 @@ class Bench:
         for line in lines:
             t, wid, _ = line.split()
             # nginx's $msec is cut to whole ms: cut the publish time the same
-            # way, so each figure is an upper bound within 1 ms, never < 0.
+            # way, so each figure is within 1 ms of the real latency, either way.
             pub_ms = sent[wid] // 1000 if nginx else sent[wid] / 1e3
             lat.setdefault(wid, round(float(t) * 1e3) - pub_ms if nginx
                            else float(t) * 1e3 - pub_ms)
         vals = sorted(lat.values())
         self.mgmt("DELETE", "vhosts/lat")
-        res = ("1 ms (nginx's $msec; each figure rounded up to it)" if nginx else "1 us")
+        res = ("1 ms (nginx's $msec; both times cut to whole ms: each figure within 1 ms either way)" if nginx else "1 us")
         span = (max(sent.values()) - min(sent.values())) / 1e6
         if span > 0:
             say("latency: published at %.0f events/s (asked %g)" % ((len(sent) - 1) / span, a.rate))
