@@ -204,6 +204,7 @@ int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, cha
 {
 	char name[BRK_NAME_MAX];
 	char why[BRK_ERR_MAX];
+	char *fix;
 	int rc;
 
 	if (!cfg->history.enabled)
@@ -215,6 +216,11 @@ int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, cha
 		return rc;
 	}
 	topo_attempts_queue(cfg, name, sizeof(name));
+	/* The queue's general advice (delete it once drained) does not fit a
+	 * stream, which is never drained: the stream's own follows. */
+	fix = strstr(why, "; fix: ");
+	if (fix)
+		*fix = '\0';
 	snprintf(err, errlen,
 		 "%s; records still go to the stream %s as it was declared, with its "
 		 "retention; to change that retention, set a policy (README: Retention) and "

@@ -340,6 +340,8 @@ class RetentionTests(BrokerCase):
                           "other arguments", cp.stderr)
             self.assertIn("inequivalent arg '%s'" % arg, cp.stderr)
             self.assertIn("records still go to the stream hsbridge.attempts", cp.stderr)
+            # the queue's "delete it once drained" advice does not fit a stream
+            self.assertNotIn("drained", cp.stderr)
         # the defaults: 7 days, 1 GiB
         self.mgmt.delete_queue(self.vhost, STREAM)
         self.assertEqual(self.cli(self.conf_with(""), "topology").returncode, 0)
