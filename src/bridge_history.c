@@ -27,6 +27,9 @@
  * socket's send buffer holds, so that a broker slow to take records leaves
  * them in the queue above rather than in a write that waits. */
 #define WINDOW 256
+/* Records per write: a turn sends at most WINDOW of them, in writes of this
+ * many. */
+#define WRITE_EVERY 32
 #define DROP_LOG_EVERY_MS 10000
 /* A returned record (the stream was deleted) declares the topology again,
  * at most this often. */
@@ -322,6 +325,7 @@ void history_publish(struct bridge *br)
 	struct hist_pub *h = br->hist;
 	char stream[BRK_NAME_MAX];
 	const struct hist_item *it;
+	unsigned batched = 0;
 
 	if (!h)
 		return;
@@ -347,6 +351,15 @@ void history_publish(struct bridge *br)
 		}
 		h->done[h->next++ % WINDOW] = false;
 		hist_queue_pop(&h->queue);
+		/* A write now and then lets the broker start on the first
+		 * records (and confirm them) while the rest are encoded. */
+		if (++batched % WRITE_EVERY == 0) {
+			if (brk_batch_flush(br->pub) != 0) {
+				bridge_mark_pub_broken(br, "connection lost while publishing history");
+				return;
+			}
+			brk_batch_begin(br->pub);
+		}
 	}
 	if (brk_batch_flush(br->pub) != 0) {
 		bridge_mark_pub_broken(br, "connection lost while publishing history");
