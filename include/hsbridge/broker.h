@@ -118,8 +118,8 @@ int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *ro
     __attribute__((warn_unused_result));
 /* From brk_batch_begin to brk_batch_flush, publishes on a plain TCP
  * connection are encoded into one buffer (up to 256 KiB, larger ones go
- * alone, in order) and written together by brk_batch_flush: one send for a
- * loop turn's history records instead of three per record. Nothing else
+ * alone, in order) and written together by brk_batch_flush: one send for
+ * many history records instead of three per record. Nothing else
  * may be sent on the connection in between. Over TLS each publish is sent
  * at once, as without a batch. brk_batch_flush returns 0 or
  * BRK_ERR_CONNECTION (the connection is then broken). */
