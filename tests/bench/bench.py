@@ -387,9 +387,37 @@ class Bench:
     # --- the three parts ------------------------------------------------
     def throughput(self):
         a = self.args
-        subs, body, mif = 1, a.body, a.max_in_flight
         say("throughput: %d events of %s on one quorum queue, max_in_flight %d"
-            % (a.events, size_text(body), mif))
+            % (a.events, size_text(a.body), a.max_in_flight))
+        if not a.against and a.rounds == 1:
+            self.throughput_once("throughput")
+            return
+        # Builds compared on a busy 2-core machine: alternate them, round
+        # after round, so that both see the same conditions.
+        builds = [("before", a.against), ("after", self.hsbridge)] if a.against else \
+            [("hsbridge", self.hsbridge)]
+        mine = self.hsbridge
+        cpu = {label: [] for label, _ in builds}
+        try:
+            for r in range(1, a.rounds + 1):
+                for label, path in builds:
+                    self.hsbridge = path
+                    cpu[label].append(self.throughput_once(
+                        "throughput (%s, round %d of %d)" % (label, r, a.rounds)))
+        finally:
+            self.hsbridge = mine
+        for label, path in builds:
+            vals = sorted(cpu[label])
+            print("throughput: %s (%s): bridge CPU us per delivery %s, median %.1f"
+                  % (label, path, ", ".join("%.1f" % v for v in cpu[label]),
+                     vals[len(vals) // 2] if len(vals) % 2 else
+                     (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2), flush=True)
+
+    def throughput_once(self, what):
+        """One drain by the bridge, then one by the bare loop, of the same
+        queue; prints the pair and returns the bridge's CPU per delivery."""
+        a = self.args
+        subs, body, mif = 1, a.body, a.max_in_flight
         rate, cpu_us, hwm, dups = self.drain("tp", subs, body, mif, a.events, "evt_tp_",
                                              a.timeout)
         self.publish("tp", a.events, body, "evt_bare_")
@@ -407,11 +435,12 @@ class Bench:
             raise BenchError("bare loop took %s of %d, %d left" % (n, a.events, left))
         bare = a.events / (int(end_us) / 1e6 - t0)
         self.mgmt("DELETE", "vhosts/tp")
-        print("throughput: hsbridge %.0f/s, bare %.0f/s, ratio %.2f" % (rate, bare, rate / bare))
-        print("throughput: bridge CPU %.1f us per delivery, peak RSS %.1f MiB"
+        print("%s: hsbridge %.0f/s, bare %.0f/s, ratio %.2f" % (what, rate, bare, rate / bare))
+        print("%s: bridge CPU %.1f us per delivery, peak RSS %.1f MiB"
               " (bare loop: %.1f us CPU per message)%s"
-              % (cpu_us, hwm / 1024, int(bare_cpu) / a.events,
+              % (what, cpu_us, hwm / 1024, int(bare_cpu) / a.events,
                  ", %d duplicate deliveries" % dups if dups else ""), flush=True)
+        return cpu_us
 
     def wait_consuming(self, vhost, subs):
         deadline = time.monotonic() + 60
@@ -523,10 +552,20 @@ def parse_args(argv):
     p.add_argument("--history", default="on", choices=("on", "off"),
                    help="history.enabled: every attempt recorded in hsbridge.attempts (default on)")
     p.add_argument("--timeout", type=float, default=600, help="throughput drain, seconds")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="throughput: drains (each with its bare loop), then each one's CPU "
+                        "per delivery and their median")
+    p.add_argument("--against", metavar="HSBRIDGE",
+                   help="throughput: another hsbridge binary (a build before a change), "
+                        "drained alternately with this one in each round")
     p.add_argument("--row-timeout", type=float, default=120,
                    help="scaling: seconds before a row is given up (the table says so)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     a = p.parse_args(argv)
+    if a.rounds < 1:
+        p.error("--rounds: at least 1")
+    if a.against and not os.access(a.against, os.X_OK):
+        p.error("--against: %s is not an executable" % a.against)
     if a.row and not a.only:
         a.only = ["scaling"]  # --row N: that scaling row, nothing else
     factor = 0.05 if a.smoke else 0.25 if a.quick else 1.0
