@@ -353,15 +353,13 @@ void history_publish(struct bridge *br)
 		hist_queue_pop(&h->queue);
 		/* A write now and then lets the broker start on the first
 		 * records (and confirm them) while the rest are encoded. */
-		if (++batched % WRITE_EVERY == 0) {
-			if (brk_batch_flush(br->pub) != 0) {
-				bridge_mark_pub_broken(br, "connection lost while publishing history");
-				return;
-			}
-			brk_batch_begin(br->pub);
+		if (++batched % WRITE_EVERY == 0 && brk_batch_flush(br->pub) != 0) {
+			brk_batch_drop(br->pub);
+			bridge_mark_pub_broken(br, "connection lost while publishing history");
+			return;
 		}
 	}
-	if (brk_batch_flush(br->pub) != 0) {
+	if (brk_batch_end(br->pub) != 0) {
 		bridge_mark_pub_broken(br, "connection lost while publishing history");
 		return;
 	}

@@ -475,7 +475,6 @@ int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *ro
 		 * after what the batch holds, keeping the order. */
 		if (brk_batch_flush(b) != 0)
 			return BRK_ERR_CONNECTION;
-		b->batching = true;
 	}
 	f.frame_type = AMQP_FRAME_HEADER;
 	f.channel = ch;

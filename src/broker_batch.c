@@ -60,7 +60,6 @@ int brk_batch_add(struct brk *b, uint16_t ch, const amqp_basic_publish_t *m,
 		return 1;
 	if (b->out_len + need > BATCH_MAX && brk_batch_flush(b) != 0)
 		return BRK_ERR_CONNECTION;
-	b->batching = true;
 	if (b->out_len + need > b->out_cap) {
 		unsigned char *grown = realloc(b->out, BATCH_MAX);
 
@@ -92,7 +91,6 @@ int brk_batch_flush(struct brk *b)
 {
 	int rc = 0;
 
-	b->batching = false;
 	if (b->out_len > 0 &&
 	    (b->broken || write_all(amqp_get_sockfd(b->conn), b->out, b->out_len) != 0)) {
 		b->broken = true;
@@ -100,4 +98,10 @@ int brk_batch_flush(struct brk *b)
 	}
 	b->out_len = 0;
 	return rc;
+}
+
+int brk_batch_end(struct brk *b)
+{
+	b->batching = false;
+	return brk_batch_flush(b);
 }

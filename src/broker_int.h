@@ -24,7 +24,7 @@ struct brk {
 	/* Plain TCP: the bridge may write whole frames to the socket itself
 	 * (rabbitmq-c's socket calls are not public, so not over TLS). */
 	bool raw_writes;
-	/* Between brk_batch_begin and brk_batch_flush: publishes encoded here,
+	/* Between brk_batch_begin and brk_batch_end: publishes encoded here,
 	 * written in one send. */
 	bool batching;
 	unsigned char *out;

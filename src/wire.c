@@ -168,18 +168,18 @@ size_t wire_encode_publish(unsigned char *out, size_t cap, uint16_t ch, size_t f
 			   const void *body, size_t len)
 {
 	size_t need = wire_publish_size(frame_max, m, p, len);
+	size_t method = method_frame_size(m);
 	size_t head = wire_header_frame_size(p);
 	unsigned char *at = out, *payload;
 	int n;
 
-	if (need == WIRE_UNENCODABLE || need > cap || head > frame_max ||
-	    method_frame_size(m) > frame_max)
+	if (need == WIRE_UNENCODABLE || need > cap || head > frame_max || method > frame_max)
 		return WIRE_UNENCODABLE;
 	/* The method: its id, then rabbitmq-c's encoding of its arguments. */
 	payload = at + 7;
-	n = amqp_encode_method(AMQP_BASIC_PUBLISH_METHOD, (void *)m,
-			       (amqp_bytes_t){.len = method_frame_size(m) - WIRE_FRAME_OVERHEAD - 4,
-					      .bytes = payload + 4});
+	n = amqp_encode_method(
+	    AMQP_BASIC_PUBLISH_METHOD, (void *)m,
+	    (amqp_bytes_t){.len = method - WIRE_FRAME_OVERHEAD - 4, .bytes = payload + 4});
 	if (n < 0)
 		return WIRE_UNENCODABLE;
 	put32(payload, AMQP_BASIC_PUBLISH_METHOD);

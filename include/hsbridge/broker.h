@@ -116,15 +116,16 @@ size_t brk_frame_max(const struct brk *b);
 int brk_publish(struct brk *b, uint16_t ch, const char *exchange, const char *routing_key,
 		bool mandatory, const amqp_basic_properties_t *props, const void *body, size_t len)
     __attribute__((warn_unused_result));
-/* From brk_batch_begin to brk_batch_flush, publishes on a plain TCP
+/* From brk_batch_begin to brk_batch_end, publishes on a plain TCP
  * connection are encoded into one buffer (up to 256 KiB, larger ones go
- * alone, in order) and written together by brk_batch_flush: one send for
- * many history records instead of three per record. Nothing else
- * may be sent on the connection in between. Over TLS each publish is sent
- * at once, as without a batch. brk_batch_flush returns 0 or
+ * alone, in order) and written together by brk_batch_flush (the batch goes
+ * on) or brk_batch_end: one send for many history records instead of three
+ * per record. Nothing else may be sent on the connection in between. Over
+ * TLS each publish is sent at once, as without a batch. Both return 0 or
  * BRK_ERR_CONNECTION (the connection is then broken). */
 void brk_batch_begin(struct brk *b);
 int brk_batch_flush(struct brk *b) __attribute__((warn_unused_result));
+int brk_batch_end(struct brk *b) __attribute__((warn_unused_result));
 /* Ends a batch without sending what it holds (the connection is being
  * given up). */
 void brk_batch_drop(struct brk *b);
