@@ -727,12 +727,9 @@ int brk_declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_e
 	if (rc == BRK_ERR_CHANNEL) {
 		/* The broker's text names the argument ("inequivalent arg
 		 * 'x-queue-type' ... received ... but current is ..."). */
-		snprintf(
-		    err, errlen,
-		    "queue %s already exists with other arguments than hsbridge declares (%s); "
-		    "fix: set the difference with a policy, or delete the queue once it is "
-		    "drained (rabbitmqctl delete_queue %s) and run hsbridge topology again",
-		    name, why, name);
+		snprintf(err, errlen,
+			 "queue %s already exists with other arguments than hsbridge declares (%s)",
+			 name, why);
 	} else if (rc != 0) {
 		snprintf(err, errlen, "declaring queue %s: %s", name, why);
 	}

@@ -38,6 +38,22 @@ long long topo_attempts_segment_bytes(const struct cfg *cfg)
 	return seg < STREAM_SEGMENT_DEFAULT ? seg : STREAM_SEGMENT_DEFAULT;
 }
 
+/* A queue of the topology; one that exists with other arguments gets the
+ * way out added to brk_declare_queue's err. */
+static int declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
+			 int n_args, char *err, size_t errlen)
+{
+	int rc = brk_declare_queue(b, ch, name, args, n_args, err, errlen);
+	size_t at;
+
+	if (rc == BRK_ERR_CHANNEL && (at = strlen(err)) < errlen)
+		snprintf(err + at, errlen - at,
+			 "; fix: set the difference with a policy, or delete the queue once it is "
+			 "drained (rabbitmqctl delete_queue %s) and run hsbridge topology again",
+			 name);
+	return rc;
+}
+
 /* The history stream: every attempt, retained by age and size. */
 static int declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, char *err,
 			    size_t errlen)
@@ -73,7 +89,7 @@ static int declare_retry(struct brk *b, uint16_t ch, const struct cfg *cfg, size
 	topo_retry_name(cfg, i, name, sizeof(name));
 	rc = brk_declare_exchange(b, ch, name, "fanout", err, errlen);
 	if (rc == 0)
-		rc = brk_declare_queue(b, ch, name, args, 5, err, errlen);
+		rc = declare_queue(b, ch, name, args, 5, err, errlen);
 	if (rc == 0)
 		rc = brk_bind(b, ch, name, name, "", true, err, errlen);
 	return rc;
@@ -159,10 +175,9 @@ static int declare_sub_queues(struct brk *b, uint16_t ch, const struct cfg *cfg,
 	    brk_entry_str("x-dead-letter-strategy", "at-least-once"),
 	    brk_entry_str("x-overflow", "reject-publish"),
 	};
-	rc = brk_declare_queue(b, ch, parked, parked_args, s->parked_max_length > 0 ? 3 : 1, err,
-			       errlen);
+	rc = declare_queue(b, ch, parked, parked_args, s->parked_max_length > 0 ? 3 : 1, err, errlen);
 	if (rc == 0) {
-		rc = brk_declare_queue(b, ch, name, args, 6, err, errlen);
+		rc = declare_queue(b, ch, name, args, 6, err, errlen);
 		if (rc == BRK_ERR_CHANNEL)
 			explain_migration(cfg, name, err, errlen);
 	}
@@ -204,7 +219,6 @@ int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, cha
 {
 	char name[BRK_NAME_MAX];
 	char why[BRK_ERR_MAX];
-	char *fix;
 	int rc;
 
 	if (!cfg->history.enabled)
@@ -216,11 +230,6 @@ int topo_declare_attempts(struct brk *b, uint16_t ch, const struct cfg *cfg, cha
 		return rc;
 	}
 	topo_attempts_queue(cfg, name, sizeof(name));
-	/* The queue's general advice (delete it once drained) does not fit a
-	 * stream, which is never drained: the stream's own follows. */
-	fix = strstr(why, "; fix: ");
-	if (fix)
-		*fix = '\0';
 	snprintf(err, errlen,
 		 "%s; records still go to the stream %s as it was declared, with its "
 		 "retention; to change that retention, set a policy (README: Retention) and "

@@ -187,8 +187,8 @@ amqp_table_entry_t brk_entry_i64(const char *key, int64_t value);
 int brk_declare_exchange(struct brk *b, uint16_t ch, const char *name, const char *type, char *err,
 			 size_t errlen) __attribute__((warn_unused_result));
 /* A durable queue with args, idempotently. A queue that exists with other
- * arguments yields BRK_ERR_CHANNEL and an err naming the queue, the
- * argument and the way out. */
+ * arguments yields BRK_ERR_CHANNEL and an err naming the queue and the
+ * argument (the way out depends on the queue: topology.c adds it). */
 int brk_declare_queue(struct brk *b, uint16_t ch, const char *name, amqp_table_entry_t *args,
 		      int n_args, char *err, size_t errlen) __attribute__((warn_unused_result));
 

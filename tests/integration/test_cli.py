@@ -551,6 +551,19 @@ class TopologyTests(BrokerCase):
         self.assertIsNotNone(qi, "the existing queue must be left alone")
         self.assertEqual(qi["arguments"], {})
 
+    def test_topology_conflicting_retry_queue_names_the_way_out(self):
+        # topology.c adds the queue's way out to the broker's refusal; the
+        # history stream gets its own instead (test_history RetentionTests)
+        self.mgmt.declare_queue(self.vhost, "hsbridge.retry.200ms", arguments={})
+        conf = self.config([self.sub("a")], delivery={"retry_delays": ["200ms"]})
+        cp = self.cli(conf, "topology")
+        self.assertGreater(cp.returncode, 0, cp.stderr)
+        text = self.error_text(cp.stderr + cp.stdout)
+        self.assertIn("queue hsbridge.retry.200ms already exists with other arguments", text)
+        self.assertIn("fix: set the difference with a policy, or delete the queue once it is "
+                      "drained (rabbitmqctl delete_queue hsbridge.retry.200ms) and run "
+                      "hsbridge topology again", text)
+
 
 if __name__ == "__main__":
     unittest.main()
