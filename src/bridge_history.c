@@ -134,27 +134,6 @@ static void enqueue(struct bridge *br, struct hist_record *r)
 		drop(br, PROM_HIST_BUFFER_FULL, 1);
 }
 
-/* An endpoint that echoes the request would put the subscription's own
- * header values (credentials, often) into the stream, which its readers may
- * see: each occurrence is overwritten with '*' (the body of an echo, health
- * data, cannot be told apart: README, Webhook logs). */
-static void scrub_headers(const struct cfg_sub *s, char *buf, size_t len)
-{
-	for (size_t i = 0; i < s->n_headers; i++) {
-		const char *v = s->headers[i].value;
-		size_t n = v ? strlen(v) : 0;
-
-		for (size_t at = 0; n > 0 && at + n <= len;) {
-			if (memcmp(buf + at, v, n) == 0) {
-				memset(buf + at, '*', n);
-				at += n;
-			} else {
-				at++;
-			}
-		}
-	}
-}
-
 void history_record(struct bridge *br, const struct delivery *d, const struct disp_result *res,
 		    const char *outcome, const char *next, const char *error)
 {
@@ -177,11 +156,14 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 	r.error = error;
 	r.response = res->body;
 	r.response_len = res->body_len;
-	/* Copied to be scrubbed only when there are header values to look for. */
+	/* Copied to be scrubbed only when there are header values to look for:
+	 * an endpoint that echoes the request would put them (credentials,
+	 * often) into the stream, which its readers may see (the body of an
+	 * echo, health data, cannot be told apart: README, Webhook logs). */
 	if (d->sub->cfg->n_headers > 0 && answer_len > 0 &&
 	    br->cfg->history.response_bytes > 0) {
 		memcpy(answer, res->body, answer_len);
-		scrub_headers(d->sub->cfg, answer, answer_len);
+		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len);
 		r.response = answer;
 		r.response_len = answer_len;
 	}

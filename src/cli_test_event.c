@@ -23,6 +23,7 @@
 #include "hsbridge/webhook.h"
 
 struct test_result {
+	const struct cfg_sub *sub;
 	bool done;
 	int status;
 	long ms;
@@ -30,7 +31,8 @@ struct test_result {
 	/* The endpoint's answer goes to a terminal: its control sequences are
 	 * escaped (up to 4 bytes for each byte received). */
 	char body[4 * DISP_BODY_MAX + 1];
-	/* As received, for the history record (which escapes it itself). */
+	/* As received but for echoes of the subscription's header values, for
+	 * the history record (which escapes it itself). */
 	char raw_error[CURL_ERROR_SIZE];
 	char raw_body[DISP_BODY_MAX];
 	size_t raw_len;
@@ -47,10 +49,12 @@ static void on_test_done(void *user, const struct disp_result *res, void *arg)
 	t->status = res->status;
 	t->ms = res->ms;
 	redact_controls(res->error, strlen(res->error), t->error, sizeof(t->error));
-	redact_controls(res->body, res->body_len, t->body, sizeof(t->body));
 	snprintf(t->raw_error, sizeof(t->raw_error), "%s", res->error);
 	t->raw_len = res->body_len < sizeof(t->raw_body) ? res->body_len : sizeof(t->raw_body);
 	memcpy(t->raw_body, res->body, t->raw_len);
+	/* Neither the stream nor the terminal shows an echoed credential. */
+	cfg_scrub_header_echoes(t->sub, t->raw_body, t->raw_len);
+	redact_controls(t->raw_body, t->raw_len, t->body, sizeof(t->body));
 }
 
 /* The test event's record in the history stream, like every attempt's, so
@@ -161,6 +165,7 @@ int cli_cmd_test_event(struct cfg **cfgp, const struct cli_args *a)
 	if (!s)
 		return EX_USAGE;
 	memset(&t, 0, sizeof(t));
+	t.sub = s;
 	if (ev_new_id(id, sizeof(id)) != 0)
 		goto out;
 	ev_format_time(now, created, sizeof(created));

@@ -10,6 +10,7 @@
  * (no CR, LF, NUL or other control character). No message repeats a value,
  * whatever its source: only names and key names. */
 #include "config_int.h"
+#include "hsbridge/redact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,12 @@ const char *cfg_header_value_problem(const char *value)
 			return "holds a CR, LF or other control character";
 	}
 	return NULL;
+}
+
+void cfg_scrub_header_echoes(const struct cfg_sub *sub, char *buf, size_t len)
+{
+	for (size_t i = 0; i < sub->n_headers; i++)
+		(void)redact_echo(buf, len, sub->headers[i].value);
 }
 
 static bool contains_nocase(const char *s, const char *word)

@@ -268,3 +268,102 @@ done:
 	out[at] = '\0';
 	return out;
 }
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The value of the n hex digits at s, or -1. */
+static int hex_value(const char *s, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = hex_digit(s[i]);
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* The byte that the form at buf[at] spells, with *used set to its length
+ * (1 for a raw byte, which is what a byte that starts no form spells). */
+static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
+{
+	static const char from[] = "/\\\"bfnrt", to[] = "/\\\"\b\f\n\r\t";
+	const char *esc;
+	int v;
+
+	*used = 1;
+	if (buf[at] == '+')
+		return ' ';
+	if (buf[at] == '%' && at + 3 <= len && (v = hex_value(buf + at + 1, 2)) >= 0) {
+		*used = 3;
+		return v;
+	}
+	if (buf[at] != '\\' || at + 2 > len)
+		return (unsigned char)buf[at];
+	if (buf[at + 1] == 'u' && at + 6 <= len && (v = hex_value(buf + at + 2, 4)) >= 0 &&
+	    v < 0x80) {
+		*used = 6;
+		return v;
+	}
+	if (buf[at + 1] != '\0' && (esc = strchr(from, buf[at + 1])) != NULL) {
+		*used = 2;
+		return (unsigned char)to[esc - from];
+	}
+	return (unsigned char)buf[at];
+}
+
+/* How many bytes of buf from at spell value, reading every form, or 0.
+ * Greedy: a byte that starts a form is read as the form when it spells the
+ * value's byte (redact_echo also tries the raw bytes alone). */
+static size_t echo_match(const char *buf, size_t len, size_t at, const char *value)
+{
+	size_t start = at;
+
+	for (; *value; value++) {
+		size_t used = 1;
+
+		if (at >= len)
+			return 0;
+		if (echo_byte(buf, len, at, &used) != (unsigned char)*value) {
+			if ((unsigned char)buf[at] != (unsigned char)*value)
+				return 0;
+			used = 1;
+		}
+		at += used;
+	}
+	return at - start;
+}
+
+size_t redact_echo(char *buf, size_t len, const char *value)
+{
+	size_t spans = 0, raw = value ? strlen(value) : 0;
+
+	if (raw == 0)
+		return 0;
+	for (size_t at = 0; at < len;) {
+		size_t n = raw;
+
+		if (at + n > len || memcmp(buf + at, value, n) != 0)
+			n = echo_match(buf, len, at, value);
+		if (n == 0) {
+			at++;
+			continue;
+		}
+		memset(buf + at, '*', n);
+		at += n;
+		spans++;
+	}
+	return spans;
+}

@@ -35,4 +35,16 @@ size_t redact_controls(const char *in, size_t len, char *out, size_t outlen);
  * NUL-terminates out (len > 0); a result longer than out is cut, never in
  * the middle of a "***". An empty or NULL secret copies text. Returns out. */
 char *redact_secret(const char *text, const char *secret, char *out, size_t len);
+
+/* Overwrites with '*', in place, every span of buf (len bytes, not
+ * NUL-terminated) that spells value (NUL-terminated), byte by byte, in any
+ * mix of these forms: the raw byte; a JSON escape (\/, \\, \", \b \f
+ * \n \r \t, \uXXXX for a byte below 0x80); a percent-encoded byte (%XX,
+ * either case); a '+' for a space (a form). An endpoint's answer that
+ * echoes a request header (a JSON echo service, PHP's json_encode, a
+ * URL-encoded form) holds it in one of them. Not recognised: a non-ASCII
+ * byte of value written as \uXXXX (a code point), HTML entities, base64.
+ * Returns how many spans were overwritten. An empty or NULL value
+ * overwrites nothing. */
+size_t redact_echo(char *buf, size_t len, const char *value);
 #endif

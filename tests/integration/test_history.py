@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
 sys.dont_write_bytecode = True    # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -175,17 +176,29 @@ class LifecycleTests(HistoryCase):
 
     def test_an_echoed_header_value_is_not_kept_in_the_record(self):
         # issue 11 attack review: an endpoint echoing the request put the
-        # subscription's Authorization value into the stream
-        token = "Bearer tok-" + rand_alnum(16)
+        # subscription's Authorization value into the stream; then, one that
+        # echoed it JSON-escaped (PHP's json_encode writes "\/") or
+        # URL-encoded kept it there, and test-event's record and its
+        # printout kept even the plain echo
+        token = "Bearer tok/" + rand_alnum(16)
         self.secrets.append(token)
-        self.rx.script("/clinic", [R(200, body=("you sent Authorization: %s, X-Team: cardio"
-                                                % token))])
+        escaped = token.replace("/", "\\/")
+        encoded = urllib.parse.quote_plus(token)
+        echo = "raw %s, json %s, form %s, X-Team: cardio" % (token, escaped, encoded)
+        self.rx.script("/clinic", [], default=R(200, body=echo))
         self.start_bridge([self.hook("clinic", headers={"Authorization": token,
                                                         "X-Team": "cardio"})])
+        scrubbed = "raw %s, json %s, form %s, X-Team: %s" % (
+            "*" * len(token), "*" * len(escaped), "*" * len(encoded), "*" * len("cardio"))
         eid, _, _ = self.publish_event("document.uploaded")
         got = self.wait_records("clinic", 1, "--event", eid)
-        self.assertEqual(got[0]["response"], "you sent Authorization: %s, X-Team: %s"
-                         % ("*" * len(token), "*" * len("cardio")))
+        self.assertEqual(got[0]["response"], scrubbed)
+        cp = self.cli(self.bridge.conf, "test-event", "clinic")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("body:     %s\n" % scrubbed, cp.stdout)
+        test_event = cp.stdout.split()[1]
+        got = self.wait_records("clinic", 1, "--event", test_event)
+        self.assertEqual(got[0]["response"], scrubbed)
 
     def test_logs_ends_on_a_busy_stream(self):
         # issue 11 attack review: the end was 1 s without any record, so

@@ -235,6 +235,84 @@ static void redact_secret_replaces_every_occurrence_once(void **state)
 	}
 }
 
+struct echo_case {
+	const char *value;
+	const char *in;
+	const char *out;
+	size_t spans;
+};
+
+static void redact_echo_overwrites_every_form_of_the_value(void **state)
+{
+	static const struct echo_case cases[] = {
+	    /* raw, once and twice, and at both ends */
+	    {"Bearer s3cr/t", "{\"a\":\"Bearer s3cr/t\"}", "{\"a\":\"*************\"}", 1},
+	    {"tok", "tok tok", "*** ***", 2},
+	    {"tok", "tok", "***", 1},
+	    /* JSON escapes: PHP's json_encode writes \/ */
+	    {"Bearer s3cr/t", "\"Bearer s3cr\\/t\"", "\"**************\"", 1},
+	    {"a\"b\\c", "\"a\\\"b\\\\c\"", "\"*******\"", 1},
+	    {"ab", "\\u0061\\u0062", "************", 1},
+	    {"aB", "\\u0061\\u0042", "************", 1},
+	    {"a\tb", "a\\tb", "****", 1},
+	    /* percent-encoded, either case, and a form's '+' for a space */
+	    {"k/y=1", "k%2Fy%3d1", "*********", 1},
+	    {"Bearer x", "Bearer+x&", "********&", 1},
+	    {"Bearer x", "Bearer%20x", "**********", 1},
+	    /* a mix of forms in one echo */
+	    {"a/b c", "a\\/b%20c", "********", 1},
+	    /* the raw form wins where a form would read it otherwise */
+	    {"a%41", "a%41", "****", 1},
+	    {"a\\\\", "a\\\\", "***", 1},
+	    {"p\\nq", "p\\nq", "****", 1},
+	    /* near misses stay */
+	    {"secret", "secre", "secre", 0},
+	    {"secret", "secreT", "secreT", 0},
+	    {"secret", "secr%65t", "********", 1},
+	    {"secret", "secr%65", "secr%65", 0},
+	    {"secret", "secr%6", "secr%6", 0},
+	    {"secret", "secr\\u006", "secr\\u006", 0},
+	    {"secret", "secr\\", "secr\\", 0},
+	    {"secret", "secr%zz", "secr%zz", 0},
+	    /* \u for a byte of 0x80 or more is a code point, not a byte */
+	    {"\xc3\xa9", "\\u00c3\\u00a9", "\\u00c3\\u00a9", 0},
+	    /* overlapping: scanning goes on past each span */
+	    {"aa", "aaa", "**a", 1},
+	    /* nothing to look for */
+	    {"", "abc", "abc", 0},
+	    {NULL, "abc", "abc", 0},
+	};
+	char buf[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].in), spans;
+
+		memcpy(buf, cases[i].in, len + 1);
+		spans = redact_echo(buf, len, cases[i].value);
+		if (strcmp(buf, cases[i].out) != 0 || spans != cases[i].spans)
+			fail_msg("case %zu: redact_echo(\"%s\") = \"%s\" (%zu spans), want \"%s\" (%zu)", i,
+				 cases[i].in, buf, spans, cases[i].out, cases[i].spans);
+	}
+}
+
+static void redact_echo_stays_within_len(void **state)
+{
+	/* buf is not NUL-terminated: a value that would match with the bytes
+	 * after len must not, and nothing past len is touched. */
+	char buf[8] = "xx%2";
+
+	(void)state;
+	assert_int_equal(redact_echo(buf, 3, "xx%"), 1);
+	assert_string_equal(buf, "***2");
+	memcpy(buf, "ab\\u", 5);
+	assert_int_equal(redact_echo(buf, 3, "ab\\"), 1);
+	assert_string_equal(buf, "***u");
+	memcpy(buf, "ab%41", 6);
+	assert_int_equal(redact_echo(buf, 4, "abA"), 0);
+	assert_string_equal(buf, "ab%41");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +323,8 @@ int main(void)
 	    cmocka_unit_test(redact_controls_escapes_what_a_terminal_acts_on),
 	    cmocka_unit_test(redact_controls_never_splits_at_the_end_of_out),
 	    cmocka_unit_test(redact_secret_replaces_every_occurrence_once),
+	    cmocka_unit_test(redact_echo_overwrites_every_form_of_the_value),
+	    cmocka_unit_test(redact_echo_stays_within_len),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
