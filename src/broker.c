@@ -1,5 +1,6 @@
 /* broker: everything that speaks AMQP, through rabbitmq-c. */
 #include "hsbridge/broker.h"
+#include "hsbridge/clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -160,15 +161,6 @@ static amqp_table_entry_t entry_bool(const char *key)
 	return e;
 }
 
-/* Milliseconds of CLOCK_MONOTONIC: the connect budget is one deadline. */
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Why the login failed, in the broker's own words when it gave them
  * (ACCESS_REFUSED: user or password; NOT_ALLOWED: the vhost). */
 static void login_error(amqp_rpc_reply_t r, const struct amqp_connection_info *ci,
@@ -216,7 +208,7 @@ static int login(struct brk *b, const struct amqp_connection_info *ci, int heart
 				     entry_bool("authentication_failure_close")};
 	amqp_table_entry_t prop[2] = {brk_entry_str("connection_name", name)};
 	amqp_table_t props = {.num_entries = 2, .entries = prop};
-	long long left = deadline_ms - mono_ms();
+	long long left = deadline_ms - clk_mono_ms();
 	amqp_rpc_reply_t r;
 
 	if (left < 1)
@@ -262,7 +254,7 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
 	struct brk *b = NULL;
 	char where[300];
 	int rc = BRK_ERR_CONNECTION;
-	long long start_ms = mono_ms();
+	long long start_ms = clk_mono_ms();
 
 	*out = NULL;
 	if (url_amqp_parse(url, &u) != 0) {
@@ -298,13 +290,13 @@ static void close_bounded(struct brk *b)
 {
 	amqp_connection_close_t req = {.reply_code = AMQP_REPLY_SUCCESS,
 				       .reply_text = amqp_cstring_bytes("bye")};
-	long long deadline = mono_ms() + BRK_CLOSE_WAIT_MS;
+	long long deadline = clk_mono_ms() + BRK_CLOSE_WAIT_MS;
 	amqp_frame_t frame;
 
 	if (amqp_send_method(b->conn, 0, AMQP_CONNECTION_CLOSE_METHOD, &req) != AMQP_STATUS_OK)
 		return;
 	for (;;) {
-		long long left = deadline - mono_ms();
+		long long left = deadline - clk_mono_ms();
 		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
 
 		if (left <= 0 || amqp_simple_wait_frame_noblock(b->conn, &frame, &tv) !=

@@ -41,10 +41,26 @@ static int copy_bytes(struct props_copy *c, amqp_bytes_t src, amqp_bytes_t *dst)
 	return 0;
 }
 
-/* Whether a value of this kind nests, and so counts towards the depth. */
-static bool nests(const amqp_field_value_t *v)
+/* Whether v, found at depth, would nest deeper than BRK_PROPS_MAX_DEPTH:
+ * then it is left out, and said so in c. */
+static bool too_deep(struct props_copy *c, const amqp_field_value_t *v, int depth)
 {
-	return v->kind == AMQP_FIELD_KIND_TABLE || v->kind == AMQP_FIELD_KIND_ARRAY;
+	if ((v->kind != AMQP_FIELD_KIND_TABLE && v->kind != AMQP_FIELD_KIND_ARRAY) ||
+	    depth < BRK_PROPS_MAX_DEPTH)
+		return false;
+	c->dropped |= BRK_DROPPED_TOO_DEEP;
+	return true;
+}
+
+/* n entries of size bytes for a copy of src's, in c's pool: 1 when *out
+ * got them, 0 when there are none to copy (*out NULL), -1 out of memory. */
+static int alloc_entries(struct props_copy *c, int n, const void *src, size_t size, void **out)
+{
+	*out = NULL;
+	if (n <= 0 || !src)
+		return 0;
+	*out = amqp_pool_alloc(c->pool, (size_t)n * size);
+	return *out ? 1 : -1;
 }
 
 /* A table at depth (the headers are depth 1) without its entries whose
@@ -53,13 +69,13 @@ static bool nests(const amqp_field_value_t *v)
 static int copy_table(struct props_copy *c, const amqp_table_t *src, amqp_table_t *dst, int depth)
 {
 	int n = 0;
+	int rc;
 
 	*dst = amqp_empty_table;
-	if (src->num_entries <= 0 || !src->entries)
-		return 0;
-	dst->entries = amqp_pool_alloc(c->pool, (size_t)src->num_entries * sizeof(*dst->entries));
-	if (!dst->entries)
-		return -1;
+	rc = alloc_entries(c, src->num_entries, src->entries, sizeof(*dst->entries),
+			   (void **)&dst->entries);
+	if (rc <= 0)
+		return rc;
 	for (int i = 0; i < src->num_entries; i++) {
 		const amqp_table_entry_t *e = &src->entries[i];
 
@@ -67,10 +83,8 @@ static int copy_table(struct props_copy *c, const amqp_table_t *src, amqp_table_
 			c->dropped |= BRK_DROPPED_EMPTY_NAME;
 			continue;
 		}
-		if (nests(&e->value) && depth >= BRK_PROPS_MAX_DEPTH) {
-			c->dropped |= BRK_DROPPED_TOO_DEEP;
+		if (too_deep(c, &e->value, depth))
 			continue;
-		}
 		if (copy_bytes(c, e->key, &dst->entries[n].key) != 0 ||
 		    copy_value(c, &e->value, &dst->entries[n].value, depth) != 0)
 			return -1;
@@ -80,27 +94,20 @@ static int copy_table(struct props_copy *c, const amqp_table_t *src, amqp_table_
 	return 0;
 }
 
+/* An array at depth, without values that would nest deeper than
+ * BRK_PROPS_MAX_DEPTH. */
 static int copy_array(struct props_copy *c, const amqp_array_t *src, amqp_array_t *dst, int depth)
 {
-	int n = 0;
+	int rc = alloc_entries(c, src->num_entries, src->entries, sizeof(*dst->entries),
+			       (void **)&dst->entries);
 
-	*dst = amqp_empty_array;
-	if (src->num_entries <= 0 || !src->entries)
-		return 0;
-	dst->entries = amqp_pool_alloc(c->pool, (size_t)src->num_entries * sizeof(*dst->entries));
-	if (!dst->entries)
-		return -1;
-	for (int i = 0; i < src->num_entries; i++) {
-		if (nests(&src->entries[i]) && depth >= BRK_PROPS_MAX_DEPTH) {
-			c->dropped |= BRK_DROPPED_TOO_DEEP;
-			continue;
-		}
-		if (copy_value(c, &src->entries[i], &dst->entries[n], depth) != 0)
+	dst->num_entries = 0;
+	for (int i = 0; rc > 0 && i < src->num_entries; i++) {
+		if (!too_deep(c, &src->entries[i], depth) &&
+		    copy_value(c, &src->entries[i], &dst->entries[dst->num_entries++], depth) != 0)
 			return -1;
-		n++;
 	}
-	dst->num_entries = n;
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 /* A value found in a container at depth. Kinds without pointers (numbers,

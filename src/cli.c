@@ -78,21 +78,6 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* The broker URL without its password: scheme://host:port, vhost and user,
- * from the parsed URL so that no spelling of the password slips through. */
-static void redact_amqp_url(const char *url, char *buf, size_t len)
-{
-	struct url_amqp u;
-
-	if (url_amqp_parse(url, &u) != 0) {
-		snprintf(buf, len, "(invalid URL)");
-		return;
-	}
-	snprintf(buf, len, "%s://%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp", u.ci.host,
-		 u.ci.port, u.ci.vhost, u.ci.user);
-	url_amqp_clear(&u);
-}
-
 /* broker.url, one line per node, and the management API `status` asks. */
 static void print_broker(const struct cfg *cfg)
 {
@@ -100,7 +85,7 @@ static void print_broker(const struct cfg *cfg)
 	char base[512];
 
 	for (size_t i = 0; i < cfg->n_broker_urls; i++) {
-		redact_amqp_url(cfg->broker_urls[i], buf, sizeof(buf));
+		url_amqp_show(cfg->broker_urls[i], buf, sizeof(buf));
 		if (cfg->n_broker_urls == 1)
 			printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
 		else

@@ -45,14 +45,7 @@ static const char *const delivery_keys[] = {"timeout_ms",
 					    "max_body_bytes",
 					    "delivery_limit",
 					    "parked_max_length",
-					    "proxy",
-					    "tls_ca_file",
-					    "tls_client_cert",
-					    "tls_client_key",
-					    "tls_client_key_password_file",
-					    "tls_client_key_password_env",
-					    "allow_private_addresses",
-					    "max_per_second",
+					    CFG_EGRESS_KEYS,
 					    NULL};
 static const char *const log_keys[] = {"level", NULL};
 static const char *const metrics_keys[] = {"listen", NULL};

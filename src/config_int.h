@@ -139,6 +139,12 @@ void cfg_scrub_sub_extras(const config_setting_t *sub);
 
 /* ---- egress: certificates, proxy, rate, guard (config_egress.c) -------- */
 
+/* The egress keys, allowed both in delivery and in a subscription. */
+#define CFG_EGRESS_KEYS                                                                            \
+	"proxy", "tls_ca_file", "tls_client_cert", "tls_client_key",                               \
+	    "tls_client_key_password_file", "tls_client_key_password_env",                         \
+	    "allow_private_addresses", "max_per_second"
+
 /* Each egress key present in g (NULL: none) replaces its value in *inout;
  * a client certificate and key are then checked together (readable PEM,
  * the key opens with its password and belongs to the certificate). ld->where

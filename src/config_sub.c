@@ -25,15 +25,7 @@ static const char *const sub_keys[] = {"name",
 				       "timeout_ms",
 				       "parked_max_length",
 				       "breaker",
-				       /* the egress keys (config_egress.c) */
-				       "proxy",
-				       "tls_ca_file",
-				       "tls_client_cert",
-				       "tls_client_key",
-				       "tls_client_key_password_file",
-				       "tls_client_key_password_env",
-				       "allow_private_addresses",
-				       "max_per_second",
+				       CFG_EGRESS_KEYS,
 				       NULL};
 
 static bool valid_sub_name(const char *s)

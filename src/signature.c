@@ -221,13 +221,11 @@ static int standard_with_key(const unsigned char *key, size_t keylen, const char
 	char ts[24];
 	unsigned char md[MAC_LEN];
 	struct part parts[5];
-	int rc = -1;
+	int rc = standard_parts(msg_id, timestamp, body, len, ts, parts) == 0 &&
+			 hmac_sha256(key, keylen, parts, 5, md) == 0 && v1_text(md, out) == 0
+		     ? 0
+		     : -1;
 
-	if (standard_parts(msg_id, timestamp, body, len, ts, parts) != 0 ||
-	    hmac_sha256(key, keylen, parts, 5, md) != 0 || v1_text(md, out) != 0)
-		goto out;
-	rc = 0;
-out:
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;
 }
@@ -435,12 +433,11 @@ int sig_keys_healthsync(struct sig_keys *k, const void *body, size_t len, char *
 	struct part part = {body, len};
 	int rc = -1;
 
-	if ((body == NULL && len > 0) || out == NULL || outlen < SIG_HEX_LEN ||
-	    mac_again(k->healthsync, &part, 1, md) != 0)
-		goto out;
-	healthsync_text(md, out);
-	rc = 0;
-out:
+	if ((body != NULL || len == 0) && out != NULL && outlen >= SIG_HEX_LEN &&
+	    mac_again(k->healthsync, &part, 1, md) == 0) {
+		healthsync_text(md, out);
+		rc = 0;
+	}
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;
 }

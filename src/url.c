@@ -3,6 +3,7 @@
 #include "hsbridge/url.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +36,34 @@ void url_amqp_clear(struct url_amqp *u)
 	memset(u, 0, sizeof(*u));
 }
 
-void url_amqp_node(const char *url, char *buf, size_t len)
+/* url_amqp_node's text, and with full url_amqp_show's. */
+static void describe(const char *url, bool full, char *buf, size_t len)
 {
 	struct url_amqp u;
+	bool v6;
 
 	if (url_amqp_parse(url, &u) != 0) {
 		snprintf(buf, len, "(invalid URL)");
 		return;
 	}
 	/* An IPv6 address gets its brackets back, so that the port stands out. */
-	snprintf(buf, len, "%s%s%s:%d", strchr(u.ci.host, ':') ? "[" : "", u.ci.host,
-		 strchr(u.ci.host, ':') ? "]" : "", u.ci.port);
+	v6 = strchr(u.ci.host, ':') != NULL;
+	if (full)
+		snprintf(buf, len, "%s://%s%s%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp",
+			 v6 ? "[" : "", u.ci.host, v6 ? "]" : "", u.ci.port, u.ci.vhost, u.ci.user);
+	else
+		snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", u.ci.host, v6 ? "]" : "", u.ci.port);
 	url_amqp_clear(&u);
+}
+
+void url_amqp_node(const char *url, char *buf, size_t len)
+{
+	describe(url, false, buf, len);
+}
+
+void url_amqp_show(const char *url, char *buf, size_t len)
+{
+	describe(url, true, buf, len);
 }
 
 /* The port after the last colon: 1-5 decimal digits, at most 65535. */

@@ -27,6 +27,10 @@ void url_amqp_clear(struct url_amqp *u);
  * password or vhost: how log lines and messages name a node. Writes
  * "(invalid URL)" for a URL url_amqp_parse refuses. */
 void url_amqp_node(const char *url, char *buf, size_t len);
+/* The broker URL without its password, as `check` shows it:
+ * "scheme://host:port, vhost V, user U", from the parsed URL so that no
+ * spelling of the password slips through; "(invalid URL)" likewise. */
+void url_amqp_show(const char *url, char *buf, size_t len);
 
 /* A listen address (metrics.listen) taken apart. */
 struct url_listen {

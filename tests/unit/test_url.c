@@ -136,6 +136,28 @@ static void url_node_is_host_and_port_without_credentials(void **state)
 	}
 }
 
+/* How `check` shows a broker URL: all of it but the password. */
+static void url_show_is_all_but_the_password(void **state)
+{
+	static const struct {
+		const char *url, *shown;
+	} cases[] = {
+	    {"amqp://guest:s3cret@mq1.example:5673/%2f", "amqp://mq1.example:5673, vhost /, user guest"},
+	    {"amqps://u:p%40w@10.0.0.7/vh", "amqps://10.0.0.7:5671, vhost vh, user u"},
+	    {"amqp://u:pw@[::1]:5752/v", "amqp://[::1]:5752, vhost v, user u"},
+	    {"amqp://u:pa/ss@h:5672/v", "(invalid URL)"},
+	};
+	char buf[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		url_amqp_show(cases[i].url, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].shown);
+		assert_null(strstr(buf, "s3cret"));
+		assert_null(strstr(buf, "p%40w"));
+	}
+}
+
 static void url_clear_wipes_the_password_buffer_before_freeing_it(void **state)
 {
 	struct url_amqp u;
@@ -249,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(url_refuses_what_is_not_an_amqp_url_and_leaves_it_clear),
 	    cmocka_unit_test(url_parse_leaves_the_callers_string_alone),
 	    cmocka_unit_test(url_node_is_host_and_port_without_credentials),
+	    cmocka_unit_test(url_show_is_all_but_the_password),
 	    cmocka_unit_test(url_clear_wipes_the_password_buffer_before_freeing_it),
 	    cmocka_unit_test(listen_parses_ipv4_ipv6_and_localhost),
 	    cmocka_unit_test(listen_refuses_bad_hosts_ports_and_garbage),
