@@ -30,7 +30,12 @@ hsb_under_prefix(sysusers_dir "${HSB_SYSUSERS_DIR}")
 
 set(staging "${HSB_BINARY_DIR}/install-time")
 file(MAKE_DIRECTORY "${staging}")
-configure_file("${HSB_SOURCE_DIR}/etc/hsbridge.service.in" "${staging}/hsbridge.service" @ONLY)
+# etc/hsbridge.service names the .deb's paths (/usr/sbin, /etc/hsbridge);
+# any other prefix gets its own.
+file(READ "${HSB_SOURCE_DIR}/etc/hsbridge.service" unit)
+string(REPLACE "/usr/sbin/hsbridge " "${HSB_SBIN}/hsbridge " unit "${unit}")
+string(REPLACE "/etc/hsbridge/" "${HSB_CONFDIR}/" unit "${unit}")
+file(WRITE "${staging}/hsbridge.service" "${unit}")
 
 # The installed example config is the repository's demo config with a
 # header for where it now lives, and its secret from the environment

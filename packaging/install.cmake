@@ -59,7 +59,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Library dependencies from dpkg-shlibdeps (package dpkg-dev), plus what
 # the maintainer scripts call (useradd when systemd-sysusers is missing).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+# libcurl 7.85 brought CURLOPT_PROTOCOLS_STR, which keeps requests to http
+# and https (the binary refuses to start with an older one).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, libcurl4 (>= 7.85.0)")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "rabbitmq-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/packaging/debian/conffiles

@@ -644,6 +644,14 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "hsbridge: libcurl failed to initialise\n");
 		return EX_SOFTWARE;
 	}
+	/* Built against 7.85, run with an older one: CURLOPT_PROTOCOLS_STR
+	 * (http and https only, never file: or others) would be ignored. */
+	if (curl_version_info(CURLVERSION_NOW)->version_num < 0x075500) {
+		fprintf(stderr, "hsbridge: libcurl %s is too old: 7.85.0 or later is needed\n",
+			curl_version_info(CURLVERSION_NOW)->version);
+		curl_global_cleanup();
+		return EX_UNAVAILABLE;
+	}
 	if (cfg_load_flags(path, c->secrets ? 0 : CFG_NO_SECRETS, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hsbridge: %s\n", err);
 		rc = EX_CONFIG;

@@ -126,6 +126,10 @@ class InstallTests(Tmp):
                 self.assertEqual(conf, sysconf + "/hsbridge/hsbridge.conf")
                 self.assertTrue(os.access(root + binary, os.X_OK), binary)
                 self.assertTrue(os.path.isfile(root + conf), conf)
+            # DESIGN's etc/hsbridge.service is the /usr install's unit as it is
+            if prefix == "/usr":
+                self.assertEqual(read(os.path.join(root, unit[0])),
+                                 read(os.path.join(SOURCE, "etc/hsbridge.service")))
 
     def test_install_keeps_an_existing_config(self):
         """Installing again never overwrites an operator's config: the new
@@ -252,6 +256,8 @@ class DebTests(Tmp):
         # dpkg-shlibdeps: the libraries the binary links, with versions.
         for lib in ("libc6 (>=", "libcurl4", "librabbitmq4", "libssl3", "libyajl2", "libconfig"):
             self.assertIn(lib, fields)
+        # CURLOPT_PROTOCOLS_STR (http and https only) came with libcurl 7.85
+        self.assertIn("libcurl4 (>= 7.85.0)", fields)
         ctl = os.path.join(self.tmp, "control")
         run(["dpkg-deb", "-e", self.deb, ctl])
         self.assertEqual(read(os.path.join(ctl, "conffiles")).split(),
