@@ -71,10 +71,13 @@ static void log_change(const struct dlv_sub *s, enum breaker_state was,
 	char cooldown[32];
 
 	answer_text(res, what, sizeof(what));
+	/* Closed: the cool-down the next opening starts from. */
+	cfg_format_duration(b->state == BREAKER_CLOSED ? s->cfg->breaker.cooldown_ms : b->cooldown_ms,
+			    cooldown, sizeof(cooldown));
 	if (b->state == BREAKER_CLOSED) {
 		snprintf(reason, sizeof(reason), "the probe was delivered (%s)", what);
 		log_line(LOGL_INFO, "breaker", LOG_S("state", "closed"), LOG_S("sub", s->cfg->name),
-			 LOG_S("reason", reason), LOG_I("failures", 0),
+			 LOG_S("reason", reason), LOG_I("failures", 0), LOG_S("cooldown", cooldown),
 			 LOG_I("max_in_flight", relay_prefetch(s)));
 		return;
 	}
@@ -86,7 +89,6 @@ static void log_change(const struct dlv_sub *s, enum breaker_state was,
 	else
 		snprintf(reason, sizeof(reason), "%d endpoint failures in a row, the last: %s",
 			 b->failures, what);
-	cfg_format_duration(b->cooldown_ms, cooldown, sizeof(cooldown));
 	log_line(LOGL_WARN, "breaker", LOG_S("state", "open"), LOG_S("sub", s->cfg->name),
 		 LOG_S("reason", reason), LOG_I("failures", b->failures),
 		 LOG_S("cooldown", cooldown),

@@ -318,6 +318,9 @@ class StateTests(BreakerCase):
         probe_answer.set()
         _, closed = self.wait_breaker("a", "closed", after=h_idx)[0]
         self.assertIn("HTTP 200", closed["reason"])
+        # every breaker line has the fields; closed names the
+        # cool-down the next opening starts from
+        self.assertEqual((closed["failures"], closed["cooldown"]), (0, "300ms"))
         for eid in ids:
             self.wait_logged(1, event=eid, outcome="delivered")
         self.assert_settled(["a"])

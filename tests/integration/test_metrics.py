@@ -461,6 +461,21 @@ class DocTests(Base):
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertIn("SUCCESS: 3 rules found", cp.stdout)
 
+    def test_readme_scrape_config_is_a_valid_prometheus_config(self):
+        section = readme_section()
+        blocks = [b.split("```", 1)[0] for b in section.split("```yaml\n")[1:]]
+        self.assertEqual(len(blocks), 2, "the rules, then the scrape config")
+        with open(os.path.join(self.tmp, "hsbridge.rules.yml"), "w") as f:
+            f.write(blocks[0])
+        path = os.path.join(self.tmp, "prometheus.yml")
+        with open(path, "w") as f:
+            f.write(blocks[1])
+        cp = subprocess.run([promtool(), "check", "config", path], capture_output=True,
+                            text=True, timeout=60)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertIn("SUCCESS: 3 rules found", cp.stdout)
+        self.assertIn("127.0.0.1:9464", blocks[1])
+
 
 class ReadmeMetricsTests(MetricsCase):
     def test_readme_lists_every_metric_the_bridge_serves(self):
