@@ -221,6 +221,7 @@ static int open_publisher(struct bridge *br)
 	if (rc == 0)
 		rc = history_open_channel(br, err, sizeof(err));
 	if (rc == 0) {
+		brk_in_loop(br->pub);
 		br->pub_failures = 0;
 		nodes_connected(&br->pub_nodes);
 		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"),
@@ -303,6 +304,7 @@ int bridge_open_session(struct bridge *br)
 		rc = start_consumers(br, err, sizeof(err));
 	}
 	if (rc == 0) {
+		brk_in_loop(br->brk);
 		nodes_connected(&br->nodes);
 		log_line(LOGL_INFO, "ready", LOG_I("subscriptions", (long long)cfg->n_subs),
 			 LOG_S("node", node), LOG_S("version", HSB_VERSION));

@@ -402,6 +402,12 @@ int brk_consume_args(struct brk *b, uint16_t ch, const char *queue, const char *
 	return check_reply(b, amqp_get_rpc_reply(b->conn), ch, what, err, errlen);
 }
 
+void brk_in_loop(struct brk *b)
+{
+	amqp_set_rpc_timeout(b->conn, &(struct timeval){.tv_sec = BRK_LOOP_WAIT_MS / 1000,
+							 .tv_usec = (BRK_LOOP_WAIT_MS % 1000) * 1000});
+}
+
 int brk_cancel(struct brk *b, uint16_t ch, const char *tag)
 {
 	amqp_basic_cancel_t req = {.consumer_tag = amqp_cstring_bytes(tag)};

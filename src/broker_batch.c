@@ -15,11 +15,11 @@
 #include "broker_int.h"
 
 /* Writes all of p to the broker's socket, waiting for room at most
- * BRK_RPC_TIMEOUT_MS in all (a connection blocked by an alarm stops reading:
+ * BRK_LOOP_WAIT_MS in all (a connection blocked by an alarm stops reading:
  * the bridge does not publish while it knows it is blocked). */
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
-	long long deadline = clk_mono_ms() + BRK_RPC_TIMEOUT_MS;
+	long long deadline = clk_mono_ms() + BRK_LOOP_WAIT_MS;
 
 	while (n > 0) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);

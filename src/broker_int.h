@@ -32,7 +32,7 @@ struct brk {
 };
 
 /* Reads the content that follows a basic.deliver, basic.get-ok or
- * basic.return on ch into msg, waiting at most BRK_RPC_TIMEOUT_MS for each
+ * basic.return on ch into msg, waiting at most BRK_LOOP_WAIT_MS for each
  * frame: the properties deep-copied into msg->pool by brk_props_copy (bits
  * of what it left out or'ed into *dropped), the body malloc'd. Free msg with
  * amqp_destroy_message. Returns 0, or -1 with err, msg clear and the

@@ -200,15 +200,15 @@ static void read_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The next frame of the message on ch, within BRK_RPC_TIMEOUT_MS. RabbitMQ
+/* The next frame of the message on ch, within BRK_LOOP_WAIT_MS. RabbitMQ
  * writes a message's frames together, so a frame of another channel
  * between them means the connection is out of step. */
 static int next_frame(amqp_connection_state_t conn, uint16_t ch, amqp_frame_t *f, char *err,
 		      size_t errlen)
 {
 	for (;;) {
-		struct timeval tv = {.tv_sec = BRK_RPC_TIMEOUT_MS / 1000,
-				     .tv_usec = (BRK_RPC_TIMEOUT_MS % 1000) * 1000};
+		struct timeval tv = {.tv_sec = BRK_LOOP_WAIT_MS / 1000,
+				     .tv_usec = (BRK_LOOP_WAIT_MS % 1000) * 1000};
 		int r = amqp_simple_wait_frame_noblock(conn, f, &tv);
 
 		if (r != AMQP_STATUS_OK) {

@@ -15,8 +15,14 @@
 /* TCP connect, TLS and the AMQP handshake together take at most this. */
 #define BRK_CONNECT_TIMEOUT_MS 2000
 /* Synchronous calls (declare, bind, consume, qos) give up after this and
- * mark the connection broken. Nothing on the delivery path makes one. */
+ * mark the connection broken, while a connection is being set up
+ * (declaring a quorum queue can take a while on a busy node)... */
 #define BRK_RPC_TIMEOUT_MS 5000
+/* ... and after this once brk_in_loop said it serves the loop, which must
+ * not stall (issue 6: "bounded to a second or two"): a re-declare, a
+ * breaker's qos and consume. The rest of a message whose first frame came
+ * and a batch of writes (brk_batch_*) are bounded by it too. */
+#define BRK_LOOP_WAIT_MS 2000
 /* brk_close waits this long for the broker's close-ok. */
 #define BRK_CLOSE_WAIT_MS 400
 /* Reconnect backoff: the ceiling doubles from MIN to MAX (brk_backoff_ms). */
@@ -77,6 +83,8 @@ int brk_connect(const char *url, int heartbeat_s, const char *ca_file, const cha
  * out first), waiting at most BRK_CLOSE_WAIT_MS for the broker's answer,
  * and frees. NULL is fine. */
 void brk_close(struct brk *b);
+/* From now on b's synchronous calls give up after BRK_LOOP_WAIT_MS. */
+void brk_in_loop(struct brk *b);
 
 /* How long to wait before reconnect attempt failures+1: a ceiling that
  * doubles from BRK_BACKOFF_MIN_MS to BRK_BACKOFF_MAX_MS, and a delay drawn
