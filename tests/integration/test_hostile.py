@@ -93,6 +93,27 @@ class FrameLimitTests(BridgeCase):
         self.assert_settled(["a", "b"])
 
 
+    def test_a_frame_filling_message_waiting_at_connect_does_not_stop_the_next_session(self):
+        # issue 6, 1: with such a message in the queue, every reconnect
+        # failed with "channel.open: invalid AMQP data" (frames above the
+        # client's own frame_max were refused) for ~7.5 min
+        a = self.hook("a", ["document.uploaded"])
+        b = self.hook("b", ["document.updated"])
+        self.start_bridge([a, b])
+        self.bridge.stop()
+        self.rawpub("document.uploaded", b"not json", message_id="evt_waiting",
+                    type_="document.uploaded", pad=POISON_PAD)
+        self.start_bridge([a, b], name="bridge2")
+        m = self.drain("hsbridge.a.parked", 1)[0]
+        self.assertEqual(m["properties"].get("message_id"), "evt_waiting")
+        self.assertIn("headers dropped", headers_of(m).get("hsbridge-last-error", ""))
+        self.healthy_keeps_flowing(3)
+        self.assertEqual(self.logs("connection lost"), [])
+        self.assertEqual(self.logs("broker"), [], "no broker error in the new session")
+        self.assertNotIn("invalid AMQP data", self.bridge.stderr_text())
+        self.assert_settled(["a", "b"])
+
+
 class Utf8Tests(BridgeCase):
     """Everything in JSON, a header or a log line is valid UTF-8 (DESIGN 9)."""
 
