@@ -391,6 +391,23 @@ class StateTests(BreakerCase):
         self.wait_breaker("a", "closed", after=h_idx)
         self.assertEqual([event_id(r) for r in self.rx.for_path("/a")], [eid, eid2])
 
+    def test_429_and_408_count_as_endpoint_failures_and_open_it(self):
+        # issue 7: 429 and 408 are about the endpoint, like a 5xx; a 429
+        # without Retry-After (the rate limit of issue 12) counted only in
+        # a unit test
+        for status in (429, 408):
+            self.rx.script("/a", [status, status], default=200)
+            self.start_bridge([self.hook("a", ["document.*"])],
+                              breaker={"failures": 2, "cooldown": "300ms"})
+            eid, _, _ = self.publish_event("document.uploaded")
+            eid2, _, _ = self.publish_event("document.uploaded")
+            idx, opened = self.wait_breaker("a", "open")[0]
+            self.assertEqual(opened["failures"], 2, status)
+            self.assertIn("HTTP %d" % status, opened["reason"])
+            self.wait_breaker("a", "closed", after=idx)
+            for e in (eid, eid2):
+                self.wait_logged(1, event=e, outcome="delivered")
+
     def test_a_4xx_about_the_event_does_not_trip_it(self):
         self.rx.script("/a", [], default=400)
         self.start_bridge([self.hook("a", ["document.*"])],
