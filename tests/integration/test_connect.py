@@ -25,6 +25,7 @@ from hsb_harness import (  # noqa: E402
     BridgeProc, Env, R, q, rand_alnum)
 
 CONNECT_BOUND = 2.0   # BRK_CONNECT_TIMEOUT_MS
+BACKOFF_MAX = 5.0     # BRK_BACKOFF_MAX_MS
 SLACK = 1.5           # process start, a loaded machine
 
 
@@ -121,6 +122,19 @@ class ConnectTests(BridgeCase):
         eid, body, _ = self.publish_event("document.uploaded")
         self.wait_logged(1, event=eid, outcome="delivered")
         self.assertEqual(self.rx.for_path("/a")[0].body, body)
+
+    def test_a_long_outage_is_retried_at_most_5_s_apart(self):
+        # issue 6, 9: the backoff doubled to 30 s, so a broker back after
+        # a long outage sat unused for up to 30 s. Seven failed connects
+        # take the ceiling past 5 s (0.5, 1, 2, 4, then 8 and 16 before).
+        p = self.proxy()
+        self.run_bridge(self.url(p.port))
+        self.wait_log("broker", n=7, timeout=7 * (BACKOFF_MAX + CONNECT_BOUND),
+                      what="seven failed connects")
+        p.start()
+        t0 = time.monotonic()
+        self.bridge.wait_ready(timeout=BACKOFF_MAX + CONNECT_BOUND + SLACK)
+        self.assertLess(time.monotonic() - t0, BACKOFF_MAX + CONNECT_BOUND + SLACK)
 
     def login_error(self, url, password=None, name="bridge"):
         if password:
