@@ -200,6 +200,28 @@ class LifecycleTests(HistoryCase):
         got = self.wait_records("clinic", 1, "--event", test_event)
         self.assertEqual(got[0]["response"], scrubbed)
 
+    def test_logs_starts_at_the_chunk_of_since_not_at_the_start_of_the_stream(self):
+        # issue 11 audit: nothing noticed if logs read the whole stream and
+        # filtered on the client. A record stamped in the future (JSON ts)
+        # but stored two seconds before --since passes the client's filter:
+        # only the broker's x-stream-offset keeps it out.
+        self.start_bridge([self.hook("clinic")])
+        early = "evt_early" + rand_alnum(8)
+        self.publish(STREAM, {"ts": "2030-01-01T00:00:00.000Z", "sub": "clinic",
+                              "event": early, "attempt": 1, "status": 200,
+                              "outcome": "delivered"},
+                     exchange="", timestamp=int(time.time()),
+                     headers={"sub": "clinic", "outcome": "delivered"})
+        cut = int(time.time()) + 2
+        wait_until(lambda: time.time() >= cut + 0.05, 4, "two seconds later")
+        eid, _, _ = self.publish_event("document.uploaded")
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cut))
+        got = self.wait_records("clinic", 1, "--since", since)
+        self.assertEqual([r["event"] for r in got], [eid])
+        # the record is there for a reader that starts before it
+        got = self.wait_records("clinic", 2, "--since", "1h")
+        self.assertEqual(sorted(r["event"] for r in got), sorted([early, eid]))
+
     def test_logs_ends_on_a_busy_stream(self):
         # issue 11 attack review: the end was 1 s without any record, so
         # with attempts of other subscriptions arriving it never came
