@@ -332,14 +332,18 @@ class ClusterCase(Base):
     def consuming_again(self, bridge, t_event):
         """Unix time at which `bridge` was consuming again after t_event: if
         it lost its connection after t_event, its next `ready` line; if not
-        (its consumer stayed), its first delivery after t_event. None while
+        (its consumer stayed), the end of its first delivery whose POST
+        started after t_event (its `ts` less its `ms`: a message consumed
+        after the event, not a POST already in flight then). None while
         neither happened."""
         after = [(i, o) for i, o in enumerate(bridge.lines())
                  if "ts" in o and ts_of(o) >= t_event]
         lost = [i for i, o in after if o.get("msg") == "connection lost"]
         want, start = ("ready", lost[0]) if lost else ("delivery", -1)
         for i, o in after:
-            if i > start and o.get("msg") == want:
+            if i <= start or o.get("msg") != want:
+                continue
+            if want == "ready" or ts_of(o) - o.get("ms", 0) / 1000.0 >= t_event:
                 return ts_of(o)
         return None
 
