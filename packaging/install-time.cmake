@@ -35,6 +35,11 @@ file(MAKE_DIRECTORY "${staging}")
 file(READ "${HSB_SOURCE_DIR}/etc/hsbridge.service" unit)
 string(REPLACE "/usr/sbin/hsbridge " "${HSB_SBIN}/hsbridge " unit "${unit}")
 string(REPLACE "/etc/hsbridge/" "${HSB_CONFDIR}/" unit "${unit}")
+if(NOT HSB_SBIN STREQUAL "/usr/sbin" OR NOT HSB_CONFDIR STREQUAL "/etc/hsbridge")
+  string(REPLACE "The paths are the .deb's (/usr/sbin,\n# /etc/hsbridge): `cmake --install` with another prefix writes that\n# prefix's paths instead."
+         "The paths are this install's (${HSB_SBIN},\n# ${HSB_CONFDIR}), written by `cmake --install`."
+         unit "${unit}")
+endif()
 file(WRITE "${staging}/hsbridge.service" "${unit}")
 
 # The installed example config is the repository's demo config with a

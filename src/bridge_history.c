@@ -163,7 +163,7 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 	if (d->sub->cfg->n_headers > 0 && answer_len > 0 &&
 	    br->cfg->history.response_bytes > 0) {
 		memcpy(answer, res->body, answer_len);
-		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len);
+		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len, answer_len >= DISP_BODY_MAX);
 		r.response = answer;
 		r.response_len = answer_len;
 	}

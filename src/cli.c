@@ -89,8 +89,7 @@ static void print_broker(const struct cfg *cfg)
 		if (cfg->n_broker_urls == 1)
 			printf("broker:   %s (heartbeat %ds)\n", buf, cfg->heartbeat_s);
 		else
-			printf("broker:   node %zu of %zu: %s%s\n", i + 1, cfg->n_broker_urls, buf,
-			       i + 1 == cfg->n_broker_urls ? "" : ",");
+			printf("broker:   node %zu of %zu: %s\n", i + 1, cfg->n_broker_urls, buf);
 	}
 	if (cfg->n_broker_urls > 1)
 		printf("          `run` tries them in a shuffled order, commands in this order "

@@ -53,7 +53,7 @@ static void on_test_done(void *user, const struct disp_result *res, void *arg)
 	t->raw_len = res->body_len < sizeof(t->raw_body) ? res->body_len : sizeof(t->raw_body);
 	memcpy(t->raw_body, res->body, t->raw_len);
 	/* Neither the stream nor the terminal shows an echoed credential. */
-	cfg_scrub_header_echoes(t->sub, t->raw_body, t->raw_len);
+	cfg_scrub_header_echoes(t->sub, t->raw_body, t->raw_len, t->raw_len >= DISP_BODY_MAX);
 	redact_controls(t->raw_body, t->raw_len, t->body, sizeof(t->body));
 }
 

@@ -90,10 +90,10 @@ const char *cfg_header_value_problem(const char *value)
 	return NULL;
 }
 
-void cfg_scrub_header_echoes(const struct cfg_sub *sub, char *buf, size_t len)
+void cfg_scrub_header_echoes(const struct cfg_sub *sub, char *buf, size_t len, bool cut)
 {
 	for (size_t i = 0; i < sub->n_headers; i++)
-		(void)redact_echo(buf, len, sub->headers[i].value);
+		(void)redact_echo(buf, len, sub->headers[i].value, cut);
 }
 
 static bool contains_nocase(const char *s, const char *word)

@@ -324,10 +324,32 @@ static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
 	return (unsigned char)buf[at];
 }
 
+/* Whether buf from at to its end is the start of a form that the end cut
+ * short: "%" or "%X", "\\", "\\u" with up to three hex digits. */
+static bool partial_form(const char *buf, size_t len, size_t at)
+{
+	size_t n = len - at, hex = 0;
+
+	if (buf[at] == '%')
+		hex = 1;
+	else if (buf[at] == '\\' && (n == 1 || buf[at + 1] == 'u'))
+		hex = 2;
+	else
+		return false;
+	if (n >= (hex == 1 ? 3 : 6))
+		return false;
+	for (size_t i = at + hex; i < len; i++) {
+		if (hex_digit(buf[i]) < 0)
+			return false;
+	}
+	return true;
+}
+
 /* How many bytes of buf from at spell value, reading every form, or 0.
  * Greedy: a byte that starts a form is read as the form when it spells the
- * value's byte (redact_echo also tries the raw bytes alone). */
-static size_t echo_match(const char *buf, size_t len, size_t at, const char *value)
+ * value's byte (redact_echo also tries the raw bytes alone). With cut, buf
+ * ending while it still spells value counts as a match of what is there. */
+static size_t echo_match(const char *buf, size_t len, size_t at, const char *value, bool cut)
 {
 	size_t start = at;
 
@@ -335,7 +357,9 @@ static size_t echo_match(const char *buf, size_t len, size_t at, const char *val
 		size_t used = 1;
 
 		if (at >= len)
-			return 0;
+			return cut ? at - start : 0;
+		if (cut && partial_form(buf, len, at))
+			return len - start;
 		if (echo_byte(buf, len, at, &used) != (unsigned char)*value) {
 			if ((unsigned char)buf[at] != (unsigned char)*value)
 				return 0;
@@ -346,17 +370,17 @@ static size_t echo_match(const char *buf, size_t len, size_t at, const char *val
 	return at - start;
 }
 
-size_t redact_echo(char *buf, size_t len, const char *value)
+size_t redact_echo(char *buf, size_t len, const char *value, bool cut)
 {
 	size_t spans = 0, raw = value ? strlen(value) : 0;
 
-	if (raw == 0)
+	if (raw < REDACT_ECHO_MIN)
 		return 0;
 	for (size_t at = 0; at < len;) {
 		size_t n = raw;
 
 		if (at + n > len || memcmp(buf + at, value, n) != 0)
-			n = echo_match(buf, len, at, value);
+			n = echo_match(buf, len, at, value, cut);
 		if (n == 0) {
 			at++;
 			continue;

@@ -48,9 +48,11 @@ static void describe(const char *url, bool full, char *buf, size_t len)
 	}
 	/* An IPv6 address gets its brackets back, so that the port stands out. */
 	v6 = strchr(u.ci.host, ':') != NULL;
+	/* An empty vhost (amqp://host/) is shown as "", not as nothing. */
 	if (full)
 		snprintf(buf, len, "%s://%s%s%s:%d, vhost %s, user %s", u.ci.ssl ? "amqps" : "amqp",
-			 v6 ? "[" : "", u.ci.host, v6 ? "]" : "", u.ci.port, u.ci.vhost, u.ci.user);
+			 v6 ? "[" : "", u.ci.host, v6 ? "]" : "", u.ci.port,
+			 u.ci.vhost[0] ? u.ci.vhost : "\"\"", u.ci.user);
 	else
 		snprintf(buf, len, "%s%s%s:%d", v6 ? "[" : "", u.ci.host, v6 ? "]" : "", u.ci.port);
 	url_amqp_clear(&u);

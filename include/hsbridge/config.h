@@ -149,11 +149,11 @@ void cfg_format_bytes(long long bytes, char *buf, size_t len);
 const char *cfg_header_name_problem(const char *name);
 const char *cfg_header_value_problem(const char *value);
 
-/* Overwrites in buf (len bytes) every echo of sub's header values, in the
- * forms redact_echo knows: an endpoint's answer that echoes the request
- * would otherwise carry them (credentials, often) into the attempts stream
- * and onto the terminal. */
-void cfg_scrub_header_echoes(const struct cfg_sub *sub, char *buf, size_t len);
+/* Overwrites in buf (len bytes; with cut, the start of a longer answer)
+ * every echo of sub's header values, in the forms redact_echo knows: an
+ * endpoint's answer that echoes the request would otherwise carry them
+ * (credentials, often) into the attempts stream and onto the terminal. */
+void cfg_scrub_header_echoes(const struct cfg_sub *sub, char *buf, size_t len, bool cut);
 
 /* The subscription called name, or NULL. */
 const struct cfg_sub *cfg_find_sub(const struct cfg *cfg, const char *name);

@@ -4,6 +4,7 @@
 #ifndef HSBRIDGE_REDACT_H
 #define HSBRIDGE_REDACT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* url for display: scheme://host[:port][/path], without user, password,
@@ -36,15 +37,23 @@ size_t redact_controls(const char *in, size_t len, char *out, size_t outlen);
  * the middle of a "***". An empty or NULL secret copies text. Returns out. */
 char *redact_secret(const char *text, const char *secret, char *out, size_t len);
 
+/* Values shorter than this are left alone by redact_echo: too short to be
+ * a credential, and overwriting them would star a digit or a word
+ * everywhere in the answer. */
+#define REDACT_ECHO_MIN 4
+
 /* Overwrites with '*', in place, every span of buf (len bytes, not
  * NUL-terminated) that spells value (NUL-terminated), byte by byte, in any
  * mix of these forms: the raw byte; a JSON escape (\/, \\, \", \b \f
  * \n \r \t, \uXXXX for a byte below 0x80); a percent-encoded byte (%XX,
  * either case); a '+' for a space (a form). An endpoint's answer that
  * echoes a request header (a JSON echo service, PHP's json_encode, a
- * URL-encoded form) holds it in one of them. Not recognised: a non-ASCII
- * byte of value written as \uXXXX (a code point), HTML entities, base64.
- * Returns how many spans were overwritten. An empty or NULL value
+ * URL-encoded form) holds it in one of them. With cut (buf is the start of
+ * a longer answer), a tail of buf that spells the start of value is
+ * overwritten too: the value may go on past the cut. Not recognised: a
+ * value whose letters changed case, a non-ASCII byte of value written as
+ * \uXXXX (a code point), HTML entities, base64. Returns how many spans
+ * were overwritten. A value shorter than REDACT_ECHO_MIN (or NULL)
  * overwrites nothing. */
-size_t redact_echo(char *buf, size_t len, const char *value);
+size_t redact_echo(char *buf, size_t len, const char *value, bool cut);
 #endif

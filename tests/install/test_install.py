@@ -126,10 +126,14 @@ class InstallTests(Tmp):
                 self.assertEqual(conf, sysconf + "/hsbridge/hsbridge.conf")
                 self.assertTrue(os.access(root + binary, os.X_OK), binary)
                 self.assertTrue(os.path.isfile(root + conf), conf)
-            # DESIGN's etc/hsbridge.service is the /usr install's unit as it is
+            # DESIGN's etc/hsbridge.service is the /usr install's unit as it is;
+            # another prefix's unit says whose paths it names
             if prefix == "/usr":
                 self.assertEqual(read(os.path.join(root, unit[0])),
                                  read(os.path.join(SOURCE, "etc/hsbridge.service")))
+            else:
+                self.assertIn("this install's (%s/sbin," % prefix,
+                              read(os.path.join(root, unit[0])))
 
     def test_install_keeps_an_existing_config(self):
         """Installing again never overwrites an operator's config: the new

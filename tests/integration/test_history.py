@@ -200,6 +200,21 @@ class LifecycleTests(HistoryCase):
         got = self.wait_records("clinic", 1, "--event", test_event)
         self.assertEqual(got[0]["response"], scrubbed)
 
+    def test_a_header_value_cut_by_the_4_kib_capture_is_overwritten_too(self):
+        # issue 11 user review: an answer of 4080 bytes and then the value
+        # kept the value's first 16 bytes in the record and the printout
+        token = "Bearer tok/" + rand_alnum(24)
+        self.secrets.append(token[:16])
+        self.rx.script("/clinic", [], default=R(200, body="x" * 4080 + token))
+        self.start_bridge([self.hook("clinic", headers={"Authorization": token})],
+                          history={"response_bytes": 4096})
+        eid, _, _ = self.publish_event("document.uploaded")
+        got = self.wait_records("clinic", 1, "--event", eid)
+        self.assertEqual(got[0]["response"], "x" * 4080 + "*" * 16)
+        cp = self.cli(self.bridge.conf, "test-event", "clinic")
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        self.assertIn("x" * 4080 + "*" * 16 + "\n", cp.stdout)
+
     def test_logs_starts_at_the_chunk_of_since_not_at_the_start_of_the_stream(self):
         # issue 11 audit: nothing noticed if logs read the whole stream and
         # filtered on the client. A record stamped in the future (JSON ts)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -242,19 +243,35 @@ struct echo_case {
 	size_t spans;
 };
 
+static void check_echo_cases(const struct echo_case *cases, size_t n, bool cut)
+{
+	char buf[128];
+
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(cases[i].in), spans;
+
+		memcpy(buf, cases[i].in, len + 1);
+		spans = redact_echo(buf, len, cases[i].value, cut);
+		if (strcmp(buf, cases[i].out) != 0 || spans != cases[i].spans)
+			fail_msg("case %zu%s: redact_echo(\"%s\") = \"%s\" (%zu spans), want \"%s\" (%zu)",
+				 i, cut ? " (cut)" : "", cases[i].in, buf, spans, cases[i].out,
+				 cases[i].spans);
+	}
+}
+
 static void redact_echo_overwrites_every_form_of_the_value(void **state)
 {
 	static const struct echo_case cases[] = {
 	    /* raw, once and twice, and at both ends */
 	    {"Bearer s3cr/t", "{\"a\":\"Bearer s3cr/t\"}", "{\"a\":\"*************\"}", 1},
-	    {"tok", "tok tok", "*** ***", 2},
-	    {"tok", "tok", "***", 1},
+	    {"tok1", "tok1 tok1", "**** ****", 2},
+	    {"tok1", "tok1", "****", 1},
 	    /* JSON escapes: PHP's json_encode writes \/ */
 	    {"Bearer s3cr/t", "\"Bearer s3cr\\/t\"", "\"**************\"", 1},
 	    {"a\"b\\c", "\"a\\\"b\\\\c\"", "\"*******\"", 1},
-	    {"ab", "\\u0061\\u0062", "************", 1},
-	    {"aB", "\\u0061\\u0042", "************", 1},
-	    {"a\tb", "a\\tb", "****", 1},
+	    {"abcd", "\\u0061\\u0062cd", "**************", 1},
+	    {"aBcd", "\\u0061\\u0042cd", "**************", 1},
+	    {"a\tbc", "a\\tbc", "*****", 1},
 	    /* percent-encoded, either case, and a form's '+' for a space */
 	    {"k/y=1", "k%2Fy%3d1", "*********", 1},
 	    {"Bearer x", "Bearer+x&", "********&", 1},
@@ -263,11 +280,12 @@ static void redact_echo_overwrites_every_form_of_the_value(void **state)
 	    {"a/b c", "a\\/b%20c", "********", 1},
 	    /* the raw form wins where a form would read it otherwise */
 	    {"a%41", "a%41", "****", 1},
-	    {"a\\\\", "a\\\\", "***", 1},
+	    {"a\\\\\\\\", "a\\\\\\\\", "*****", 1},
 	    {"p\\nq", "p\\nq", "****", 1},
 	    /* near misses stay */
 	    {"secret", "secre", "secre", 0},
 	    {"secret", "secreT", "secreT", 0},
+	    {"secret", "SECRET", "SECRET", 0},
 	    {"secret", "secr%65t", "********", 1},
 	    {"secret", "secr%65", "secr%65", 0},
 	    {"secret", "secr%6", "secr%6", 0},
@@ -275,42 +293,82 @@ static void redact_echo_overwrites_every_form_of_the_value(void **state)
 	    {"secret", "secr\\", "secr\\", 0},
 	    {"secret", "secr%zz", "secr%zz", 0},
 	    /* \u for a byte of 0x80 or more is a code point, not a byte */
-	    {"\xc3\xa9", "\\u00c3\\u00a9", "\\u00c3\\u00a9", 0},
+	    {"\xc3\xa9t\xc3\xa9", "\\u00c3\\u00a9t\\u00c3\\u00a9", "\\u00c3\\u00a9t\\u00c3\\u00a9", 0},
 	    /* overlapping: scanning goes on past each span */
-	    {"aa", "aaa", "**a", 1},
-	    /* nothing to look for */
+	    {"aaaa", "aaaaa", "****a", 1},
+	    /* too short to be a credential, and nothing to look for */
+	    {"abc", "abc", "abc", 0},
+	    {"1", "v1 and 1", "v1 and 1", 0},
 	    {"", "abc", "abc", 0},
 	    {NULL, "abc", "abc", 0},
 	};
-	char buf[128];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t len = strlen(cases[i].in), spans;
+	check_echo_cases(cases, sizeof(cases) / sizeof(cases[0]), false);
+}
 
-		memcpy(buf, cases[i].in, len + 1);
-		spans = redact_echo(buf, len, cases[i].value);
-		if (strcmp(buf, cases[i].out) != 0 || spans != cases[i].spans)
-			fail_msg("case %zu: redact_echo(\"%s\") = \"%s\" (%zu spans), want \"%s\" (%zu)", i,
-				 cases[i].in, buf, spans, cases[i].out, cases[i].spans);
-	}
+static void redact_echo_of_a_cut_answer_overwrites_a_tail_that_starts_the_value(void **state)
+{
+	/* cut: the answer went on past buf; a value crossing the cut leaves
+	 * its start at buf's end, in any form */
+	static const struct echo_case cut[] = {
+	    {"Bearer tok/en", "xxx Bearer tok/en xxx Bearer tok", "xxx ************* xxx **********", 2},
+	    {"Bearer tok/en", "xx Bearer tok\\/", "xx ************", 1},
+	    {"Bearer tok/en", "xx Bearer+tok%2", "xx ************", 1},
+	    {"Bearer tok/en", "xx Bearer tok\\u00", "xx **************", 1},
+	    {"Bearer tok/en", "xx Bearer tok\\", "xx ***********", 1},
+	    {"Bearer tok/en", "xx Bearer tok%zz", "xx Bearer tok%zz", 0},
+	    {"Bearer tok/en", "xx Bearer+tok%2F", "xx *************", 1},
+	    {"Bearer tok/en", "xxB", "xx*", 1},
+	    {"Bearer tok/en", "xx Bearex", "xx Bearex", 0},
+	};
+	/* not cut: a tail that only starts the value stays */
+	static const struct echo_case whole[] = {
+	    {"Bearer tok/en", "xxx Bearer tok", "xxx Bearer tok", 0},
+	};
+
+	(void)state;
+	check_echo_cases(cut, sizeof(cut) / sizeof(cut[0]), true);
+	check_echo_cases(whole, sizeof(whole) / sizeof(whole[0]), false);
 }
 
 static void redact_echo_stays_within_len(void **state)
 {
 	/* buf is not NUL-terminated: a value that would match with the bytes
 	 * after len must not, and nothing past len is touched. */
-	char buf[8] = "xx%2";
+	char buf[16] = "xxx%2";
 
 	(void)state;
-	assert_int_equal(redact_echo(buf, 3, "xx%"), 1);
-	assert_string_equal(buf, "***2");
-	memcpy(buf, "ab\\u", 5);
-	assert_int_equal(redact_echo(buf, 3, "ab\\"), 1);
-	assert_string_equal(buf, "***u");
-	memcpy(buf, "ab%41", 6);
-	assert_int_equal(redact_echo(buf, 4, "abA"), 0);
-	assert_string_equal(buf, "ab%41");
+	assert_int_equal(redact_echo(buf, 4, "xxx%", false), 1);
+	assert_string_equal(buf, "****2");
+	memcpy(buf, "abc\\u", 6);
+	assert_int_equal(redact_echo(buf, 4, "abc\\", false), 1);
+	assert_string_equal(buf, "****u");
+	memcpy(buf, "abc%41", 7);
+	assert_int_equal(redact_echo(buf, 5, "abcA", false), 0);
+	assert_string_equal(buf, "abc%41");
+	/* cut at len: the %4 there is not read as a form past len */
+	assert_int_equal(redact_echo(buf, 5, "abc%4x", true), 1);
+	assert_string_equal(buf, "*****1");
+}
+
+static void redact_echo_is_linear_on_hostile_answers(void **state)
+{
+	/* 4 KiB of backslashes and of percents against long values that they
+	 * almost spell: every start is tried once, without backtracking */
+	static char buf[4096];
+	char value[512];
+
+	(void)state;
+	memset(value, '\\', sizeof(value) - 2);
+	value[sizeof(value) - 2] = 'x';
+	value[sizeof(value) - 1] = '\0';
+	memset(buf, '\\', sizeof(buf));
+	assert_int_equal(redact_echo(buf, sizeof(buf), value, false), 0);
+	memset(value, '%', sizeof(value) - 2);
+	for (size_t i = 0; i < sizeof(buf); i += 3)
+		memcpy(buf + i, "%25", sizeof(buf) - i < 3 ? sizeof(buf) - i : 3);
+	assert_int_equal(redact_echo(buf, sizeof(buf), value, false), 0);
 }
 
 int main(void)
@@ -324,7 +382,9 @@ int main(void)
 	    cmocka_unit_test(redact_controls_never_splits_at_the_end_of_out),
 	    cmocka_unit_test(redact_secret_replaces_every_occurrence_once),
 	    cmocka_unit_test(redact_echo_overwrites_every_form_of_the_value),
+	    cmocka_unit_test(redact_echo_of_a_cut_answer_overwrites_a_tail_that_starts_the_value),
 	    cmocka_unit_test(redact_echo_stays_within_len),
+	    cmocka_unit_test(redact_echo_is_linear_on_hostile_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,7 @@ static void url_show_is_all_but_the_password(void **state)
 	    {"amqp://guest:s3cret@mq1.example:5673/%2f", "amqp://mq1.example:5673, vhost /, user guest"},
 	    {"amqps://u:p%40w@10.0.0.7/vh", "amqps://10.0.0.7:5671, vhost vh, user u"},
 	    {"amqp://u:pw@[::1]:5752/v", "amqp://[::1]:5752, vhost v, user u"},
+	    {"amqp://u:pw@h/", "amqp://h:5672, vhost \"\", user u"},
 	    {"amqp://u:pa/ss@h:5672/v", "(invalid URL)"},
 	};
 	char buf[128];
