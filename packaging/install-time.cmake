@@ -32,9 +32,21 @@ set(staging "${HSB_BINARY_DIR}/install-time")
 file(MAKE_DIRECTORY "${staging}")
 # etc/hsbridge.service names the .deb's paths (/usr/sbin, /etc/hsbridge);
 # any other prefix gets its own.
+# Paths a unit cannot carry as they are (systemd splits at white space and
+# expands % and $) are refused rather than written wrong.
+foreach(path "${HSB_SBIN}" "${HSB_CONFDIR}")
+  if(path MATCHES "[ \t\n%$\"'\\;]")
+    message(FATAL_ERROR "hsbridge.service cannot name \"${path}\": choose a prefix without "
+                        "white space, quotes, backslashes, ';', '%' or '$'")
+  endif()
+endforeach()
 file(READ "${HSB_SOURCE_DIR}/etc/hsbridge.service" unit)
-string(REPLACE "/usr/sbin/hsbridge " "${HSB_SBIN}/hsbridge " unit "${unit}")
-string(REPLACE "/etc/hsbridge/" "${HSB_CONFDIR}/" unit "${unit}")
+# Through placeholders, so that one replacement cannot rewrite the other's
+# result (a prefix holding "/etc/hsbridge/").
+string(REPLACE "/usr/sbin/hsbridge " "<hsb-sbin>/hsbridge " unit "${unit}")
+string(REPLACE "/etc/hsbridge/" "<hsb-confdir>/" unit "${unit}")
+string(REPLACE "<hsb-sbin>" "${HSB_SBIN}" unit "${unit}")
+string(REPLACE "<hsb-confdir>" "${HSB_CONFDIR}" unit "${unit}")
 if(NOT HSB_SBIN STREQUAL "/usr/sbin" OR NOT HSB_CONFDIR STREQUAL "/etc/hsbridge")
   string(REPLACE "The paths are the .deb's (/usr/sbin,\n# /etc/hsbridge): `cmake --install` with another prefix writes that\n# prefix's paths instead."
          "The paths are this install's (${HSB_SBIN},\n# ${HSB_CONFDIR}), written by `cmake --install`."

@@ -214,6 +214,9 @@ static int open_publisher(struct bridge *br)
 	node_name(br, &br->pub_nodes, node, sizeof(node));
 	rc = brk_connect(node_url(br, &br->pub_nodes), cfg->heartbeat_s, cfg->ca_file,
 			 "hsbridge run copies", &br->pub, err, sizeof(err));
+	/* Opened (again) from the running loop: its calls have the loop's bound. */
+	if (rc == 0)
+		brk_in_loop(br->pub);
 	if (rc == 0)
 		rc = brk_channel_open(br->pub, PUB_CH, err, sizeof(err));
 	if (rc == 0)
@@ -221,7 +224,6 @@ static int open_publisher(struct bridge *br)
 	if (rc == 0)
 		rc = history_open_channel(br, err, sizeof(err));
 	if (rc == 0) {
-		brk_in_loop(br->pub);
 		br->pub_failures = 0;
 		nodes_connected(&br->pub_nodes);
 		log_line(LOGL_INFO, "connected", LOG_S("connection", "copies"),

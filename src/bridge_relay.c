@@ -231,10 +231,19 @@ static void log_attempt(struct bridge *br, const struct delivery *d,
 	enum pol_action act =
 	    dec->action == POL_RETRY && d->copy.drop_headers ? POL_PARK : dec->action;
 	char response[512];
+	char answer[DISP_BODY_MAX];
+	size_t answer_len = res->body_len < sizeof(answer) ? res->body_len : sizeof(answer);
+	const char *shown = res->body;
 	char next[32] = "";
 
 	figures_attempt(d, act, res);
-	printable(res->body, res->body_len, response, sizeof(response));
+	/* The log shows no echo of the subscription's header values either. */
+	if (d->sub->cfg->n_headers > 0 && answer_len > 0 && act != POL_ACK) {
+		memcpy(answer, res->body, answer_len);
+		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len, answer_len >= DISP_BODY_MAX);
+		shown = answer;
+	}
+	printable(shown, answer_len, response, sizeof(response));
 	if (act == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
 	log_line(act == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",

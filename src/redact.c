@@ -312,8 +312,10 @@ static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
 	}
 	if (buf[at] != '\\' || at + 2 > len)
 		return (unsigned char)buf[at];
+	/* Up to 0xff: a server that reads header bytes as Latin-1 (Python's
+	 * http.server, WSGI) writes each byte of a UTF-8 value as one \u00XX. */
 	if (buf[at + 1] == 'u' && at + 6 <= len && (v = hex_value(buf + at + 2, 4)) >= 0 &&
-	    v < 0x80) {
+	    v <= 0xff) {
 		*used = 6;
 		return v;
 	}

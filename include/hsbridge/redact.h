@@ -45,14 +45,18 @@ char *redact_secret(const char *text, const char *secret, char *out, size_t len)
 /* Overwrites with '*', in place, every span of buf (len bytes, not
  * NUL-terminated) that spells value (NUL-terminated), byte by byte, in any
  * mix of these forms: the raw byte; a JSON escape (\/, \\, \", \b \f
- * \n \r \t, \uXXXX for a byte below 0x80); a percent-encoded byte (%XX,
+ * \n \r \t, \u00XX for a byte, as a Latin-1 reading writes it); a
+ * percent-encoded byte (%XX,
  * either case); a '+' for a space (a form). An endpoint's answer that
  * echoes a request header (a JSON echo service, PHP's json_encode, a
  * URL-encoded form) holds it in one of them. With cut (buf is the start of
  * a longer answer), a tail of buf that spells the start of value is
  * overwritten too: the value may go on past the cut. Not recognised: a
- * value whose letters changed case, a non-ASCII byte of value written as
- * \uXXXX (a code point), HTML entities, base64. Returns how many spans
+ * value whose letters changed case, a non-ASCII character written as its
+ * code point (\u00e9 for the two bytes of é), an echo encoded twice (\\\/,
+ * %252F), a form read where the value means the raw bytes once another
+ * byte of the same echo is escaped (reading is greedy), HTML entities,
+ * base64. Returns how many spans
  * were overwritten. A value shorter than REDACT_ECHO_MIN (or NULL)
  * overwrites nothing. */
 size_t redact_echo(char *buf, size_t len, const char *value, bool cut);

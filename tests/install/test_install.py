@@ -112,7 +112,10 @@ class InstallTests(Tmp):
     def test_unit_names_what_the_same_install_put_in_place(self):
         """The unit's paths follow the install-time prefix (this build tree
         was configured for another one): /usr and /usr/local."""
-        for prefix, sysconf in (("/usr", "/etc"), ("/usr/local", "/usr/local/etc")):
+        # the third holds "/etc/hsbridge/": one path's rewrite must not
+        # rewrite the other's (attack review)
+        for prefix, sysconf in (("/usr", "/etc"), ("/usr/local", "/usr/local/etc"),
+                                ("/srv/etc/hsbridge/v2", "/srv/etc/hsbridge/v2/etc")):
             root = os.path.join(self.tmp, prefix.strip("/").replace("/", "-"))
             install(root, prefix)
             unit = [f for f in files_under(root) if f.endswith("hsbridge.service")]

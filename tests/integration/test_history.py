@@ -200,6 +200,18 @@ class LifecycleTests(HistoryCase):
         got = self.wait_records("clinic", 1, "--event", test_event)
         self.assertEqual(got[0]["response"], scrubbed)
 
+    def test_a_failed_attempts_log_line_shows_no_echoed_header_value(self):
+        # issue 12 attack review: the run log's "response" (non-2xx attempts)
+        # printed the echo unscrubbed; tearDown fails on the token in stderr
+        token = "Bearer tok/" + rand_alnum(16)
+        self.secrets.append(token)
+        self.rx.script("/clinic", [R(500, body="echo: " + token)], default=200)
+        self.start_bridge([self.hook("clinic", headers={"Authorization": token})])
+        eid, _, _ = self.publish_event("document.uploaded")
+        line = self.wait_logged(1, event=eid, outcome="retry")[0]
+        self.assertEqual(line["response"], "echo: " + "*" * len(token))
+        self.wait_logged(1, event=eid, outcome="delivered")
+
     def test_a_header_value_cut_by_the_4_kib_capture_is_overwritten_too(self):
         # issue 11 user review: an answer of 4080 bytes and then the value
         # kept the value's first 16 bytes in the record and the printout
