@@ -138,8 +138,6 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 		    const char *outcome, const char *next, const char *error)
 {
 	struct hist_record r;
-	char answer[DISP_BODY_MAX];
-	size_t answer_len = res->body_len < sizeof(answer) ? res->body_len : sizeof(answer);
 
 	if (!br->hist || !br->cfg->history.enabled)
 		return;
@@ -156,17 +154,6 @@ void history_record(struct bridge *br, const struct delivery *d, const struct di
 	r.error = error;
 	r.response = res->body;
 	r.response_len = res->body_len;
-	/* Copied to be scrubbed only when there are header values to look for:
-	 * an endpoint that echoes the request would put them (credentials,
-	 * often) into the stream, which its readers may see (the body of an
-	 * echo, health data, cannot be told apart: README, Webhook logs). */
-	if (d->sub->cfg->n_headers > 0 && answer_len > 0 &&
-	    br->cfg->history.response_bytes > 0) {
-		memcpy(answer, res->body, answer_len);
-		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len, answer_len >= DISP_BODY_MAX);
-		r.response = answer;
-		r.response_len = answer_len;
-	}
 	enqueue(br, &r);
 }
 

@@ -198,7 +198,9 @@ int bridge_notify(struct bridge *br, int max_ms);
  * dropped and counted when that cannot be done. */
 int history_start(struct bridge *br) __attribute__((warn_unused_result));
 void history_stop(struct bridge *br);
-/* One record of d's attempt, when history is enabled. Never waits. */
+/* One record of d's attempt, when history is enabled. Never waits. res's
+ * body goes into the stream as it is: the caller has scrubbed echoes of
+ * the subscription's header values out of it (log_attempt). */
 void history_record(struct bridge *br, const struct delivery *d, const struct disp_result *res,
 		    const char *outcome, const char *next, const char *error);
 /* One record of d parked before any attempt (attempt 0): its message_id

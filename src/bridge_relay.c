@@ -232,18 +232,22 @@ static void log_attempt(struct bridge *br, const struct delivery *d,
 	    dec->action == POL_RETRY && d->copy.drop_headers ? POL_PARK : dec->action;
 	char response[512];
 	char answer[DISP_BODY_MAX];
-	size_t answer_len = res->body_len < sizeof(answer) ? res->body_len : sizeof(answer);
-	const char *shown = res->body;
+	struct disp_result seen = *res;
 	char next[32] = "";
 
 	figures_attempt(d, act, res);
-	/* The log shows no echo of the subscription's header values either. */
-	if (d->sub->cfg->n_headers > 0 && answer_len > 0 && act != POL_ACK) {
-		memcpy(answer, res->body, answer_len);
-		cfg_scrub_header_echoes(d->sub->cfg, answer, answer_len, answer_len >= DISP_BODY_MAX);
-		shown = answer;
+	/* What the log line and the history record show of the answer: an
+	 * endpoint that echoes the request would put the subscription's header
+	 * values (credentials, often) into both, so a copy without them, made
+	 * once and only when there are values to look for. */
+	if (d->sub->cfg->n_headers > 0 && res->body_len > 0) {
+		seen.body_len = res->body_len < sizeof(answer) ? res->body_len : sizeof(answer);
+		memcpy(answer, res->body, seen.body_len);
+		cfg_scrub_header_echoes(d->sub->cfg, answer, seen.body_len,
+					seen.body_len >= DISP_BODY_MAX);
+		seen.body = answer;
 	}
-	printable(shown, answer_len, response, sizeof(response));
+	printable(seen.body, seen.body_len, response, sizeof(response));
 	if (act == POL_RETRY)
 		cfg_format_duration(br->cfg->retry_delays_ms[dec->delay_index], next, sizeof(next));
 	log_line(act == POL_ACK && !handed_back ? LOGL_INFO : LOGL_WARN, "delivery",
@@ -256,7 +260,7 @@ static void log_attempt(struct bridge *br, const struct delivery *d,
 		 LOG_S("counted", d->copy.spared && !handed_back ? "no" : NULL),
 		 LOG_S("error", error[0] ? error : NULL),
 		 LOG_S("response", act != POL_ACK && response[0] ? response : NULL));
-	history_record(br, d, res, outcome_name(d, act),
+	history_record(br, d, &seen, outcome_name(d, act),
 		       act == POL_RETRY && !handed_back ? next : NULL, error);
 }
 
