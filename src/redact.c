@@ -1,6 +1,7 @@
 /* redact: URLs without their credentials and foreign text without terminal
  * controls, for everything the bridge prints or logs (redact.h). */
 #include "hsbridge/redact.h"
+#include "hsbridge/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -269,32 +270,6 @@ done:
 	return out;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* The value of the n hex digits at s, or -1. */
-static int hex_value(const char *s, size_t n)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int d = hex_digit(s[i]);
-
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
 /* The byte that the form at buf[at] spells, with *used set to its length
  * (1 for a raw byte, which is what a byte that starts no form spells). */
 static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
@@ -306,7 +281,7 @@ static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
 	*used = 1;
 	if (buf[at] == '+')
 		return ' ';
-	if (buf[at] == '%' && at + 3 <= len && (v = hex_value(buf + at + 1, 2)) >= 0) {
+	if (buf[at] == '%' && at + 3 <= len && (v = utf8_hex(buf + at + 1, 2)) >= 0) {
 		*used = 3;
 		return v;
 	}
@@ -314,7 +289,7 @@ static int echo_byte(const char *buf, size_t len, size_t at, size_t *used)
 		return (unsigned char)buf[at];
 	/* Up to 0xff: a server that reads header bytes as Latin-1 (Python's
 	 * http.server, WSGI) writes each byte of a UTF-8 value as one \u00XX. */
-	if (buf[at + 1] == 'u' && at + 6 <= len && (v = hex_value(buf + at + 2, 4)) >= 0 &&
+	if (buf[at + 1] == 'u' && at + 6 <= len && (v = utf8_hex(buf + at + 2, 4)) >= 0 &&
 	    v <= 0xff) {
 		*used = 6;
 		return v;
@@ -341,7 +316,7 @@ static bool partial_form(const char *buf, size_t len, size_t at)
 	if (n >= (hex == 1 ? 3 : 6))
 		return false;
 	for (size_t i = at + hex; i < len; i++) {
-		if (hex_digit(buf[i]) < 0)
+		if (utf8_hex(buf + i, 1) < 0)
 			return false;
 	}
 	return true;

@@ -71,13 +71,11 @@ bool utf8_valid(const char *s, size_t len, size_t *at)
 	return true;
 }
 
-static int hex4(const char *s, size_t left)
+int utf8_hex(const char *s, size_t n)
 {
 	int v = 0;
 
-	if (left < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int d = c >= '0' && c <= '9'	 ? c - '0'
 			: c >= 'a' && c <= 'f' ? c - 'a' + 10
@@ -89,6 +87,11 @@ static int hex4(const char *s, size_t left)
 		v = v * 16 + d;
 	}
 	return v;
+}
+
+static int hex4(const char *s, size_t left)
+{
+	return left < 4 ? -1 : utf8_hex(s, 4);
 }
 
 /* At s[i] == '\\' inside a string: the escape's length, or 0 for a lone

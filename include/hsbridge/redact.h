@@ -1,6 +1,8 @@
 /* redact: what the bridge may show of text it did not write. URLs lose
- * their credentials, foreign text its terminal control sequences. A leaf:
- * pure functions of libc only, used by cli, mgmt, dispatch and broker. */
+ * their credentials, foreign text its terminal control sequences, an
+ * endpoint's echo the subscription's header values. A leaf: pure functions
+ * of libc and utf8 (another leaf), used by cli, mgmt, dispatch, broker and
+ * config. */
 #ifndef HSBRIDGE_REDACT_H
 #define HSBRIDGE_REDACT_H
 

@@ -28,6 +28,11 @@ enum utf8_json {
  * at once by a low one. *at: offset of the first problem. */
 enum utf8_json utf8_json_check(const char *s, size_t len, size_t *at);
 
+/* The value of the n hex digits at s (either case; n at most 7), or -1
+ * when one of them is not a hex digit: the XXXX of a JSON \uXXXX escape,
+ * the XX of a %XX. */
+int utf8_hex(const char *s, size_t n);
+
 /* What a problem is called in a reason. */
 const char *utf8_json_problem(enum utf8_json p);
 
